@@ -1,0 +1,1 @@
+"""hallcall queue server: tickets, priority, atomic calling on Redis, MQTT push."""

@@ -1,0 +1,1 @@
+"""The HTTP API (aiohttp): routes, models, handlers, OpenAPI."""

@@ -1,0 +1,162 @@
+"""HTTP handlers: thin, each one call into the hall's use cases."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from queue_server.api import models as m
+from queue_server.api.routes import HALLS, PRINCIPAL, Route, principal
+from queue_server.errors import ApiError
+from queue_server.hall import ACTIONS
+
+if TYPE_CHECKING:
+    from queue_server.hall import Hall
+
+
+def _hall(request: web.Request) -> Hall:
+    return cast("Hall", request.app[HALLS][request.match_info["hall"]])
+
+
+def _secret(request: web.Request) -> str:
+    secret = request.headers.get("X-Ticket-Secret") or request.query.get("secret", "")
+    if not secret:
+        raise ApiError("bad_secret", "send the ticket's secret as X-Ticket-Secret or ?secret=")
+    return secret
+
+
+async def list_halls(request: web.Request, _: BaseModel | None) -> m.HallList:
+    halls = request.app[HALLS].values()
+    return m.HallList(halls=[{"id": h.id, "name": h.config.hall.name.get(h.lang)} for h in halls])
+
+
+async def hall_info(request: web.Request, _: BaseModel | None) -> m.HallInfo:
+    return await _hall(request).info()
+
+
+async def issue(request: web.Request, body: BaseModel | None) -> m.Issued:
+    staff = request.headers.get("Authorization") is not None
+    if staff:  # staff-issued (green channel, appointment): any staff token of the hall
+        principal(request)
+    return await _hall(request).issue(cast(m.IssueRequest, body), staff=staff)
+
+
+async def ticket_status(request: web.Request, _: BaseModel | None) -> m.Ticket:
+    return await _hall(request).status(request.match_info["ticket"], _secret(request))
+
+
+async def cancel(request: web.Request, _: BaseModel | None) -> m.Ticket:
+    return await _hall(request).cancel(request.match_info["ticket"], _secret(request))
+
+
+async def rejoin(request: web.Request, _: BaseModel | None) -> m.Ticket:
+    return await _hall(request).rejoin(request.match_info["ticket"], _secret(request))
+
+
+def window_action(action: str) -> Route:
+    async def handler(request: web.Request, body: BaseModel | None) -> m.WindowResult:
+        return await _hall(request).act(request.match_info["window"], action, cast(m.Body, body))
+
+    body: type[BaseModel] = m.Empty
+    if action == "transfer":
+        body = m.TransferRequest
+    elif action in ("call", "unpark"):
+        body = m.NumberRequest
+    return Route(
+        "POST",
+        f"/api/v1/halls/{{hall}}/windows/{{window}}/{action}",
+        handler,
+        summary=f"window staff: {action}",
+        auth="window",
+        body=body,
+        body_required=body is not m.Empty,
+        response=m.WindowResult,
+    )
+
+
+async def window_state(request: web.Request, _: BaseModel | None) -> m.WindowState:
+    return await _hall(request).window_state(request.match_info["window"])
+
+
+async def get_rules(request: web.Request, _: BaseModel | None) -> m.RulesOut:
+    return await _hall(request).rules()
+
+
+async def patch_rules(request: web.Request, body: BaseModel | None) -> m.RulesOut:
+    who = request[PRINCIPAL].label
+    return await _hall(request).change_rules(cast(m.RulesPatch, body), who)
+
+
+H = "/api/v1/halls/{hall}"
+ROUTES: list[Route] = [
+    Route("GET", "/api/v1/halls", list_halls, "halls on this server", response=m.HallList),
+    Route(
+        "GET",
+        H,
+        hall_info,
+        "a hall: services, waits, windows, hours, how to book",
+        response=m.HallInfo,
+    ),
+    Route(
+        "POST",
+        f"{H}/tickets",
+        issue,
+        "take a ticket (kiosk, mobile; staff for staff-only classes with a token)",
+        body=m.IssueRequest,
+        response=m.Issued,
+        status=201,
+    ),
+    Route(
+        "GET",
+        f"{H}/tickets/{{ticket}}",
+        ticket_status,
+        "a ticket's state, place and wait",
+        auth="ticket",
+        response=m.Ticket,
+    ),
+    Route(
+        "POST",
+        f"{H}/tickets/{{ticket}}/cancel",
+        cancel,
+        "the holder cancels a waiting ticket",
+        auth="ticket",
+        response=m.Ticket,
+    ),
+    Route(
+        "POST",
+        f"{H}/tickets/{{ticket}}/rejoin",
+        rejoin,
+        "the holder rejoins after a missed call, within the hall's time",
+        auth="ticket",
+        response=m.Ticket,
+    ),
+    Route(
+        "GET",
+        f"{H}/windows/{{window}}",
+        window_state,
+        "a window's panel state",
+        auth="window",
+        response=m.WindowState,
+    ),
+    *[window_action(a) for a in ACTIONS],
+    Route(
+        "GET",
+        f"{H}/rules",
+        get_rules,
+        "live priority rules and their starvation bound",
+        auth="manager",
+        response=m.RulesOut,
+    ),
+    Route(
+        "PATCH",
+        f"{H}/rules",
+        patch_rules,
+        "change priority rules and window services "
+        "live; refused if the starvation bound would pass the hall's limit",
+        auth="manager",
+        body=m.RulesPatch,
+        response=m.RulesOut,
+    ),
+]

@@ -1,0 +1,161 @@
+"""Request and response bodies: handlers validate with these, and the OpenAPI document is
+generated from them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Channel = Literal["kiosk", "mobile", "staff", "appointment"]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Error(Body):
+    error: str = Field(description="machine-readable code, e.g. unknown_hall")
+    message: str
+
+
+class IssueRequest(Body):
+    service: str = Field(pattern=r"^[A-Z]$", description="service id (its number prefix)")
+    phone: str | None = Field(
+        default=None,
+        pattern=r"^\+?[0-9]{6,15}$",
+        description="for SMS notices; never shown unmasked",
+    )
+    channel: Channel = "kiosk"
+    cls: str = Field(
+        default="normal",
+        alias="class",
+        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description="priority class, e.g. normal, green",
+    )
+    slot_start: datetime | None = Field(
+        default=None, description="appointment slot start; its queue place is this time"
+    )
+
+
+class Ticket(Body):
+    id: str
+    number: str
+    service: str
+    service_name: str
+    cls: str = Field(alias="class")
+    state: str
+    ahead: int | None = Field(description="tickets before it while it waits")
+    eta_minutes: int | None = Field(description="estimated wait; null if no window is open")
+    issued_at: datetime
+    window: str | None = None
+    window_name: str | None = None
+    phone: str | None = Field(default=None, description="masked")
+    recalls: int = 0
+
+
+class Issued(Ticket):
+    secret: str = Field(description="shown once: the holder's key to status, cancel, rejoin")
+
+
+class Empty(Body):
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class TransferRequest(Body):
+    service: str = Field(pattern=r"^[A-Z]$")
+
+
+class NumberRequest(Body):
+    number: str = Field(pattern=r"^[A-Z][0-9]{3,5}$", description="as printed, e.g. A005")
+
+
+class WindowResult(Body):
+    action: str
+    window: str
+    ticket: Ticket | None = Field(description="the ticket the action touched, if any")
+    finished: str | None = Field(default=None, description="number finished on the way (next)")
+    seq: int
+
+
+class WindowState(Body):
+    window: str
+    name: str
+    paused: bool
+    services: dict[str, float] = Field(description="service -> offset minutes")
+    current: Ticket | None
+    waiting: dict[str, int]
+    parked: list[str]
+
+
+class ServiceInfo(Body):
+    id: str
+    name: str
+    waiting: int
+    eta_minutes: int | None
+
+
+class WindowInfo(Body):
+    id: str
+    name: str
+    services: list[str]
+    paused: bool
+
+
+class ClassInfo(Body):
+    id: str
+    name: str
+    staff_only: bool
+
+
+class HallInfo(Body):
+    id: str
+    name: str
+    address: str
+    timezone: str
+    open_now: bool
+    hours: dict[str, list[str]]
+    closed_dates: list[str]
+    booking: str
+    notices: list[str]
+    services: list[ServiceInfo]
+    windows: list[WindowInfo]
+    classes: list[ClassInfo]
+
+
+class HallList(Body):
+    halls: list[dict[str, str]]
+
+
+class Rules(Body):
+    boost_minutes: dict[str, float] = Field(description="priority class -> boost")
+    window_services: dict[str, dict[str, float]] = Field(
+        description="window -> service -> offset minutes"
+    )
+    recall_limit: int = Field(ge=0, le=10)
+    rejoin_minutes: float = Field(ge=0, le=480)
+    notify_ahead: int = Field(ge=0, le=50)
+
+
+class RulesOut(Rules):
+    starvation_bound_minutes: float = Field(
+        description="no ticket is overtaken by one that joined more than this after it"
+    )
+    max_overtake_minutes: float
+
+
+class RulesPatch(Body):
+    boost_minutes: dict[str, float] | None = None
+    window_services: dict[str, dict[str, float]] | None = Field(
+        default=None, description="windows named here get exactly these services"
+    )
+    recall_limit: int | None = Field(default=None, ge=0, le=10)
+    rejoin_minutes: float | None = Field(default=None, ge=0, le=480)
+    notify_ahead: int | None = Field(default=None, ge=0, le=50)
+
+
+class Health(Body):
+    redis: bool
+    mqtt: dict[str, bool]
+    status: Literal["ok", "degraded", "down"]

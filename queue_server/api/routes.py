@@ -1,0 +1,151 @@
+"""The route table: each route names its body and response models and who may call it.
+
+The wrapper parses and validates the body with the named model, checks the token, maps
+errors to JSON ``{"error", "message"}``; the OpenAPI document is generated from this table.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+from redis.exceptions import RedisError
+
+from queue_server import metrics
+from queue_server.api import models as m
+from queue_server.config import DEMO_TOKEN_HASHES, hash_token
+from queue_server.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+Auth = Literal["public", "ticket", "window", "manager"]
+Handler = Callable[[web.Request, BaseModel | None], Awaitable[BaseModel]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    auth: Auth = "public"
+    body: type[BaseModel] | None = None
+    body_required: bool = True
+    response: type[BaseModel] | None = None
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: Literal["window", "manager"]
+    window: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"window {self.window}" if self.role == "window" else "manager"
+
+
+HALLS = web.AppKey("halls", dict)  # hall id -> Hall
+TOKENS = web.AppKey("tokens", dict)  # hall id -> {sha256: Principal}
+DEMO_WARNED = web.AppKey("demo_warned", set)
+PRINCIPAL = web.RequestKey("principal", Principal)
+
+
+def error_response(code: str, message: str, status: int) -> web.Response:
+    return web.json_response(m.Error(error=code, message=message).model_dump(), status=status)
+
+
+def principal(request: web.Request) -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(
+            "unauthorized",
+            "send the window's or manager's token as 'Authorization: Bearer <token>'",
+        )
+    digest = hash_token(token.strip())
+    hall = request.match_info["hall"]
+    found: Principal | None = request.app[TOKENS].get(hall, {}).get(digest)
+    if found is None:
+        raise ApiError("unauthorized", f"the token is not valid for hall {hall}")
+    warned: set[str] = request.app[DEMO_WARNED]
+    if digest in DEMO_TOKEN_HASHES and digest not in warned:
+        warned.add(digest)
+        log.warning(
+            "hall %s: the public demo token of %s is in use; replace it before going live",
+            hall,
+            found.label,
+        )
+    return found
+
+
+def authorize(request: web.Request, auth: Auth) -> Principal | None:
+    if auth in ("public", "ticket"):
+        return None
+    p = principal(request)
+    if auth == "manager" and p.role != "manager":
+        raise ApiError("forbidden", "this needs a manager's token")
+    if auth == "window" and p.role == "window" and p.window != request.match_info["window"]:
+        raise ApiError(
+            "forbidden",
+            f"this token belongs to window {p.window}, not window {request.match_info['window']}",
+        )
+    return p
+
+
+async def parse_body(request: web.Request, route: Route) -> BaseModel | None:
+    if route.body is None:
+        return None
+    raw = await request.read()
+    if not raw.strip():
+        if route.body_required:
+            raise ApiError("bad_json", "the request needs a JSON body")
+        return route.body()
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError("bad_json", f"the body is not valid JSON: {exc}") from None
+    try:
+        return route.body.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "body"
+        raise ApiError("invalid_request", f"{where}: {err['msg']}") from None
+
+
+def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        status = 500
+        try:
+            hall = request.match_info.get("hall")
+            if hall is not None and hall not in request.app[HALLS]:
+                raise ApiError("unknown_hall", f"no hall {hall!r} on this server")
+            who = authorize(request, route.auth)
+            if who is not None:
+                request[PRINCIPAL] = who
+            body = await parse_body(request, route)
+            result = await route.handler(request, body)
+            status = route.status
+            return web.Response(
+                body=result.model_dump_json(by_alias=True),
+                status=status,
+                content_type="application/json",
+            )
+        except ApiError as exc:
+            status = exc.status
+            return error_response(exc.code, exc.message, status)
+        except (RedisError, OSError) as exc:
+            status = 503
+            log.error("%s %s: store unavailable: %s", request.method, request.path, exc)
+            return error_response("unavailable", "the queue store is unavailable; try again", 503)
+        finally:
+            metrics.HTTP.labels(route.path, str(status)).observe(time.perf_counter() - started)
+
+    return handle

@@ -1,0 +1,161 @@
+"""The aiohttp application: halls, their stores and publishers, routes and ops endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from queue_server.api import models as m
+from queue_server.api import openapi
+from queue_server.api.handlers import ROUTES
+from queue_server.api.routes import DEMO_WARNED, HALLS, TOKENS, Principal, error_response, wrap
+from queue_server.clock import Clock
+from queue_server.config import HallConfig
+from queue_server.hall import Hall
+from queue_server.metrics import REGISTRY
+from queue_server.publisher import HallPublisher
+from queue_server.settings import MqttTarget
+from queue_server.store.hall_store import HallStore
+from queue_server.store.scripts import register
+
+log = logging.getLogger(__name__)
+VERSION = "0.1.0"
+
+REDIS = web.AppKey("redis", Redis)
+PUBLISHERS = web.AppKey("publishers", dict)
+
+
+class StartupError(RuntimeError):
+    """The server cannot start; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Options:
+    redis_url: str
+    mqtt: MqttTarget
+    lang: str = "zh"
+    instance: str = "server"
+    snapshot_interval: float = 0.05
+
+
+def tokens_of(hall: HallConfig) -> dict[str, Principal]:
+    found = {w.token_sha256: Principal("window", w.id) for w in hall.windows}
+    found.update({t: Principal("manager") for t in hall.managers.token_sha256})
+    return found
+
+
+@web.middleware
+async def json_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status, "http_error"
+        )
+        return error_response(code, exc.reason, exc.status)
+
+
+def create_app(halls: dict[str, HallConfig], options: Options, clock: Clock) -> web.Application:
+    app = web.Application(client_max_size=64 * 1024, middlewares=[json_errors])
+    app[TOKENS] = {h.id: tokens_of(h) for h in halls.values()}
+    app[DEMO_WARNED] = set()
+    app[HALLS] = {}
+    app[PUBLISHERS] = {}
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        redis = Redis.from_url(
+            options.redis_url,
+            decode_responses=True,
+            socket_connect_timeout=3,
+            health_check_interval=30,
+        )
+        try:
+            await redis.ping()
+        except (RedisError, OSError) as exc:
+            await redis.aclose()
+            raise StartupError(f"cannot reach Redis at {options.redis_url}: {exc}") from None
+        app[REDIS] = redis
+        scripts = register(redis)
+        tasks: list[asyncio.Task[None]] = []
+        for cfg in halls.values():
+            store = HallStore(redis, scripts, cfg, clock)
+            if await store.seed():
+                log.info("hall %s: rules loaded from its config file", cfg.id)
+            if cfg.uses_demo_tokens():
+                log.warning(
+                    "hall %s uses the public demo tokens: anyone can act as its staff", cfg.id
+                )
+            hall_ref: list[Hall] = []
+
+            async def current_seq(store: HallStore = store) -> int:
+                return await store.seq()
+
+            async def snapshot(
+                windows: set[str] | None, ref: list[Hall] = hall_ref
+            ) -> tuple[int, list[tuple[str, bytes]]]:
+                return await ref[0].snapshot_messages(windows)
+
+            pub = HallPublisher(
+                cfg.id,
+                options.mqtt,
+                snapshot,
+                current_seq,
+                instance=options.instance,
+                min_interval=options.snapshot_interval,
+            )
+            hall = Hall(cfg, store, pub, clock, options.lang)
+            hall_ref.append(hall)
+            app[HALLS][cfg.id] = hall
+            app[PUBLISHERS][cfg.id] = pub
+            tasks.append(asyncio.create_task(pub.run(), name=f"mqtt-{cfg.id}"))
+        yield
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        await redis.aclose()
+
+    app.cleanup_ctx.append(lifecycle)
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, wrap(route))
+    spec = openapi.build(ROUTES, VERSION)
+
+    async def openapi_json(_: web.Request) -> web.Response:
+        return web.json_response(spec)
+
+    async def healthz(request: web.Request) -> web.Response:
+        redis_ok = True
+        try:
+            await request.app[REDIS].ping()
+        except (RedisError, OSError):
+            redis_ok = False
+        mqtt = {h: p.connected for h, p in request.app[PUBLISHERS].items()}
+        status: Literal["ok", "degraded", "down"] = (
+            "down" if not redis_ok else "ok" if all(mqtt.values()) else "degraded"
+        )
+        body = m.Health(redis=redis_ok, mqtt=mqtt, status=status)
+        return web.json_response(body.model_dump(), status=503 if not redis_ok else 200)
+
+    async def metrics_endpoint(_: web.Request) -> web.Response:
+        return web.Response(
+            body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    app.router.add_get("/api/v1/openapi.json", openapi_json)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_endpoint)
+    return app

@@ -1,0 +1,118 @@
+"""``queue-server``: serve halls, check a config, or make a token."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import secrets
+import socket
+import sys
+
+from aiohttp import web
+
+from queue_server.app import Options, StartupError, create_app
+from queue_server.clock import SystemClock
+from queue_server.config import ConfigError, hash_token, load_halls
+from queue_server.domain.priority import MINUTE_MS
+from queue_server.settings import Settings, SettingsError
+from queue_server.store.hall_store import offsets_from_config, rules_from_config
+
+log = logging.getLogger("queue_server")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="queue-server", description=__doc__)
+    p.add_argument("--config", help="hall file or folder (HALLCALL_CONFIG)")
+    p.add_argument("--redis-url", help="HALLCALL_REDIS_URL")
+    p.add_argument("--mqtt-url", help="HALLCALL_MQTT_URL")
+    p.add_argument("--http", help="listen host:port (HALLCALL_HTTP)")
+    p.add_argument("--lang", help="zh or en (HALLCALL_LANG)")
+    p.add_argument(
+        "--instance",
+        default=None,
+        help="name on status/{name} (default 'server'; give each process its own)",
+    )
+    sub = p.add_subparsers(dest="command")
+    sub.add_parser("serve", help="run the server (the default)")
+    sub.add_parser("check-config", help="validate the hall files and print each hall's bound")
+    t = sub.add_parser(
+        "hash-token",
+        help="print a new random token (or the given one) and the sha256 to put in a hall file",
+    )
+    t.add_argument("token", nargs="?")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.command == "hash-token":
+        token = args.token or secrets.token_urlsafe(24)
+        print(f"token:  {token}\nsha256: {hash_token(token)}")
+        return 0
+    try:
+        settings = Settings.from_env(
+            config=args.config,
+            redis_url=args.redis_url,
+            mqtt_url=args.mqtt_url,
+            http=args.http,
+            lang=args.lang,
+        )
+        halls = load_halls(settings.config)
+    except (SettingsError, ConfigError) as exc:
+        print(f"queue-server: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "check-config":
+        from queue_server.domain.priority import Rules
+
+        for h in halls.values():
+            boosts = {
+                k[6:]: int(v) for k, v in rules_from_config(h).items() if k.startswith("boost:")
+            }
+            bound = Rules(boosts, offsets_from_config(h)).bound_ms() / MINUTE_MS
+            print(
+                f"{h.id}: {len(h.services)} services, {len(h.windows)} windows; "
+                f"starvation bound {bound:g} min (limit {h.queue.max_overtake_minutes:g})"
+            )
+        return 0
+    options = Options(
+        redis_url=settings.redis_url,
+        mqtt=settings.mqtt,
+        lang=settings.lang,
+        instance=args.instance or "server",
+    )
+    app = create_app(halls, options, SystemClock())
+    log.info(
+        "serving halls %s on http://%s:%s (Redis %s, MQTT %s:%s)",
+        ", ".join(halls),
+        settings.http_host,
+        settings.http_port,
+        settings.redis_url,
+        settings.mqtt.host,
+        settings.mqtt.port,
+    )
+    try:
+        web.run_app(
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            print=None,
+            access_log=None,
+            reuse_port=hasattr(socket, "SO_REUSEPORT"),
+        )
+    except StartupError as exc:
+        print(f"queue-server: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(
+            f"queue-server: cannot listen on {settings.http_host}:{settings.http_port}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

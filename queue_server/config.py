@@ -1,0 +1,264 @@
+"""Hall configuration: TOML files validated by pydantic models.
+
+One file per hall in the config folder. A broken file raises ConfigError whose message is one
+line naming the file and the field. Tokens are stored as SHA-256 hex digests: tokens are long
+random strings, so a fast hash is enough and lets every server process check them alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
+
+ID = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+SERVICE_ID = Annotated[str, Field(pattern=r"^[A-Z]$")]
+SHA256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_SPAN = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
+
+DEMO_TOKENS = {f"demo-window-{n}" for n in range(1, 21)} | {"demo-manager"}
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+DEMO_TOKEN_HASHES = {hash_token(t) for t in DEMO_TOKENS}
+
+
+class ConfigError(ValueError):
+    """A broken hall file; the message is one line."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(_Model):
+    """A text in Chinese (default) and English."""
+
+    zh: str = Field(min_length=1)
+    en: str = ""
+
+    def get(self, lang: str) -> str:
+        return self.en if lang == "en" and self.en else self.zh
+
+
+class Service(_Model):
+    id: SERVICE_ID
+    name: Text
+    avg_minutes: float = Field(default=5.0, gt=0, le=240)
+
+
+class PriorityClass(_Model):
+    id: ID
+    name: Text
+    boost_minutes: float = Field(default=0.0, ge=0, le=480)
+    staff_only: bool = False  # only staff or managers may issue tickets of this class
+
+
+class Window(_Model):
+    id: ID
+    name: Text
+    services: dict[str, float] = Field(min_length=1)  # service id -> offset in minutes
+    token_sha256: SHA256
+
+    @field_validator("services")
+    @classmethod
+    def _offsets(cls, value: dict[str, float]) -> dict[str, float]:
+        for sid, offset in value.items():
+            if not 0 <= offset <= 480:
+                raise ValueError(f"offset of {sid} must be 0..480 minutes")
+        return value
+
+
+class Hours(_Model):
+    """Weekly opening spans ("08:30-12:00"), closed dates and extra (makeup) days."""
+
+    mon: list[str] = []
+    tue: list[str] = []
+    wed: list[str] = []
+    thu: list[str] = []
+    fri: list[str] = []
+    sat: list[str] = []
+    sun: list[str] = []
+    closed_dates: list[date] = []
+    extra_dates: dict[date, list[str]] = {}
+
+    @model_validator(mode="after")
+    def _spans(self) -> Hours:
+        spans = [s for d in DAYS for s in getattr(self, d)]
+        spans += [s for v in self.extra_dates.values() for s in v]
+        for span in spans:
+            parse_span(span)
+        return self
+
+    def spans_on(self, day: date) -> list[tuple[time, time]]:
+        if day in self.closed_dates:
+            return []
+        raw = self.extra_dates.get(day, getattr(self, DAYS[day.weekday()]))
+        return [parse_span(s) for s in raw]
+
+
+def parse_span(span: str) -> tuple[time, time]:
+    m = _SPAN.match(span)
+    if not m:
+        raise ValueError(f"{span!r} is not HH:MM-HH:MM")
+    h1, m1, h2, m2 = (int(x) for x in m.groups())
+    if h2 == 24 and m2 == 0:
+        h2, m2 = 23, 59
+    try:
+        start, end = time(h1, m1), time(h2, m2)
+    except ValueError as exc:
+        raise ValueError(f"{span!r}: {exc}") from exc
+    if end <= start:
+        raise ValueError(f"{span!r} ends before it starts")
+    return start, end
+
+
+class QueueRules(_Model):
+    recall_limit: int = Field(default=2, ge=0, le=10)  # recalls allowed before a no-show
+    rejoin_minutes: float = Field(default=30, ge=0, le=480)
+    notify_ahead: int = Field(default=3, ge=0, le=50)  # SMS "N ahead" notice
+    max_per_phone: int = Field(default=5, ge=1, le=100)  # tickets per phone per day
+    max_overtake_minutes: float = Field(default=90, gt=0, le=1440)  # starvation bound limit
+    issue_outside_hours: bool = False
+
+
+class Managers(_Model):
+    token_sha256: list[SHA256] = Field(min_length=1)
+
+
+class HallInfo(_Model):
+    id: ID
+    name: Text
+    address: Text
+    timezone: str = "Asia/Shanghai"
+    booking: Text = Text(
+        zh="现场取号、网上预约或电话预约", en="Take a ticket on site, online or by phone"
+    )
+    notices: list[Text] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class HallConfig(_Model):
+    hall: HallInfo
+    hours: Hours = Hours()
+    queue: QueueRules = QueueRules()
+    services: list[Service] = Field(min_length=1)
+    classes: list[PriorityClass] = Field(min_length=1)
+    windows: list[Window] = Field(min_length=1)
+    managers: Managers
+
+    @model_validator(mode="after")
+    def _references(self) -> HallConfig:
+        for kind, items in (
+            ("services", self.services),
+            ("classes", self.classes),
+            ("windows", self.windows),
+        ):
+            ids = [i.id for i in items]
+            dup = {i for i in ids if ids.count(i) > 1}
+            if dup:
+                raise ValueError(f"{kind}: duplicate id {sorted(dup)[0]!r}")
+        if "normal" not in self.class_ids:
+            raise ValueError("classes: a class with id 'normal' is required")
+        for w in self.windows:
+            unknown = set(w.services) - set(self.service_ids)
+            if unknown:
+                raise ValueError(f"windows.{w.id}.services: unknown service {sorted(unknown)[0]!r}")
+        return self
+
+    @property
+    def id(self) -> str:
+        return self.hall.id
+
+    @property
+    def service_ids(self) -> list[str]:
+        return [s.id for s in self.services]
+
+    @property
+    def class_ids(self) -> list[str]:
+        return [c.id for c in self.classes]
+
+    def service(self, sid: str) -> Service | None:
+        return next((s for s in self.services if s.id == sid), None)
+
+    def window(self, wid: str) -> Window | None:
+        return next((w for w in self.windows if w.id == wid), None)
+
+    def priority_class(self, cid: str) -> PriorityClass | None:
+        return next((c for c in self.classes if c.id == cid), None)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.hall.timezone)
+
+    def uses_demo_tokens(self) -> bool:
+        hashes = {w.token_sha256 for w in self.windows} | set(self.managers.token_sha256)
+        return bool(hashes & DEMO_TOKEN_HASHES)
+
+    def fingerprint(self) -> str:
+        """Digest of the file's content, to notice when the file changed since Redis was seeded."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+
+
+def _where(err: ErrorDetails, data: dict[str, Any]) -> str:
+    """Turn a pydantic error location into a dotted path that names list items by id."""
+    parts: list[str] = []
+    node: Any = data
+    for loc in err["loc"]:
+        if isinstance(loc, int) and isinstance(node, list) and loc < len(node):
+            item = node[loc]
+            parts.append(str(item.get("id", loc)) if isinstance(item, dict) else str(loc))
+            node = item
+        else:
+            parts.append(str(loc))
+            node = node.get(loc) if isinstance(node, dict) else None
+    return ".".join(parts)
+
+
+def load_hall(path: Path) -> HallConfig:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        return HallConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = _where(err, data) or "(file)"
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{path}: {where}: {msg}") from exc
+
+
+def load_halls(config: Path) -> dict[str, HallConfig]:
+    """Load one hall file or every *.toml in a folder; hall ids must be unique."""
+    files = sorted(config.glob("*.toml")) if config.is_dir() else [config]
+    if not files:
+        raise ConfigError(f"{config}: no hall files (*.toml)")
+    halls: dict[str, HallConfig] = {}
+    for path in files:
+        hall = load_hall(path)
+        if hall.id in halls:
+            raise ConfigError(f"{path}: hall.id: {hall.id!r} is already used by another file")
+        halls[hall.id] = hall
+    return halls

@@ -1,0 +1,38 @@
+"""Errors a client can act on: a code, a one-line message and the HTTP status they map to."""
+
+from __future__ import annotations
+
+STATUS = {
+    "bad_json": 400,
+    "invalid_request": 400,
+    "unknown_service": 400,
+    "unknown_class": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "bad_secret": 403,
+    "staff_only": 403,
+    "unknown_hall": 404,
+    "unknown_window": 404,
+    "unknown_ticket": 404,
+    "unknown_action": 404,
+    "illegal_transition": 409,
+    "no_current": 409,
+    "window_paused": 409,
+    "same_service": 409,
+    "rejoin_expired": 409,
+    "hall_closed": 409,
+    "rules_rejected": 422,
+    "phone_limit": 429,
+    "unavailable": 503,
+}
+
+
+class ApiError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @property
+    def status(self) -> int:
+        return STATUS.get(self.code, 400)

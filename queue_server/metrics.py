@@ -1,0 +1,45 @@
+"""Prometheus metrics of one server process (served on /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry()
+
+TICKETS = Counter(
+    "hallcall_tickets_issued_total", "Tickets issued", ["hall", "service"], registry=REGISTRY
+)
+CALLS = Counter(
+    "hallcall_calls_total", "Calls and recalls made", ["hall", "kind"], registry=REGISTRY
+)
+ACTIONS = Counter(
+    "hallcall_window_actions_total",
+    "Window actions by outcome",
+    ["hall", "action", "outcome"],
+    registry=REGISTRY,
+)
+HTTP = Histogram(
+    "hallcall_http_seconds",
+    "HTTP request time",
+    ["route", "status"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0),
+    registry=REGISTRY,
+)
+MQTT_CONNECTED = Gauge(
+    "hallcall_mqtt_connected", "1 while the hall's broker link is up", ["hall"], registry=REGISTRY
+)
+MQTT_BACKLOG = Gauge(
+    "hallcall_mqtt_backlog", "Messages waiting for the broker", ["hall"], registry=REGISTRY
+)
+MQTT_DROPPED = Counter(
+    "hallcall_mqtt_dropped_total",
+    "Oldest messages dropped from a full backlog while the broker was away",
+    ["hall"],
+    registry=REGISTRY,
+)
+SNAPSHOTS = Counter(
+    "hallcall_snapshots_published_total",
+    "Retained snapshot rounds published",
+    ["hall"],
+    registry=REGISTRY,
+)

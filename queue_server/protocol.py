@@ -1,0 +1,153 @@
+"""MQTT topics and message schemas shared by every hallcall program.
+
+Imports nothing but the standard library and msgpack, so display, window and SMS clients can
+use it without the server's dependencies. Every payload is a MessagePack map with ``v`` (the
+schema version). ``seq`` on snapshots is the hall's state version (monotonic per hall); ``seq``
+on ``calls`` is the hall's call counter, so a client that sees a gap in calls resyncs from the
+retained ``board``, which carries the ``call_seq`` of the newest call it includes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import msgpack
+
+SCHEMA_VERSION = 1
+PREFIX = "hallcall"
+
+CallKind = Literal["call", "recall", "unpark"]
+NoticeKind = Literal["ticket_taken", "near", "called", "missed"]
+
+
+def topic_calls(hall: str) -> str:
+    return f"{PREFIX}/{hall}/calls"
+
+
+def topic_board(hall: str) -> str:
+    return f"{PREFIX}/{hall}/board"
+
+
+def topic_window(hall: str, window: str) -> str:
+    return f"{PREFIX}/{hall}/windows/{window}"
+
+
+def topic_notify(hall: str) -> str:
+    return f"{PREFIX}/{hall}/notify"
+
+
+def topic_status(hall: str, client: str) -> str:
+    return f"{PREFIX}/{hall}/status/{client}"
+
+
+SERVER_STATUS_TOPIC = f"{PREFIX}/_/status/server"
+"""The server's last will. It serves every hall, so its status lives under the hall ``_``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One call or recall, as shown and spoken by screens (topic ``calls``)."""
+
+    event: str  # id of the event in the hall's stream
+    number: str  # "A001"
+    service: str
+    window: str
+    window_name: str  # "3号窗口" / "Window 3", in the hall's default language
+    kind: CallKind
+    green: bool
+    time: float  # epoch seconds
+    seq: int  # hall call counter
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A notice for the SMS gateway (topic ``notify``). Only here is a full phone number."""
+
+    kind: NoticeKind
+    phone: str
+    number: str
+    service: str
+    time: float
+    window: str = ""
+    ahead: int = 0
+    ticket: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    online: bool
+    time: float
+    client: str = "server"
+
+
+@dataclass(frozen=True, slots=True)
+class BoardService:
+    id: str
+    name: str
+    waiting: int
+    eta_minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class BoardWindow:
+    id: str
+    name: str
+    paused: bool
+    current: str  # ticket number or ""
+    state: str  # "idle", "called", "serving", "paused"
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """Retained hall snapshot for the TV screen (topic ``board``)."""
+
+    hall: str
+    name: str
+    seq: int
+    call_seq: int
+    time: float
+    recent: list[dict[str, Any]] = field(default_factory=list)  # newest first, Call fields
+    services: list[BoardService] = field(default_factory=list)
+    windows: list[BoardWindow] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowPanel:
+    """Retained state of one window's caller panel and LED strip (topic ``windows/{id}``)."""
+
+    hall: str
+    window: str
+    name: str
+    seq: int
+    time: float
+    paused: bool
+    current: dict[str, Any] | None  # number, service, state, green, called_at, recalls
+    waiting: dict[str, int] = field(default_factory=dict)  # per service the window serves
+    parked: list[str] = field(default_factory=list)
+
+
+def encode(message: Any) -> bytes:
+    """Pack a message dataclass as a versioned msgpack map."""
+    body = asdict(message)
+    body["v"] = SCHEMA_VERSION
+    packed: bytes = msgpack.packb(body, use_bin_type=True)
+    return packed
+
+
+class ProtocolError(ValueError):
+    """A payload that is not a hallcall message of a known version."""
+
+
+def decode(payload: bytes) -> dict[str, Any]:
+    """Unpack a payload into a map, raising ProtocolError with a one-line reason."""
+    try:
+        body = msgpack.unpackb(payload, raw=False)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
+        raise ProtocolError(f"not a msgpack payload: {exc}") from exc
+    if not isinstance(body, dict):
+        raise ProtocolError(f"payload is a {type(body).__name__}, not a map")
+    if body.get("v") != SCHEMA_VERSION:
+        raise ProtocolError(f"unsupported schema version {body.get('v')!r}")
+    return body

@@ -1,0 +1,125 @@
+"""Board and window-panel snapshots from the store's atomic read (pure: no I/O)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from queue_server.config import HallConfig
+from queue_server.domain import eta
+from queue_server.domain.priority import MINUTE_MS
+from queue_server.protocol import Board, BoardService, BoardWindow, WindowPanel
+
+
+def _pairs(flat: Any) -> dict[str, str]:
+    """A Redis HGETALL reply as read through cjson (an empty one comes back as {})."""
+    if not isinstance(flat, list):
+        return {}
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def offsets_of(snap: dict[str, Any]) -> dict[str, dict[str, int]]:
+    return {
+        w["id"]: {s: int(float(v)) for s, v in _pairs(w["offsets"]).items()}
+        for w in snap["windows"]
+    }
+
+
+def service_waits(hall: HallConfig, snap: dict[str, Any]) -> dict[str, tuple[int, int | None]]:
+    """Per service: tickets waiting and minutes a ticket taken now would wait."""
+    waiting = {s: int(n) for s, n in _list(snap["waiting"])}
+    handle = {s: float(v) for s, v in _pairs(snap["handle"]).items()}
+    offsets = offsets_of(snap)
+    open_windows = {w["id"] for w in snap["windows"] if not w["paused"]}
+    out: dict[str, tuple[int, int | None]] = {}
+    for s in hall.services:
+        learned = handle.get(s.id, 0.0)
+        per_ticket = learned if learned > 0 else s.avg_minutes * MINUTE_MS
+        n = waiting.get(s.id, 0)
+        out[s.id] = (n, eta.wait_minutes(n, per_ticket, eta.capacity(s.id, offsets, open_windows)))
+    return out
+
+
+def _window_state(w: dict[str, Any]) -> str:
+    if w.get("current"):
+        return str(w["current"]["state"])
+    return "paused" if w["paused"] else "idle"
+
+
+def build_board(hall: HallConfig, snap: dict[str, Any], lang: str, now: float) -> Board:
+    names = {w.id: w.name.get(lang) for w in hall.windows}
+    recent = []
+    for raw in _list(snap["recent"]):
+        call = json.loads(raw)
+        recent.append(
+            {
+                "event": call["event"],
+                "number": call["number"],
+                "service": call["service"],
+                "window": call["window"],
+                "window_name": names.get(call["window"], call["window"]),
+                "kind": call["kind"],
+                "green": bool(call["green"]),
+                "time": call["time"] / 1000,
+                "seq": call["seq"],
+            }
+        )
+    waits = service_waits(hall, snap)
+    return Board(
+        hall=hall.id,
+        name=hall.hall.name.get(lang),
+        seq=int(snap["seq"]),
+        call_seq=int(snap["call_seq"]),
+        time=now,
+        recent=recent,
+        services=[
+            BoardService(s.id, s.name.get(lang), waits[s.id][0], waits[s.id][1] or 0)
+            for s in hall.services
+        ],
+        windows=[
+            BoardWindow(
+                id=w["id"],
+                name=names[w["id"]],
+                paused=bool(w["paused"]),
+                current=w["current"]["number"] if w.get("current") else "",
+                state=_window_state(w),
+            )
+            for w in snap["windows"]
+        ],
+        notices=[n.get(lang) for n in hall.hall.notices],
+    )
+
+
+def build_panel(
+    hall: HallConfig, snap: dict[str, Any], window: str, lang: str, now: float
+) -> WindowPanel:
+    w = next(x for x in snap["windows"] if x["id"] == window)
+    waiting = {s: int(n) for s, n in _list(snap["waiting"])}
+    cur = w.get("current")
+    cfg = hall.window(window)
+    return WindowPanel(
+        hall=hall.id,
+        window=window,
+        name=cfg.name.get(lang) if cfg else window,
+        seq=int(snap["seq"]),
+        time=now,
+        paused=bool(w["paused"]),
+        current=(
+            {
+                "number": cur["number"],
+                "service": cur["service"],
+                "state": cur["state"],
+                "green": bool(cur["green"]),
+                "called_at": cur["called_at"] / 1000,
+                "recalls": int(cur["recalls"]),
+            }
+            if cur
+            else None
+        ),
+        waiting={s: waiting.get(s, 0) for s in _pairs(w["offsets"])},
+        parked=[str(p) for p in _list(w["parked"])],
+    )

@@ -1,0 +1,14 @@
+-- Seed rules and offsets from the config file unless Redis holds them for this same file
+-- (live changes by managers survive restarts; a changed file wins). ARGV: prefix, now,
+-- fingerprint, rules JSON, offsets JSON
+if redis.call('HGET', P .. 'meta', 'config') == ARGV[3] then return 0 end
+local rules, offsets = cjson.decode(ARGV[4]), cjson.decode(ARGV[5])
+redis.call('DEL', P .. 'rules')
+for name, value in pairs(rules) do redis.call('HSET', P .. 'rules', name, value) end
+for window, offs in pairs(offsets) do
+  redis.call('DEL', P .. 'wsvc:' .. window)
+  for service, off in pairs(offs) do redis.call('HSET', P .. 'wsvc:' .. window, service, off) end
+end
+redis.call('HSET', P .. 'meta', 'config', ARGV[3])
+emit('seed', '', '', '', {'config', ARGV[3]})
+return 1

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The demo hall's services under var/: Redis (AOF on), Mosquitto (users + ACL) and the queue
+# server. `services.sh start` starts what is not running; `services.sh stop` stops them all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VAR=$ROOT/var
+REDIS_PORT=${HALLCALL_REDIS_PORT:-6390}
+MQTT_PORT=${HALLCALL_MQTT_PORT:-1884}
+HTTP=${HALLCALL_HTTP:-127.0.0.1:8080}
+USERS="hallcall-server hallcall-display hallcall-window hallcall-sms"
+MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+wait_port() {  # port, name
+  for _ in $(seq 100); do
+    (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "$2 did not start on port $1; see var/log/" >&2
+  exit 1
+}
+
+secrets() {  # one password per program user, made once, kept in var/secrets.env (mode 600)
+  mkdir -p "$VAR/mosquitto" "$VAR/redis" "$VAR/log"
+  if [ ! -s "$VAR/secrets.env" ]; then
+    umask 077
+    : >"$VAR/secrets.env"
+    : >"$VAR/mosquitto/passwd"
+    for u in $USERS; do
+      pw=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
+      echo "MQTT_PASSWORD_${u#hallcall-}=$pw" >>"$VAR/secrets.env"
+      mosquitto_passwd -b "$VAR/mosquitto/passwd" "$u" "$pw"
+    done
+  fi
+}
+
+start() {
+  secrets
+  # shellcheck disable=SC1091
+  . "$VAR/secrets.env"
+  if ! alive "$VAR/redis/redis.pid"; then
+    redis-server "$ROOT/config/redis.conf" --port "$REDIS_PORT" --dir "$VAR/redis" \
+      --daemonize yes --pidfile "$VAR/redis/redis.pid" --logfile "$VAR/log/redis.log"
+    wait_port "$REDIS_PORT" redis-server
+  fi
+  if ! alive "$VAR/mosquitto/mosquitto.pid"; then
+    sed -e "s#@PORT@#$MQTT_PORT#" -e "s#@DIR@#$VAR/mosquitto#g" -e "s#@ACL@#$ROOT/config/mosquitto/acl#" \
+      "$ROOT/config/mosquitto/mosquitto.conf.in" >"$VAR/mosquitto/mosquitto.conf"
+    "$MOSQUITTO" -c "$VAR/mosquitto/mosquitto.conf" -d
+    wait_port "$MQTT_PORT" mosquitto
+  fi
+  if alive "$VAR/queue-server.pid"; then kill "$(cat "$VAR/queue-server.pid")"; sleep 0.5; fi
+  HALLCALL_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
+  HALLCALL_MQTT_URL="mqtt://hallcall-server:$MQTT_PASSWORD_server@127.0.0.1:$MQTT_PORT" \
+  HALLCALL_HTTP="$HTTP" \
+    nohup "$ROOT/.venv/bin/queue-server" >>"$VAR/log/queue-server.log" 2>&1 &
+  echo $! >"$VAR/queue-server.pid"
+  for _ in $(seq 100); do
+    curl -fs "http://$HTTP/healthz" >/dev/null 2>&1 && return 0
+    alive "$VAR/queue-server.pid" || break
+    sleep 0.1
+  done
+  echo "queue-server did not start:" >&2
+  tail -n 5 "$VAR/log/queue-server.log" >&2
+  exit 1
+}
+
+stop() {
+  for pidfile in "$VAR/queue-server.pid" "$VAR/mosquitto/mosquitto.pid" "$VAR/redis/redis.pid"; do
+    if alive "$pidfile"; then kill "$(cat "$pidfile")"; fi
+    rm -f "$pidfile"
+  done
+}
+
+info() {
+  # shellcheck disable=SC1091
+  . "$VAR/secrets.env"
+  cat <<INFO
+
+hallcall demo hall is up.
+  API            http://$HTTP/api/v1/halls/demo        (OpenAPI: http://$HTTP/api/v1/openapi.json)
+  health         http://$HTTP/healthz   metrics: http://$HTTP/metrics
+  Redis          redis://127.0.0.1:$REDIS_PORT (AOF in var/redis)
+  MQTT           mqtt://127.0.0.1:$MQTT_PORT   users and passwords: var/secrets.env
+  logs           var/log/
+
+Try it:
+  curl -s -XPOST http://$HTTP/api/v1/halls/demo/tickets -H 'Content-Type: application/json' -d '{"service":"A"}'
+  curl -s -XPOST http://$HTTP/api/v1/halls/demo/windows/3/next -H 'Authorization: Bearer demo-window-3'
+  mosquitto_sub -p $MQTT_PORT -u hallcall-display -P '$MQTT_PASSWORD_display' -t 'hallcall/demo/#' -v -F '%t %x'
+Demo tokens: demo-window-1 … demo-window-6, demo-manager.   Stop: make stop
+INFO
+}
+
+"${1:-start}"

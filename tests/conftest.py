@@ -1,0 +1,184 @@
+"""Fixtures: a real Redis and a real Mosquitto per test session, isolated per test."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiomqtt
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from redis.asyncio import Redis
+
+from queue_server.app import Options, create_app
+from queue_server.clock import ManualClock
+from queue_server.config import HallConfig, load_hall
+from queue_server.protocol import decode
+from queue_server.settings import parse_mqtt_url
+from tests.services import ROOT, Broker, RedisServer
+
+DEMO = ROOT / "config" / "halls" / "demo.toml"
+# Thursday 2026-11-26 10:00 in Shanghai: the demo hall is open.
+T0 = datetime(2026, 11, 26, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+W = {n: {"Authorization": f"Bearer demo-window-{n}"} for n in range(1, 7)}
+MANAGER = {"Authorization": "Bearer demo-manager"}
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    b = Broker(tmp_path_factory.mktemp("mosquitto")).start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_server.url, decode_responses=True)
+    await client.flushall()
+    yield client
+    await client.aclose()
+
+
+def demo_hall(hall_id: str | None = None, **queue: Any) -> HallConfig:
+    """The demo hall under a fresh id (so retained MQTT topics never leak between tests)."""
+    cfg = load_hall(DEMO)
+    info = cfg.hall.model_copy(update={"id": hall_id or f"t{uuid.uuid4().hex[:10]}"})
+    q = cfg.queue.model_copy(update=queue)
+    return cfg.model_copy(update={"hall": info, "queue": q})
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def hall_cfg() -> HallConfig:
+    return demo_hall()
+
+
+@dataclass
+class Api:
+    client: TestClient[Any, Any]
+    hall: str
+    clock: ManualClock
+    app: Any
+
+    def path(self, rest: str = "") -> str:
+        return f"/api/v1/halls/{self.hall}{rest}"
+
+    async def issue(self, service: str = "A", **extra: Any) -> dict[str, Any]:
+        resp = await self.client.post(self.path("/tickets"), json={"service": service, **extra})
+        assert resp.status == 201, await resp.text()
+        body: dict[str, Any] = await resp.json()
+        return body
+
+    async def act(
+        self, window: int, action: str, body: Any = None, status: int = 200
+    ) -> dict[str, Any]:
+        resp = await self.client.post(
+            self.path(f"/windows/{window}/{action}"), json=body, headers=W[window]
+        )
+        assert resp.status == status, await resp.text()
+        out: dict[str, Any] = await resp.json()
+        return out
+
+
+@pytest.fixture
+async def api(
+    redis: Redis,
+    redis_server: RedisServer,
+    broker: Broker,
+    clock: ManualClock,
+    hall_cfg: HallConfig,
+) -> AsyncIterator[Api]:
+    options = Options(
+        redis_url=redis_server.url, mqtt=parse_mqtt_url(broker.url()), snapshot_interval=0.01
+    )
+    app = create_app({hall_cfg.id: hall_cfg}, options, clock)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    yield Api(client, hall_cfg.id, clock, app)
+    await client.close()
+
+
+@dataclass
+class Subscriber:
+    """A real MQTT client collecting decoded messages."""
+
+    client: aiomqtt.Client
+    seen: list[tuple[str, dict[str, Any], bool]] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def add(self, topic: str, body: dict[str, Any], retained: bool) -> None:
+        self.seen.append((topic, body, retained))
+        self.arrived.set()
+
+    async def get(
+        self, topic_suffix: str, timeout: float = 5.0, where: Any = None
+    ) -> dict[str, Any]:
+        """The first message not yet taken whose topic ends with `topic_suffix` (and that
+        matches `where`); waits for it."""
+        async with asyncio.timeout(timeout):
+            while True:
+                for i, (topic, body, _) in enumerate(self.seen):
+                    if topic.endswith(topic_suffix) and (where is None or where(body)):
+                        del self.seen[i]
+                        return body
+                self.arrived.clear()
+                await self.arrived.wait()
+
+    def all(self, topic_suffix: str) -> list[dict[str, Any]]:
+        return [b for t, b, _ in self.seen if t.endswith(topic_suffix)]
+
+
+@contextlib.asynccontextmanager
+async def subscribe(
+    broker: Broker, topics: list[str], user: str = "hallcall-server"
+) -> AsyncIterator[Subscriber]:
+    async with aiomqtt.Client(
+        "127.0.0.1",
+        broker.port,
+        username=user,
+        password=broker.passwords[user],
+        identifier=f"test-{uuid.uuid4().hex[:8]}",
+    ) as client:
+        sub = Subscriber(client)
+        for t in topics:
+            await client.subscribe(t, qos=1)
+
+        async def pump() -> None:
+            async for msg in client.messages:
+                sub.add(
+                    str(msg.topic),
+                    decode(bytes(msg.payload)),
+                    bool(msg.retain),
+                )
+
+        task = asyncio.create_task(pump())
+        try:
+            yield sub
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                await task
+
+
+def demo_file(tmp_path: Path, text: str, name: str = "hall.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
