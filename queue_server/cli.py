@@ -20,21 +20,29 @@ from queue_server.store.hall_store import offsets_from_config, rules_from_config
 log = logging.getLogger("queue_server")
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="queue-server", description=__doc__)
-    p.add_argument("--config", help="hall file or folder (HALLCALL_CONFIG)")
-    p.add_argument("--redis-url", help="HALLCALL_REDIS_URL")
-    p.add_argument("--mqtt-url", help="HALLCALL_MQTT_URL")
-    p.add_argument("--http", help="listen host:port (HALLCALL_HTTP)")
-    p.add_argument("--lang", help="zh or en (HALLCALL_LANG)")
+def _options(p: argparse.ArgumentParser, default: object = None) -> None:
+    p.add_argument("--config", default=default, help="hall file or folder (HALLCALL_CONFIG)")
+    p.add_argument("--redis-url", default=default, help="HALLCALL_REDIS_URL")
+    p.add_argument("--mqtt-url", default=default, help="HALLCALL_MQTT_URL")
+    p.add_argument("--http", default=default, help="listen host:port (HALLCALL_HTTP)")
+    p.add_argument("--lang", default=default, help="zh or en (HALLCALL_LANG)")
     p.add_argument(
         "--instance",
-        default=None,
+        default=default,
         help="name on status/{name} (default 'server'; give each process its own)",
     )
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="queue-server", description=__doc__)
+    _options(p)
     sub = p.add_subparsers(dest="command")
-    sub.add_parser("serve", help="run the server (the default)")
-    sub.add_parser("check-config", help="validate the hall files and print each hall's bound")
+    # the subcommands take the same options after their name, without resetting earlier ones
+    for name, text in (
+        ("serve", "run the server (the default)"),
+        ("check-config", "validate the hall files and print each hall's bound"),
+    ):
+        _options(sub.add_parser(name, help=text), argparse.SUPPRESS)
     t = sub.add_parser(
         "hash-token",
         help="print a new random token (or the given one) and the sha256 to put in a hall file",

@@ -93,13 +93,19 @@ class Hours(_Model):
     closed_dates: list[date] = []
     extra_dates: dict[date, list[str]] = {}
 
-    @model_validator(mode="after")
-    def _spans(self) -> Hours:
-        spans = [s for d in DAYS for s in getattr(self, d)]
-        spans += [s for v in self.extra_dates.values() for s in v]
-        for span in spans:
+    @field_validator(*DAYS)
+    @classmethod
+    def _spans(cls, value: list[str]) -> list[str]:
+        for span in value:
             parse_span(span)
-        return self
+        return value
+
+    @field_validator("extra_dates")
+    @classmethod
+    def _extra(cls, value: dict[date, list[str]]) -> dict[date, list[str]]:
+        for spans in value.values():
+            cls._spans(spans)
+        return value
 
     def spans_on(self, day: date) -> list[tuple[time, time]]:
         if day in self.closed_dates:

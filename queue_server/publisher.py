@@ -122,6 +122,7 @@ class HallPublisher:
                 async with asyncio.TaskGroup() as tg:
                     tg.create_task(self._send_loop(client))
                     tg.create_task(self._snapshot_loop(client))
+                    tg.create_task(self._watch(client))
             except* aiomqtt.MqttError as group:
                 raise group.exceptions[0] from None
             finally:
@@ -137,6 +138,13 @@ class HallPublisher:
         import time
 
         return time.time()
+
+    @staticmethod
+    async def _watch(client: aiomqtt.Client) -> None:
+        """Notice a lost connection at once, not at the next publish: we subscribe to nothing,
+        so the message iterator only ends, with MqttError, when the link drops."""
+        async for _ in client.messages:
+            pass
 
     async def _send_loop(self, client: aiomqtt.Client) -> None:
         while True:

@@ -127,6 +127,9 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
             hall = request.match_info.get("hall")
             if hall is not None and hall not in request.app[HALLS]:
                 raise ApiError("unknown_hall", f"no hall {hall!r} on this server")
+            window = request.match_info.get("window")
+            if window is not None and request.app[HALLS][hall].config.window(window) is None:
+                raise ApiError("unknown_window", f"hall {hall} has no window {window!r}")
             who = authorize(request, route.auth)
             if who is not None:
                 request[PRINCIPAL] = who

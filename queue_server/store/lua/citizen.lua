@@ -27,4 +27,5 @@ redis.call('HDEL', t, 'near')
 redis.call('ZADD', P .. 'q:' .. service .. ':' .. cls, NOW, tid)
 local b = boosts()
 local a = ahead(service, tid, cls, b, tonumber(ARGV[6]))
-return {'waiting', emit('rejoin', tid, '', service), a}
+local seq, eid = emit('rejoin', tid, '', service)
+return {'waiting', seq, eid, a}

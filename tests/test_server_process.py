@@ -1,0 +1,142 @@
+"""The `queue-server` program: start-up errors, and the broker going away and coming back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.conftest import DEMO, W, subscribe
+from tests.services import ROOT, Broker, RedisServer, free_port
+
+BIN = str(Path(sys.executable).parent / "queue-server")
+
+
+def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [BIN, *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def test_broken_config_stops_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(DEMO.read_text(encoding="utf-8").replace("recall_limit = 2", "recall_limit = x"))
+    out = run("--config", str(bad))
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and str(bad) in out.stderr and "not valid TOML" in out.stderr
+    out = run("--lang", "fr")
+    assert out.returncode == 2 and "HALLCALL_LANG" in out.stderr
+
+
+def test_redis_down_at_start(tmp_path: Path) -> None:
+    port = free_port()
+    out = run(
+        "--config",
+        str(DEMO),
+        "--redis-url",
+        f"redis://127.0.0.1:{port}/0",
+        "--http",
+        f"127.0.0.1:{free_port()}",
+    )
+    assert out.returncode == 1
+    assert f"cannot reach Redis at redis://127.0.0.1:{port}/0" in out.stderr
+
+
+def test_check_config_and_hash_token() -> None:
+    out = run("check-config", "--config", str(DEMO))
+    assert (
+        out.returncode == 0 and "demo: 3 services, 6 windows; starvation bound 45 min" in out.stdout
+    )
+    out = run("hash-token", "demo-manager")
+    assert "ae4a180a148c6fa73b885f1715c71b54f9f41980b20a0b3223cbac19b1b172ec" in out.stdout
+
+
+@asynccontextmanager
+async def server(redis_url: str, mqtt_url: str) -> AsyncIterator[str]:
+    http = f"127.0.0.1:{free_port()}"
+    proc = await asyncio.create_subprocess_exec(
+        BIN,
+        "--config",
+        str(DEMO),
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "HALLCALL_REDIS_URL": redis_url,
+            "HALLCALL_MQTT_URL": mqtt_url,
+            "HALLCALL_HTTP": http,
+        },
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    base = f"http://{http}"
+    try:
+        async with aiohttp.ClientSession() as s:
+            for _ in range(200):
+                try:
+                    async with s.get(f"{base}/healthz") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.05)
+        yield base
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+async def wait_for(check: Callable[[], Any], seconds: float = 10) -> None:
+    async with asyncio.timeout(seconds):
+        while not await check():  # noqa: ASYNC110  (polling another process over HTTP)
+            await asyncio.sleep(0.05)
+
+
+async def test_broker_down_at_start_then_back(
+    tmp_path: Path, redis_server: RedisServer, redis: Any
+) -> None:
+    broker = Broker(tmp_path / "mq").start()  # made once for its port and passwords
+    mqtt_url = broker.url()
+    broker.stop()  # the broker is down when the server starts
+    async with server(redis_server.url, mqtt_url) as base, aiohttp.ClientSession() as s:
+
+        async def health() -> dict[str, Any]:
+            async with s.get(f"{base}/healthz") as r:
+                body: dict[str, Any] = await r.json()
+                return body
+
+        assert (await health())["status"] == "degraded"
+        async with s.post(f"{base}/api/v1/halls/demo/tickets", json={"service": "C"}) as r:
+            assert r.status == 201  # HTTP keeps answering while the broker is away
+        async with s.post(f"{base}/api/v1/halls/demo/windows/5/next", headers=W[5]) as r:
+            assert (await r.json())["ticket"]["number"] == "C001"
+
+        broker.start()  # back on the same port: the server reconnects and republishes
+        await wait_for(lambda: _status_is(health, "ok"), 40)
+        async with subscribe(broker, ["hallcall/demo/board", "hallcall/demo/status/#"]) as sub:
+            board = await sub.get("/board")
+            assert board["recent"][0]["number"] == "C001"
+            assert board["windows"][4]["current"] == "C001"
+            status = await sub.get("/status/server")
+            assert status["online"] is True
+        broker.stop()  # and once more, mid-run
+        await wait_for(lambda: _status_is(health, "degraded"))
+        broker.start()
+        await wait_for(lambda: _status_is(health, "ok"), 40)
+    broker.stop()
+
+
+async def _status_is(health: Callable[[], Any], value: str) -> bool:
+    return bool((await health())["status"] == value)
