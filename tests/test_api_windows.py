@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.web import Application, Request
 
 from queue_server.app import Options, create_app
 from queue_server.clock import ManualClock
@@ -93,21 +94,21 @@ async def test_status_shows_place_and_wait(api: Api) -> None:
 @pytest.fixture
 async def two_halls(
     redis_server: RedisServer, redis: object, broker: Broker
-) -> AsyncIterator[tuple[TestClient[object, object], str, str]]:
+) -> AsyncIterator[tuple[TestClient[Request, Application], str, str]]:
     a, b = demo_hall(f"ha{uuid.uuid4().hex[:6]}"), demo_hall(f"hb{uuid.uuid4().hex[:6]}")
     app = create_app(
         {a.id: a, b.id: b},
         Options(redis_url=redis_server.url, mqtt=parse_mqtt_url(broker.url())),
         ManualClock(1_795_658_400.0),
     )
-    client: TestClient[object, object] = TestClient(TestServer(app))
+    client: TestClient[Request, Application] = TestClient(TestServer(app))
     await client.start_server()
     yield client, a.id, b.id
     await client.close()
 
 
 async def test_several_halls_are_separate(
-    two_halls: tuple[TestClient[object, object], str, str], broker: Broker
+    two_halls: tuple[TestClient[Request, Application], str, str], broker: Broker
 ) -> None:
     client, a, b = two_halls
     halls = await (await client.get("/api/v1/halls")).json()
