@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from typing import Literal
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from queue_server.api import models as m
@@ -76,12 +75,16 @@ def create_app(halls: dict[str, HallConfig], options: Options, clock: Clock) -> 
     app[PUBLISHERS] = {}
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        redis = Redis.from_url(
+        # A blocking pool: a burst of requests waits for a connection instead of failing.
+        pool = BlockingConnectionPool.from_url(
             options.redis_url,
+            max_connections=64,
+            timeout=5,
             decode_responses=True,
             socket_connect_timeout=3,
             health_check_interval=30,
         )
+        redis = Redis.from_pool(pool)  # owns the pool: aclose() closes it
         try:
             await redis.ping()
         except (RedisError, OSError) as exc:
@@ -122,11 +125,13 @@ def create_app(halls: dict[str, HallConfig], options: Options, clock: Clock) -> 
             app[PUBLISHERS][cfg.id] = pub
             tasks.append(asyncio.create_task(pub.run(), name=f"mqtt-{cfg.id}"))
         yield
-        for t in tasks:
+        for pub in app[PUBLISHERS].values():
+            pub.stop()
+        _, late = await asyncio.wait(tasks, timeout=2)  # they say "offline" on the way out
+        for t in late:
             t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        if late:
+            await asyncio.wait(late, timeout=2)
         await redis.aclose()
 
     app.cleanup_ctx.append(lifecycle)

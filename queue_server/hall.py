@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -32,6 +33,10 @@ from queue_server.snapshots import build_board, build_panel, offsets_of, service
 from queue_server.store.hall_store import Brief, HallStore, StoreError
 
 log = logging.getLogger(__name__)
+
+ETA_MAX_AGE = 2.0
+"""Seconds the ETA inputs (handling times, open windows) may be old before a request rereads
+them; snapshots refresh them too, so under load this costs nothing."""
 
 STEP_ACTIONS = ("skip", "start", "finish", "transfer", "park", "pause", "resume")
 CALL_ACTIONS = ("next", "call", "unpark")
@@ -63,6 +68,7 @@ class Hall:
         self._eta: dict[str, tuple[float, float]] = {
             s.id: (s.avg_minutes * MINUTE_MS, 1.0) for s in config.services
         }
+        self._eta_read = -ETA_MAX_AGE  # monotonic time of the last refresh
 
     @property
     def id(self) -> str:
@@ -120,6 +126,7 @@ class Hall:
         issued, secret = await self._do(
             self.store.issue(service.id, cls.id, req.channel, req.phone or "", base_ms)
         )
+        await self._fresh_eta()
         metrics.TICKETS.labels(self.id, service.id).inc()
         self._notice(
             "ticket_taken",
@@ -159,6 +166,7 @@ class Hall:
 
     async def status(self, tid: str, secret: str) -> m.Ticket:
         fields, ahead = await self._owned(tid, secret)
+        await self._fresh_eta()
         if (
             fields.get("state") in ("waiting", "transferred")
             and fields.get("day") != self.store.day()
@@ -343,7 +351,12 @@ class Hall:
                 out.append((topic_window(self.id, w.id), encode(panel)))
         return int(snap["seq"]), out
 
+    async def _fresh_eta(self) -> None:
+        if time.monotonic() - self._eta_read > ETA_MAX_AGE:
+            self._refresh_eta(await self._do(self.store.snapshot(0)))
+
     def _refresh_eta(self, snap: dict[str, Any]) -> None:
+        self._eta_read = time.monotonic()
         offsets = offsets_of(snap)
         open_windows = {w["id"] for w in snap["windows"] if not w["paused"]}
         handle = (

@@ -54,6 +54,8 @@ class HallPublisher:
         self._dirty_windows: set[str] | None = set()  # None: every window
         self._now = clock or (lambda: asyncio.get_running_loop().time())
         self._status_topic = topic_status(hall, instance)
+        self._stopping = False
+        self._stopped = asyncio.Event()
 
     # -- called by request handlers (never block) ------------------------------------------
 
@@ -72,11 +74,19 @@ class HallPublisher:
             self._dirty_windows.update(windows)
         self._dirty.set()
 
+    def stop(self) -> None:
+        """Ask the loops to end. Cancelling alone is not enough: on Python 3.11 a publish that
+        completes as the cancel arrives swallows it (asyncio.wait_for, gh-86296)."""
+        self._stopping = True
+        self._stopped.set()
+        self._dirty.set()
+        self._wake.set()
+
     # -- the connection --------------------------------------------------------------------
 
     async def run(self) -> None:
         attempt = 0
-        while True:
+        while not self._stopping:
             try:
                 await self._session()
             except aiomqtt.MqttError as exc:
@@ -91,7 +101,9 @@ class HallPublisher:
                     exc,
                     delay,
                 )
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._stopped.wait()
             else:
                 attempt = 0
 
@@ -139,17 +151,28 @@ class HallPublisher:
 
         return time.time()
 
-    @staticmethod
-    async def _watch(client: aiomqtt.Client) -> None:
+    async def _watch(self, client: aiomqtt.Client) -> None:
         """Notice a lost connection at once, not at the next publish: we subscribe to nothing,
         so the message iterator only ends, with MqttError, when the link drops."""
+        stopping = asyncio.create_task(self._stopped.wait())
+        messages = asyncio.create_task(self._first_message(client))
+        try:
+            await asyncio.wait({stopping, messages}, return_when=asyncio.FIRST_COMPLETED)
+            if messages.done():
+                messages.result()  # raises MqttError when the link dropped
+        finally:
+            stopping.cancel()
+            messages.cancel()
+
+    @staticmethod
+    async def _first_message(client: aiomqtt.Client) -> None:
         async for _ in client.messages:
-            pass
+            return
 
     async def _send_loop(self, client: aiomqtt.Client) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
-            while self._backlog:
+            while self._backlog and not self._stopping:
                 topic, payload = self._backlog[0]
                 await client.publish(topic, payload, qos=1)
                 self._backlog.popleft()  # only once the broker has it: at-least-once
@@ -157,9 +180,11 @@ class HallPublisher:
             await self._wake.wait()
 
     async def _snapshot_loop(self, client: aiomqtt.Client) -> None:
-        while True:
+        while not self._stopping:
             await self._dirty.wait()
             self._dirty.clear()
+            if self._stopping:
+                return
             windows, self._dirty_windows = self._dirty_windows, set()
             try:
                 seq, messages = await self._snapshot(windows)

@@ -108,6 +108,7 @@ class Broker:
         conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous false\n"
             f"password_file {passwd}\nacl_file {ACL}\npersistence false\n"
+            "max_queued_messages 0\n"  # a slow test subscriber must not lose calls
             + ("user root\n" if os.geteuid() == 0 else "")
         )
         self.proc = subprocess.Popen(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from queue_server.protocol import Status, encode
 from queue_server.publisher import HallPublisher
@@ -38,8 +37,8 @@ async def test_backlog_is_kept_bounded_and_sent_in_order(broker: Broker) -> None
             assert rounds[-1] == {"3"}
             assert pub.connected
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            pub.stop()
+            async with asyncio.timeout(5):
                 await task
         status = await sub.get("/status/server", where=lambda b: not b["online"])
         assert status["client"] == "server"  # a clean stop says offline too
