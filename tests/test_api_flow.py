@@ -81,3 +81,17 @@ async def test_manager_rules_change_next_call(api: Api) -> None:
     assert out["ticket"]["id"] == g["id"]
     forbidden = await api.client.get(api.path("/rules"), headers=W[1])
     assert forbidden.status == 403
+
+
+async def test_manager_moves_a_window_to_another_service(api: Api) -> None:
+    await api.issue("A")
+    b = await api.issue("B")
+    resp = await api.client.patch(api.path("/rules"), json={"window_services": {"1": {"B": 0}}},
+                                  headers=MANAGER)
+    body = await resp.json()
+    assert resp.status == 200 and body["window_services"]["1"] == {"B": 0}
+    assert body["window_services"]["2"] == {"A": 0, "B": 10}  # other windows keep theirs
+    out = await api.act(1, "next")
+    assert out["ticket"]["id"] == b["id"]
+    state = await (await api.client.get(api.path("/windows/1"), headers=W[1])).json()
+    assert state["services"] == {"B": 0} and state["waiting"] == {"B": 0}
