@@ -115,6 +115,8 @@ class Hall:
             raise ApiError("hall_closed", f"{self.config.hall.name.get(self.lang)} is closed now")
         base_ms = None
         if req.slot_start is not None:
+            if not staff:  # a slot time sets the queue place: only staff may give one
+                raise ApiError("staff_only", "tickets with a slot time are issued by staff")
             if req.slot_start.tzinfo is None:
                 raise ApiError("invalid_request", "slot_start needs a time zone offset")
             base_ms = int(req.slot_start.timestamp() * 1000)

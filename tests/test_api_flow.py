@@ -86,8 +86,9 @@ async def test_manager_rules_change_next_call(api: Api) -> None:
 async def test_manager_moves_a_window_to_another_service(api: Api) -> None:
     await api.issue("A")
     b = await api.issue("B")
-    resp = await api.client.patch(api.path("/rules"), json={"window_services": {"1": {"B": 0}}},
-                                  headers=MANAGER)
+    resp = await api.client.patch(
+        api.path("/rules"), json={"window_services": {"1": {"B": 0}}}, headers=MANAGER
+    )
     body = await resp.json()
     assert resp.status == 200 and body["window_services"]["1"] == {"B": 0}
     assert body["window_services"]["2"] == {"A": 0, "B": 10}  # other windows keep theirs

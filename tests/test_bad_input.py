@@ -53,8 +53,31 @@ async def test_ticket_requests(api: Api) -> None:
         api, "POST", "/api/v1/halls/nowhere/tickets", 404, "unknown_hall", json={"service": "A"}
     )
     await expect(api, "POST", t, 413, "too_large", data=b"x" * 70_000)
+    await expect(
+        api,
+        "POST",
+        t,
+        403,
+        "staff_only",
+        json={"service": "A", "slot_start": "2026-11-26T08:00:00+08:00"},
+    )
+    await expect(
+        api,
+        "POST",
+        t,
+        400,
+        "invalid_request",
+        headers=W[2],
+        json={"service": "A", "slot_start": "2026-11-25T08:00:00+08:00"},
+    )
     ok = await api.client.post(t, json={"service": "A", "class": "appointment"}, headers=W[2])
     assert ok.status == 201
+    slot = await api.client.post(
+        t,
+        headers=W[2],
+        json={"service": "A", "class": "appointment", "slot_start": "2026-11-26T09:30:00+08:00"},
+    )
+    assert slot.status == 201 and (await slot.json())["ahead"] == 0  # its slot predates A001
 
 
 async def test_ticket_secret_and_unknown_ticket(api: Api) -> None:
