@@ -110,32 +110,34 @@ async def test_broker_down_at_start_then_back(
     broker = Broker(tmp_path / "mq").start()  # made once for its port and passwords
     mqtt_url = broker.url()
     broker.stop()  # the broker is down when the server starts
-    async with server(redis_server.url, mqtt_url) as base, aiohttp.ClientSession() as s:
+    try:
+        async with server(redis_server.url, mqtt_url) as base, aiohttp.ClientSession() as s:
 
-        async def health() -> dict[str, Any]:
-            async with s.get(f"{base}/healthz") as r:
-                body: dict[str, Any] = await r.json()
-                return body
+            async def health() -> dict[str, Any]:
+                async with s.get(f"{base}/healthz") as r:
+                    body: dict[str, Any] = await r.json()
+                    return body
 
-        assert (await health())["status"] == "degraded"
-        async with s.post(f"{base}/api/v1/halls/demo/tickets", json={"service": "C"}) as r:
-            assert r.status == 201  # HTTP keeps answering while the broker is away
-        async with s.post(f"{base}/api/v1/halls/demo/windows/5/next", headers=W[5]) as r:
-            assert (await r.json())["ticket"]["number"] == "C001"
+            assert (await health())["status"] == "degraded"
+            async with s.post(f"{base}/api/v1/halls/demo/tickets", json={"service": "C"}) as r:
+                assert r.status == 201  # HTTP keeps answering while the broker is away
+            async with s.post(f"{base}/api/v1/halls/demo/windows/5/next", headers=W[5]) as r:
+                assert (await r.json())["ticket"]["number"] == "C001"
 
-        broker.start()  # back on the same port: the server reconnects and republishes
-        await wait_for(lambda: _status_is(health, "ok"), 40)
-        async with subscribe(broker, ["hallcall/demo/board", "hallcall/demo/status/#"]) as sub:
-            board = await sub.get("/board")
-            assert board["recent"][0]["number"] == "C001"
-            assert board["windows"][4]["current"] == "C001"
-            status = await sub.get("/status/server")
-            assert status["online"] is True
-        broker.stop()  # and once more, mid-run
-        await wait_for(lambda: _status_is(health, "degraded"))
-        broker.start()
-        await wait_for(lambda: _status_is(health, "ok"), 40)
-    broker.stop()
+            broker.start()  # back on the same port: the server reconnects and republishes
+            await wait_for(lambda: _status_is(health, "ok"), 40)
+            async with subscribe(broker, ["hallcall/demo/board", "hallcall/demo/status/#"]) as sub:
+                board = await sub.get("/board")
+                assert board["recent"][0]["number"] == "C001"
+                assert board["windows"][4]["current"] == "C001"
+                status = await sub.get("/status/server")
+                assert status["online"] is True
+            broker.stop()  # and once more, mid-run
+            await wait_for(lambda: _status_is(health, "degraded"))
+            broker.start()
+            await wait_for(lambda: _status_is(health, "ok"), 40)
+    finally:
+        broker.stop()
 
 
 async def _status_is(health: Callable[[], Any], value: str) -> bool:
