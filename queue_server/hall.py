@@ -69,6 +69,10 @@ class Hall:
             s.id: (s.avg_minutes * MINUTE_MS, 1.0) for s in config.services
         }
         self._eta_read = -ETA_MAX_AGE  # monotonic time of the last refresh
+        # service -> windows serving it; from the config until the first read of the live rules
+        self._serving: dict[str, set[str]] = {
+            s.id: {w.id for w in config.windows if s.id in w.services} for s in config.services
+        }
 
     @property
     def id(self) -> str:
@@ -81,7 +85,11 @@ class Hall:
             raise ApiError(exc.code, exc.message) from None
 
     def _windows_serving(self, *services: str) -> set[str]:
-        return {w.id for w in self.config.windows if set(w.services) & set(services)}
+        """Windows whose panels show these services' queues, as managers last assigned them."""
+        out: set[str] = set()
+        for s in services:
+            out |= self._serving.get(s, set())
+        return out
 
     def _notice(
         self, kind: NoticeKind, phone: str, number: str, service: str, **extra: Any
@@ -128,7 +136,7 @@ class Hall:
         issued, secret = await self._do(
             self.store.issue(service.id, cls.id, req.channel, req.phone or "", base_ms)
         )
-        await self._fresh_eta()
+        await self._fresh_live()
         metrics.TICKETS.labels(self.id, service.id).inc()
         self._notice(
             "ticket_taken",
@@ -168,7 +176,7 @@ class Hall:
 
     async def status(self, tid: str, secret: str) -> m.Ticket:
         fields, ahead = await self._owned(tid, secret)
-        await self._fresh_eta()
+        await self._fresh_live()
         if (
             fields.get("state") in ("waiting", "transferred")
             and fields.get("day") != self.store.day()
@@ -344,7 +352,7 @@ class Hall:
     ) -> tuple[int, list[tuple[str, bytes]]]:
         """Retained board and panels for the publisher; refreshes the ETA inputs on the way."""
         snap = await self.store.snapshot()
-        self._refresh_eta(snap)
+        self._refresh_live(snap)
         now = self.clock.now()
         out = [(topic_board(self.id), encode(build_board(self.config, snap, self.lang, now)))]
         for w in self.config.windows:
@@ -353,13 +361,17 @@ class Hall:
                 out.append((topic_window(self.id, w.id), encode(panel)))
         return int(snap["seq"]), out
 
-    async def _fresh_eta(self) -> None:
+    async def _fresh_live(self) -> None:
         if time.monotonic() - self._eta_read > ETA_MAX_AGE:
-            self._refresh_eta(await self._do(self.store.snapshot(0)))
+            self._refresh_live(await self._do(self.store.snapshot(0)))
 
-    def _refresh_eta(self, snap: dict[str, Any]) -> None:
+    def _refresh_live(self, snap: dict[str, Any]) -> None:
+        """Cache what requests need from the live state: ETA inputs, who serves what."""
         self._eta_read = time.monotonic()
         offsets = offsets_of(snap)
+        self._serving = {
+            s.id: {w for w, offs in offsets.items() if s.id in offs} for s in self.config.services
+        }
         open_windows = {w["id"] for w in snap["windows"] if not w["paused"]}
         handle = (
             dict(zip(snap["handle"][::2], snap["handle"][1::2], strict=True))
@@ -373,7 +385,7 @@ class Hall:
 
     async def info(self) -> m.HallInfo:
         snap = await self._do(self.store.snapshot(0))
-        self._refresh_eta(snap)
+        self._refresh_live(snap)
         waits = service_waits(self.config, snap)
         paused = {w["id"]: bool(w["paused"]) for w in snap["windows"]}
         c, lang = self.config, self.lang
@@ -480,5 +492,6 @@ class Hall:
             who,
             rules.bound_ms() / MINUTE_MS,
         )
+        self._refresh_live(await self._do(self.store.snapshot(0)))
         self.sink.mark(None)
         return await self.rules()

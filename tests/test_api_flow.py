@@ -83,7 +83,7 @@ async def test_manager_rules_change_next_call(api: Api) -> None:
     assert forbidden.status == 403
 
 
-async def test_manager_moves_a_window_to_another_service(api: Api) -> None:
+async def test_manager_moves_a_window_to_another_service(api: Api, broker: Broker) -> None:
     await api.issue("A")
     b = await api.issue("B")
     resp = await api.client.patch(
@@ -96,3 +96,7 @@ async def test_manager_moves_a_window_to_another_service(api: Api) -> None:
     assert out["ticket"]["id"] == b["id"]
     state = await (await api.client.get(api.path("/windows/1"), headers=W[1])).json()
     assert state["services"] == {"B": 0} and state["waiting"] == {"B": 0}
+    async with subscribe(broker, [f"hallcall/{api.hall}/windows/1"]) as sub:
+        await api.issue("B")  # window 1's panel now follows queue B
+        panel = await sub.get("/windows/1", where=lambda p: p["waiting"] == {"B": 1})
+        assert panel["current"]["number"] == "B001"
