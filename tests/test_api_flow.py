@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from typing import Any
 
 from tests.conftest import MANAGER, Api, W, subscribe
@@ -97,6 +99,7 @@ async def test_manager_moves_a_window_to_another_service(api: Api, broker: Broke
     state = await (await api.client.get(api.path("/windows/1"), headers=W[1])).json()
     assert state["services"] == {"B": 0} and state["waiting"] == {"B": 0}
     async with subscribe(broker, [f"hallcall/{api.hall}/windows/1"]) as sub:
+        await asyncio.sleep(0.2)  # let earlier snapshot rounds settle
         await api.issue("B")  # window 1's panel now follows queue B
         panel = await sub.get("/windows/1", where=lambda p: p["waiting"] == {"B": 1})
         assert panel["current"]["number"] == "B001"
