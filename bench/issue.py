@@ -14,13 +14,13 @@ import json
 import subprocess
 import sys
 
-from bench.common import DEMO, Proc, server, spawn, stack, wait_http
-from tests.services import free_port
+from bench.common import DEMO, server, stack
+from tests.services import HttpProcess, free_port
 
 PATH = "/api/v1/halls/demo/tickets"
 
 
-def load(p: Proc, requests: int, concurrency: int) -> dict[str, float]:
+def load(p: HttpProcess, requests: int, concurrency: int) -> dict[str, float]:
     out = subprocess.run(
         [
             sys.executable,
@@ -49,9 +49,11 @@ def run(requests: int = 20_000, concurrency: int = 64, rounds: int = 2) -> None:
     results: dict[str, list[dict[str, float]]] = {"hallcall": [], "bare aiohttp": []}
     with stack() as s, server(s, DEMO) as srv:
         port = free_port()
-        bare = spawn([sys.executable, "-m", "bench.bare", str(port)], {}, s.dir / "bare.log", port)
+        bare = HttpProcess.spawn(
+            [sys.executable, "-m", "bench.bare", str(port)], {}, s.dir / "bare.log", port
+        )
         try:
-            wait_http(bare)
+            bare.wait()
             # Rounds alternate so that noise from other work on the machine hits both alike.
             for _ in range(rounds):
                 results["hallcall"].append(load(srv, requests, concurrency))

@@ -23,12 +23,13 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
 
-from bench.common import Proc, hall_toml, rss_mb, server, stack, window_token
+from bench.common import hall_toml, rss_mb, server, stack, window_token
 from queue_server.clock import SystemClock
 from queue_server.config import HallConfig, load_halls
 from queue_server.store import keys
 from queue_server.store.hall_store import HallStore
 from queue_server.store.scripts import STREAM_MAX, register
+from tests.services import HttpProcess
 
 HALLS = 10
 WINDOWS = 10
@@ -82,7 +83,7 @@ async def direct(redis: Redis, halls: list[HallConfig], tickets: int) -> None:
     await asyncio.gather(*(one_hall(h, c) for h, c in enumerate(halls)))
 
 
-async def over_http(srv: Proc, halls: list[HallConfig], tickets: int, offset: int) -> int:
+async def over_http(srv: HttpProcess, halls: list[HallConfig], tickets: int, offset: int) -> int:
     """One client per window: issue a ticket of its service, next, finish; returns errors."""
     errors = 0
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
@@ -149,7 +150,7 @@ async def ticket_hash_bytes(redis: Redis, halls: list[HallConfig], per_hall: int
 
 
 async def day(
-    srv: Proc, url: str, halls: list[HallConfig], total: int, http: int, empty: int
+    srv: HttpProcess, url: str, halls: list[HallConfig], total: int, http: int, empty: int
 ) -> None:
     redis = Redis.from_url(url, decode_responses=True)
     try:

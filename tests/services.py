@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import time
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from queue_server.config import hash_token
+
 ROOT = Path(__file__).resolve().parent.parent
 ACL = ROOT / "config" / "mosquitto" / "acl"
+VENV_BIN = Path(sys.executable).parent
+MANAGER_TOKEN = "test-manager"
 USERS = ("hallcall-server", "hallcall-display", "hallcall-window", "hallcall-sms")
 
 
@@ -124,3 +132,101 @@ class Broker:
             self.proc.terminate()
             self.proc.wait(10)
             self.proc = None
+
+
+@dataclass
+class HttpProcess:
+    """A child HTTP process (the queue server, or the bare app of a benchmark)."""
+
+    proc: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    @classmethod
+    def spawn(cls, argv: list[str], env: dict[str, str], log: Path, port: int) -> HttpProcess:
+        with log.open("wb") as out:  # the child keeps its own handle
+            proc = subprocess.Popen(
+                argv, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
+            )
+        return cls(proc, f"http://127.0.0.1:{port}", log)
+
+    @classmethod
+    def queue_server(
+        cls, config: Path, redis_url: str, mqtt_url: str, log: Path, *flags: str
+    ) -> HttpProcess:
+        port = free_port()
+        env = {
+            "HALLCALL_CONFIG": str(config),
+            "HALLCALL_REDIS_URL": redis_url,
+            "HALLCALL_MQTT_URL": mqtt_url,
+            "HALLCALL_HTTP": f"127.0.0.1:{port}",
+        }
+        return cls.spawn([str(VENV_BIN / "queue-server"), *flags], env, log, port)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log_text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def status(self, path: str = "/healthz") -> str:
+        """The "status" field `path` answers ("ok", "degraded", "down"), or "" if none."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=1) as resp:  # noqa: S310
+                return str(json.load(resp).get("status"))
+        except (OSError, ValueError):  # not listening yet, or 503 while Redis is away
+            return ""
+
+    def wait(self, want: str = "ok", path: str = "/healthz", timeout: float = 20.0) -> None:
+        """Until `path` says {"status": want}; for the server "ok" means Redis and every
+        hall's MQTT link are up, so no early call waits in a backlog."""
+        deadline = time.monotonic() + timeout
+        while self.status(path) != want:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.url} exited; log:\n{self.log_text()[-2000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.url}{path} not {want!r} within {timeout}s")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def hall_toml(
+    hall: str,
+    windows: dict[str, dict[str, int]],
+    token: Callable[[str], str],
+    timezone: str = "Asia/Shanghai",
+) -> str:
+    """A hall file like the demo's (services A, B, C; the demo's classes), always open, with
+    the given windows (id -> service -> offset minutes) and window tokens."""
+    lines = [
+        f'[hall]\nid = "{hall}"\nname = {{ zh = "测试大厅{hall}" }}\naddress = {{ zh = "本机" }}\n'
+        f'timezone = "{timezone}"',
+        "[queue]\nissue_outside_hours = true",
+    ]
+    lines += [
+        f'[[services]]\nid = "{s}"\nname = {{ zh = "业务{s}" }}\navg_minutes = {m}'
+        for s, m in (("A", 6), ("B", 8), ("C", 15))
+    ]
+    lines += [
+        '[[classes]]\nid = "normal"\nname = { zh = "普通" }',
+        '[[classes]]\nid = "green"\nname = { zh = "绿色通道" }\nboost_minutes = 30',
+        '[[classes]]\nid = "appointment"\nname = { zh = "预约" }\nboost_minutes = 15\n'
+        "staff_only = true",
+    ]
+    for wid, services in windows.items():
+        offsets = ", ".join(f"{s} = {o}" for s, o in services.items())
+        lines.append(
+            f'[[windows]]\nid = "{wid}"\nname = {{ zh = "{wid}号窗口" }}\n'
+            f'services = {{ {offsets} }}\ntoken_sha256 = "{hash_token(token(wid))}"'
+        )
+    lines.append(f'[managers]\ntoken_sha256 = ["{hash_token(MANAGER_TOKEN)}"]')
+    return "\n\n".join(lines) + "\n"

@@ -171,33 +171,14 @@ async def test_rules_requests(api: Api) -> None:
         json={"boost_minutes": {"green": 120}},
     )
     assert "135 min" in msg and "90 min" in msg
-    await expect(
-        api, "PATCH", r, 400, "unknown_class", headers=MANAGER, json={"boost_minutes": {"vip": 10}}
-    )
-    await expect(
-        api,
-        "PATCH",
-        r,
-        404,
-        "unknown_window",
-        headers=MANAGER,
-        json={"window_services": {"99": {"A": 0}}},
-    )
-    await expect(
-        api,
-        "PATCH",
-        r,
-        400,
-        "unknown_service",
-        headers=MANAGER,
-        json={"window_services": {"1": {"Q": 0}}},
-    )
-    await expect(
-        api, "PATCH", r, 422, "rules_rejected", headers=MANAGER, json={"window_services": {"1": {}}}
-    )
-    await expect(
-        api, "PATCH", r, 400, "invalid_request", headers=MANAGER, json={"recall_limit": -1}
-    )
+    for status, code, body in [
+        (400, "unknown_class", {"boost_minutes": {"vip": 10}}),
+        (404, "unknown_window", {"window_services": {"99": {"A": 0}}}),
+        (400, "unknown_service", {"window_services": {"1": {"Q": 0}}}),
+        (422, "rules_rejected", {"window_services": {"1": {}}}),
+        (400, "invalid_request", {"recall_limit": -1}),
+    ]:
+        await expect(api, "PATCH", r, status, code, headers=MANAGER, json=body)
     rules = await (await api.client.get(r, headers=MANAGER)).json()
     assert rules["boost_minutes"]["green"] == 30 and rules["starvation_bound_minutes"] == 45
 

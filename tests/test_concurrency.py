@@ -8,34 +8,26 @@ between the two processes so every race goes through the shared Lua scripts.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import random
-import subprocess
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from queue_server.config import hash_token
 from queue_server.store import keys
 from tests.conftest import subscribe
-from tests.services import ROOT, Broker, RedisServer, free_port
+from tests.services import MANAGER_TOKEN, Broker, HttpProcess, RedisServer, hall_toml
 
 TICKETS = 2_000
 IN_FLIGHT = 50
-SERVER_BIN = ROOT / ".venv" / "bin" / "queue-server"
-MANAGER_TOKEN = "mgr-token"
 # window id -> service -> offset minutes: overlapping services, primary (0) and helping (>0)
 WINDOWS: dict[str, dict[str, int]] = {
     **{str(n): {"A": 0} for n in range(1, 5)},
@@ -60,106 +52,10 @@ def calm_timezone() -> str:
     return "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"  # Etc/GMT-3 is UTC+3
 
 
-def hall_toml(hall: str) -> str:
-    lines = [
-        "[hall]",
-        f'id = "{hall}"',
-        'name = { zh = "并发测试大厅", en = "Concurrency test hall" }',
-        'address = { zh = "测试路1号", en = "1 Test Road" }',
-        f'timezone = "{calm_timezone()}"',
-        "",
-        "[queue]",
-        "recall_limit = 2",
-        "rejoin_minutes = 30",
-        "notify_ahead = 3",
-        "max_per_phone = 5",
-        "max_overtake_minutes = 90",
-        "issue_outside_hours = true",
-    ]
-    for sid, minutes in (("A", 6), ("B", 8), ("C", 15)):
-        lines += ["", "[[services]]", f'id = "{sid}"']
-        lines += [
-            f'name = {{ zh = "业务{sid}", en = "Service {sid}" }}',
-            f"avg_minutes = {minutes}",
-        ]
-    for cid, boost, staff in (
-        ("normal", 0, False),
-        ("green", 30, False),
-        ("appointment", 15, True),
-    ):
-        lines += ["", "[[classes]]", f'id = "{cid}"', f'name = {{ zh = "{cid}" }}']
-        lines += [f"boost_minutes = {boost}", f"staff_only = {str(staff).lower()}"]
-    for wid, services in WINDOWS.items():
-        offsets = ", ".join(f"{s} = {o}" for s, o in services.items())
-        lines += ["", "[[windows]]", f'id = "{wid}"']
-        lines += [f'name = {{ zh = "{wid}号窗口", en = "Window {wid}" }}']
-        lines += [f"services = {{ {offsets} }}"]
-        lines += [f'token_sha256 = "{hash_token(window_token(wid))}"']
-    lines += ["", "[managers]", f'token_sha256 = ["{hash_token(MANAGER_TOKEN)}"]', ""]
-    return "\n".join(lines)
-
-
-@dataclass
-class Server:
-    name: str
-    port: int
-    proc: subprocess.Popen[bytes]
-    log_path: Path
-    log_file: IO[bytes]
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        self.log_file.flush()
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def health(self) -> dict[str, Any] | None:
-        try:
-            with urllib.request.urlopen(f"{self.base}/healthz", timeout=2) as resp:  # noqa: S310
-                body: dict[str, Any] = json.loads(resp.read())
-                return body if resp.status == 200 else None
-        except (OSError, urllib.error.URLError, ValueError):
-            return None
-
-
-def start_server(name: str, config: Path, redis_url: str, mqtt_url: str, logs: Path) -> Server:
-    port = free_port()
-    env = {
-        **os.environ,
-        "HALLCALL_CONFIG": str(config),
-        "HALLCALL_REDIS_URL": redis_url,
-        "HALLCALL_MQTT_URL": mqtt_url,
-        "HALLCALL_HTTP": f"127.0.0.1:{port}",
-    }
-    log_path = logs / f"server-{name}.log"
-    log_file = log_path.open("wb")
-    proc = subprocess.Popen(
-        [str(SERVER_BIN), "--instance", name],
-        env=env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-    )
-    return Server(name, port, proc, log_path, log_file)
-
-
-def stop_server(server: Server) -> None:
-    if server.proc.poll() is None:
-        server.proc.terminate()
-        try:
-            server.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
-            server.proc.wait(5)
-    server.log_file.close()
-
-
 @dataclass
 class Hall:
     id: str
-    servers: list[Server] = field(default_factory=list)
+    servers: list[HttpProcess] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -167,24 +63,25 @@ def hall(tmp_path: Path, redis_server: RedisServer, broker: Broker) -> Iterator[
     """A fresh 20-window hall served by two queue-server processes sharing one Redis."""
     h = Hall(f"conc{uuid.uuid4().hex[:8]}")
     config = tmp_path / "hall.toml"
-    config.write_text(hall_toml(h.id), encoding="utf-8")
+    config.write_text(hall_toml(h.id, WINDOWS, window_token, calm_timezone()), encoding="utf-8")
     try:
         for name in ("a", "b"):
-            h.servers.append(start_server(name, config, redis_server.url, broker.url(), tmp_path))
-        deadline = time.monotonic() + 20
+            h.servers.append(
+                HttpProcess.queue_server(
+                    config,
+                    redis_server.url,
+                    broker.url(),
+                    tmp_path / f"server-{name}.log",
+                    "--instance",
+                    name,
+                )
+            )
         for s in h.servers:
-            # "ok": Redis reachable and the MQTT publisher connected, so no call waits in a
-            # backlog while the test listens.
-            while (s.health() or {}).get("status") != "ok":
-                if s.proc.poll() is not None:
-                    pytest.fail(f"server {s.name} exited with {s.proc.returncode}:\n{s.log()}")
-                if time.monotonic() > deadline:
-                    pytest.fail(f"server {s.name} not healthy within 20 s:\n{s.log()}")
-                time.sleep(0.05)
+            s.wait()  # "ok": Redis and MQTT up, so no call waits in a backlog while we listen
         yield h
     finally:
         for s in h.servers:
-            stop_server(s)
+            s.stop()
 
 
 Response = tuple[int, dict[str, Any]]
@@ -210,7 +107,7 @@ async def issue_all(session: aiohttp.ClientSession, hall: Hall) -> list[Response
 
     async def one(i: int, service: str, cls: str) -> Response:
         server = hall.servers[i % 2]
-        url = f"{server.base}/api/v1/halls/{hall.id}/tickets"
+        url = f"{server.url}/api/v1/halls/{hall.id}/tickets"
         async with sem:
             return await post(
                 session,
@@ -234,7 +131,7 @@ async def press_until_empty(
     while calls["all"] <= TICKETS:
         server = hall.servers[(int(window) + press) % 2]
         press += 1
-        status, body = await post(session, server.base + path, None, headers)
+        status, body = await post(session, server.url + path, None, headers)
         out.append((status, body))
         if status != 200 or body.get("ticket") is None:
             break
@@ -348,8 +245,8 @@ async def test_two_servers_twenty_windows_call_every_ticket_once(
         await redis.aclose()
 
     for s in hall.servers:
-        log = s.log()
-        assert "Traceback" not in log and " ERROR " not in log, f"server {s.name}:\n{log}"
+        log = s.log_text()
+        assert "Traceback" not in log and " ERROR " not in log, f"server {s.url}:\n{log}"
     print(
         f"\nissue {TICKETS}: {issue_s:.1f} s; call {TICKETS} at {len(WINDOWS)} windows: "
         f"{call_s:.1f} s"

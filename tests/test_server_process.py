@@ -6,15 +6,14 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from tests.conftest import DEMO, W, subscribe
-from tests.services import ROOT, Broker, RedisServer, free_port
+from tests.services import ROOT, Broker, HttpProcess, RedisServer, free_port
 
 BIN = str(Path(sys.executable).parent / "queue-server")
 
@@ -64,40 +63,6 @@ def test_check_config_and_hash_token() -> None:
     assert "ae4a180a148c6fa73b885f1715c71b54f9f41980b20a0b3223cbac19b1b172ec" in out.stdout
 
 
-@asynccontextmanager
-async def server(redis_url: str, mqtt_url: str) -> AsyncIterator[str]:
-    http = f"127.0.0.1:{free_port()}"
-    proc = await asyncio.create_subprocess_exec(
-        BIN,
-        "--config",
-        str(DEMO),
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "HALLCALL_REDIS_URL": redis_url,
-            "HALLCALL_MQTT_URL": mqtt_url,
-            "HALLCALL_HTTP": http,
-        },
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    base = f"http://{http}"
-    try:
-        async with aiohttp.ClientSession() as s:
-            for _ in range(200):
-                try:
-                    async with s.get(f"{base}/healthz") as r:
-                        if r.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.05)
-        yield base
-    finally:
-        proc.terminate()
-        await proc.wait()
-
-
 async def wait_for(check: Callable[[], Any], seconds: float = 10) -> None:
     async with asyncio.timeout(seconds):
         while not await check():  # noqa: ASYNC110  (polling another process over HTTP)
@@ -110,8 +75,11 @@ async def test_broker_down_at_start_then_back(
     broker = Broker(tmp_path / "mq").start()  # made once for its port and passwords
     mqtt_url = broker.url()
     broker.stop()  # the broker is down when the server starts
+    proc = HttpProcess.queue_server(DEMO, redis_server.url, mqtt_url, tmp_path / "server.log")
+    base = proc.url
     try:
-        async with server(redis_server.url, mqtt_url) as base, aiohttp.ClientSession() as s:
+        proc.wait("degraded")  # up, with Redis, without the broker
+        async with aiohttp.ClientSession() as s:
 
             async def health() -> dict[str, Any]:
                 async with s.get(f"{base}/healthz") as r:
@@ -137,6 +105,7 @@ async def test_broker_down_at_start_then_back(
             broker.start()
             await wait_for(lambda: _status_is(health, "ok"), 40)
     finally:
+        proc.stop()
         broker.stop()
 
 
