@@ -122,10 +122,12 @@ class Subscriber:
 
     client: aiomqtt.Client
     seen: list[tuple[str, dict[str, Any], bool]] = field(default_factory=list)
+    history: list[tuple[str, dict[str, Any], bool]] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     def add(self, topic: str, body: dict[str, Any], retained: bool) -> None:
         self.seen.append((topic, body, retained))
+        self.history.append((topic, body, retained))
         self.arrived.set()
 
     async def get(

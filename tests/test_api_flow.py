@@ -35,6 +35,9 @@ async def test_issue_call_and_mqtt(api: Api, broker: Broker) -> None:
         assert {s["id"]: s["waiting"] for s in board["services"]}["A"] == 1
         panel = await sub.get("/windows/3", where=lambda b: b["current"] is not None)
         assert panel["current"]["number"] == "A001" and panel["v"] == 1
+    # the phone number travels only on notify
+    assert any("13800001111" in repr(b) for t, b, _ in sub.history if t.endswith("/notify"))
+    assert not any("13800001111" in repr(b) for t, b, _ in sub.history if not t.endswith("/notify"))
 
 
 async def test_status_needs_secret(api: Api) -> None:
