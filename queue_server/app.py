@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 
 REDIS = web.AppKey("redis", Redis)
-PUBLISHERS = web.AppKey("publishers", dict)
+PUBLISHERS: web.AppKey[dict[str, HallPublisher]] = web.AppKey("publishers")
 
 
 class StartupError(RuntimeError):

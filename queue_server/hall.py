@@ -5,9 +5,9 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from queue_server import metrics
 from queue_server.api import models as m
@@ -33,6 +33,7 @@ from queue_server.snapshots import build_board, build_panel, offsets_of, service
 from queue_server.store.hall_store import Brief, HallStore, StoreError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ETA_MAX_AGE = 2.0
 """Seconds the ETA inputs (handling times, open windows) may be old before a request rereads
@@ -78,7 +79,9 @@ class Hall:
     def id(self) -> str:
         return self.config.id
 
-    async def _do(self, coro: Any) -> Any:
+    @staticmethod
+    async def _do(coro: Awaitable[T]) -> T:
+        """Run a store change; a refusal becomes the API error with the same code."""
         try:
             return await coro
         except StoreError as exc:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -127,7 +128,7 @@ class HallPublisher:
             log.info(
                 "hall %s: connected to MQTT %s:%s", self.hall, self.target.host, self.target.port
             )
-            online = encode(Status(online=True, time=self._wall(), client=self.instance))
+            online = encode(Status(online=True, time=time.time(), client=self.instance))
             await client.publish(self._status_topic, online, qos=1, retain=True)
             self.mark(None)  # whatever changed while away: republish fresh snapshots
             try:
@@ -140,16 +141,10 @@ class HallPublisher:
             finally:
                 self._set_connected(False)
                 with contextlib.suppress(Exception):
-                    stopped = encode(Status(online=False, time=self._wall(), client=self.instance))
+                    stopped = encode(Status(online=False, time=time.time(), client=self.instance))
                     await asyncio.wait_for(
                         client.publish(self._status_topic, stopped, qos=1, retain=True), 1.0
                     )
-
-    @staticmethod
-    def _wall() -> float:
-        import time
-
-        return time.time()
 
     async def _watch(self, client: aiomqtt.Client) -> None:
         """Notice a lost connection at once, not at the next publish: we subscribe to nothing,

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def _hall(request: web.Request) -> Hall:
-    return cast("Hall", request.app[HALLS][request.match_info["hall"]])
+    return request.app[HALLS][request.match_info["hall"]]
 
 
 def _secret(request: web.Request) -> str:

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -21,6 +21,9 @@ from queue_server import metrics
 from queue_server.api import models as m
 from queue_server.config import DEMO_TOKEN_HASHES, hash_token
 from queue_server.errors import ApiError
+
+if TYPE_CHECKING:
+    from queue_server.hall import Hall
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +54,9 @@ class Principal:
         return f"window {self.window}" if self.role == "window" else "manager"
 
 
-HALLS = web.AppKey("halls", dict)  # hall id -> Hall
-TOKENS = web.AppKey("tokens", dict)  # hall id -> {sha256: Principal}
-DEMO_WARNED = web.AppKey("demo_warned", set)
+HALLS: web.AppKey[dict[str, Hall]] = web.AppKey("halls")
+TOKENS: web.AppKey[dict[str, dict[str, Principal]]] = web.AppKey("tokens")  # hall -> sha256 ->
+DEMO_WARNED: web.AppKey[set[str]] = web.AppKey("demo_warned")
 PRINCIPAL = web.RequestKey("principal", Principal)
 
 
@@ -71,10 +74,10 @@ def principal(request: web.Request) -> Principal:
         )
     digest = hash_token(token.strip())
     hall = request.match_info["hall"]
-    found: Principal | None = request.app[TOKENS].get(hall, {}).get(digest)
+    found = request.app[TOKENS].get(hall, {}).get(digest)
     if found is None:
         raise ApiError("unauthorized", f"the token is not valid for hall {hall}")
-    warned: set[str] = request.app[DEMO_WARNED]
+    warned = request.app[DEMO_WARNED]
     if digest in DEMO_TOKEN_HASHES and digest not in warned:
         warned.add(digest)
         log.warning(
@@ -119,17 +122,25 @@ async def parse_body(request: web.Request, route: Route) -> BaseModel | None:
         raise ApiError("invalid_request", f"{where}: {err['msg']}") from None
 
 
+def check_path(request: web.Request) -> None:
+    """Unknown halls and windows are named before any token is looked at."""
+    hall_id = request.match_info.get("hall")
+    if hall_id is None:
+        return
+    hall = request.app[HALLS].get(hall_id)
+    if hall is None:
+        raise ApiError("unknown_hall", f"no hall {hall_id!r} on this server")
+    window = request.match_info.get("window")
+    if window is not None and hall.config.window(window) is None:
+        raise ApiError("unknown_window", f"hall {hall_id} has no window {window!r}")
+
+
 def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
         status = 500
         try:
-            hall = request.match_info.get("hall")
-            if hall is not None and hall not in request.app[HALLS]:
-                raise ApiError("unknown_hall", f"no hall {hall!r} on this server")
-            window = request.match_info.get("window")
-            if window is not None and request.app[HALLS][hall].config.window(window) is None:
-                raise ApiError("unknown_window", f"hall {hall} has no window {window!r}")
+            check_path(request)
             who = authorize(request, route.auth)
             if who is not None:
                 request[PRINCIPAL] = who
