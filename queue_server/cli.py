@@ -9,6 +9,7 @@ import socket
 import sys
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from queue_server.app import Options, StartupError, create_app
 from queue_server.clock import SystemClock
@@ -51,8 +52,22 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+class OneLineBadRequests(logging.Filter):
+    """aiohttp logs a malformed request (a NUL in a header, a broken request line) with a
+    traceback; it already answered 400, so say what was wrong in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.msg = f"{record.getMessage()}: bad HTTP request: {exc.message!r}"[:300]
+            record.args, record.exc_info, record.exc_text = (), None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    logging.getLogger("aiohttp.server").addFilter(OneLineBadRequests())
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
