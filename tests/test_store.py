@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from queue_server.clock import ManualClock
 from queue_server.config import HallConfig
+from queue_server.domain.eta import EWMA_ALPHA
 from queue_server.domain.priority import MINUTE_MS, Waiting, pick
 from queue_server.store import keys
 from queue_server.store.hall_store import HallStore, StoreError
@@ -191,7 +192,8 @@ async def test_events_stream_and_handle_time(store: HallStore, clock: ManualCloc
     assert (finish["ticket"], finish["window"], finish["service"]) == (t.ticket, "5", "C")
     assert int(finish["seq"]) == await store.seq()
     handle = await store.redis.hget(keys.handle_times(store.hall.id), "C")
-    assert handle == str(600_000)
+    # the config's 15 minutes is the prior; one 10-minute service moves it by the EWMA weight
+    assert handle == str(round(15 * MINUTE_MS + EWMA_ALPHA * (600_000 - 15 * MINUTE_MS)))
 
 
 async def test_live_rules_survive_restart_but_a_changed_file_wins(

@@ -156,6 +156,7 @@ class HallStore:
             self.hall.fingerprint(),
             json.dumps(rules_from_config(self.hall)),
             json.dumps(offsets_from_config(self.hall)),
+            json.dumps({s.id: round(s.avg_minutes * MINUTE_MS) for s in self.hall.services}),
         )
         return bool(done)
 
