@@ -63,6 +63,7 @@ class PriorityClass(_Model):
     name: Text
     boost_minutes: float = Field(default=0.0, ge=0, le=480)
     staff_only: bool = False  # only staff or managers may issue tickets of this class
+    green: bool = False  # a green-channel class: screens mark its calls
 
 
 class Window(_Model):
@@ -215,6 +216,10 @@ class HallConfig(_Model):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.hall.timezone)
+
+    def is_green(self, cls: str) -> bool:
+        found = self.priority_class(cls)
+        return bool(found and found.green)
 
     def uses_demo_tokens(self) -> bool:
         hashes = {w.token_sha256 for w in self.windows} | set(self.managers.token_sha256)

@@ -136,10 +136,10 @@ class Hall:
                 or base_ms > self.store.day_start_ms() + 86_400_000
             ):
                 raise ApiError("invalid_request", "slot_start is not today")
+        await self._fresh_live()  # before the change: nothing may fail after it
         issued, secret = await self._do(
             self.store.issue(service.id, cls.id, req.channel, req.phone or "", base_ms)
         )
-        await self._fresh_live()
         metrics.TICKETS.labels(self.id, service.id).inc()
         self._notice(
             "ticket_taken",
@@ -236,7 +236,7 @@ class Hall:
             window=window,
             window_name=self._window_name(window),
             kind=kind,
-            green=brief.cls != "normal",
+            green=self.config.is_green(brief.cls),
             time=self.clock.now(),
             seq=call_seq,
         )

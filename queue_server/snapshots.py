@@ -63,7 +63,7 @@ def build_board(hall: HallConfig, snap: dict[str, Any], lang: str, now: float) -
                 "window": call["window"],
                 "window_name": names.get(call["window"], call["window"]),
                 "kind": call["kind"],
-                "green": bool(call["green"]),
+                "green": hall.is_green(call["class"]),
                 "time": call["time"] / 1000,
                 "seq": call["seq"],
             }
@@ -113,7 +113,7 @@ def build_panel(
                 "number": cur["number"],
                 "service": cur["service"],
                 "state": cur["state"],
-                "green": bool(cur["green"]),
+                "green": hall.is_green(cur["class"]),
                 "called_at": cur["called_at"] / 1000,
                 "recalls": int(cur["recalls"]),
             }

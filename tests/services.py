@@ -218,7 +218,7 @@ def hall_toml(
     ]
     lines += [
         '[[classes]]\nid = "normal"\nname = { zh = "普通" }',
-        '[[classes]]\nid = "green"\nname = { zh = "绿色通道" }\nboost_minutes = 30',
+        '[[classes]]\nid = "green"\nname = { zh = "绿色通道" }\nboost_minutes = 30\ngreen = true',
         '[[classes]]\nid = "appointment"\nname = { zh = "预约" }\nboost_minutes = 15\n'
         "staff_only = true",
     ]

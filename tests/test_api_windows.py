@@ -126,3 +126,16 @@ async def test_several_halls_are_separate(
     assert r.status == 200
     info = await (await client.get(f"/api/v1/halls/{a}")).json()
     assert info["services"][0]["waiting"] == 2
+
+
+async def test_only_green_channel_calls_are_marked_green(api: Api, broker: Broker) -> None:
+    async with subscribe(broker, [f"hallcall/{api.hall}/calls"]) as sub:
+        await api.client.post(
+            api.path("/tickets"), headers=W[1], json={"service": "A", "class": "appointment"}
+        )
+        await api.issue("A", **{"class": "green"})
+        await api.act(1, "next")
+        await api.act(1, "next")
+        first, second = await sub.get("/calls"), await sub.get("/calls")
+        assert (first["number"], first["green"]) == ("A002", True)  # 30 min boost beats 15
+        assert (second["number"], second["green"]) == ("A001", False)

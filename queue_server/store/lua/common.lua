@@ -134,7 +134,7 @@ local function call_ticket(tid, window, kind)
   local seq, eid = emit(kind, tid, window, service, {'callseq', callseq})
   redis.call('LPUSH', P .. 'recent', cjson.encode({
     event = eid, ticket = tid, number = redis.call('HGET', t, 'number'), service = service,
-    window = window, kind = kind, green = redis.call('HGET', t, 'class') ~= 'normal',
+    window = window, kind = kind, class = redis.call('HGET', t, 'class'),
     time = NOW, seq = callseq}))
   redis.call('LTRIM', P .. 'recent', 0, RECENT_MAX - 1)
   return seq, eid, callseq

@@ -18,7 +18,7 @@ for i = 5, #ARGV do
     local t = P .. 't:' .. cur
     w.current = {ticket = cur, number = redis.call('HGET', t, 'number'),
                  service = redis.call('HGET', t, 'service'), state = redis.call('HGET', t, 'state'),
-                 green = redis.call('HGET', t, 'class') ~= 'normal',
+                 class = redis.call('HGET', t, 'class'),
                  called_at = tonumber(redis.call('HGET', t, 'called_at') or '0'),
                  recalls = tonumber(redis.call('HGET', t, 'recalls') or '0')}
   end
