@@ -44,6 +44,9 @@ def parser() -> argparse.ArgumentParser:
         ("check-config", "validate the hall files and print each hall's bound"),
     ):
         _options(sub.add_parser(name, help=text), argparse.SUPPRESS)
+    w = sub.add_parser("watch", help="print a hall's MQTT messages decoded (JSON lines)")
+    _options(w, argparse.SUPPRESS)
+    w.add_argument("hall", nargs="?", default="demo")
     t = sub.add_parser(
         "hash-token",
         help="print a new random token (or the given one) and the sha256 to put in a hall file",
@@ -87,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, ConfigError) as exc:
         print(f"queue-server: {exc}", file=sys.stderr)
         return 2
+    if args.command == "watch":
+        from queue_server.watch import run
+
+        return run(settings.mqtt, args.hall)
     if args.command == "check-config":
         from queue_server.domain.priority import Rules
 

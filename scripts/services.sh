@@ -89,7 +89,7 @@ hallcall demo hall is up.
 Try it:
   curl -s -XPOST http://$HTTP/api/v1/halls/demo/tickets -H 'Content-Type: application/json' -d '{"service":"A"}'
   curl -s -XPOST http://$HTTP/api/v1/halls/demo/windows/3/next -H 'Authorization: Bearer demo-window-3'
-  mosquitto_sub -p $MQTT_PORT -u hallcall-display -P '$MQTT_PASSWORD_display' -t 'hallcall/demo/#' -v -F '%t %x'
+  .venv/bin/queue-server watch demo --mqtt-url 'mqtt://hallcall-display:$MQTT_PASSWORD_display@127.0.0.1:$MQTT_PORT'
 Demo tokens: demo-window-1 … demo-window-6, demo-manager.   Stop: make stop
 INFO
 }

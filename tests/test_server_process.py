@@ -59,6 +59,10 @@ def test_check_config_and_hash_token() -> None:
     assert (
         out.returncode == 0 and "demo: 3 services, 6 windows; starvation bound 45 min" in out.stdout
     )
+    out = run("watch", "--help")
+    assert out.returncode == 0 and "MQTT messages decoded" in out.stdout
+    out = run("watch", "demo", "--mqtt-url", f"mqtt://x:y@127.0.0.1:{free_port()}")
+    assert out.returncode == 1 and out.stderr.startswith("queue-server watch: MQTT 127.0.0.1:")
     out = run("hash-token", "demo-manager")
     assert "ae4a180a148c6fa73b885f1715c71b54f9f41980b20a0b3223cbac19b1b172ec" in out.stdout
 
