@@ -44,7 +44,8 @@ def parser() -> argparse.ArgumentParser:
         ("check-config", "validate the hall files and print each hall's bound"),
     ):
         _options(sub.add_parser(name, help=text), argparse.SUPPRESS)
-    w = sub.add_parser("watch", help="print a hall's MQTT messages decoded (JSON lines)")
+    about = "print a hall's MQTT messages decoded (JSON lines)"
+    w = sub.add_parser("watch", help=about, description=about)
     _options(w, argparse.SUPPRESS)
     w.add_argument("hall", nargs="?", default="demo")
     t = sub.add_parser(
