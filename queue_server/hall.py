@@ -119,6 +119,8 @@ class Hall:
             raise ApiError("unknown_class", f"hall {self.id} has no priority class {req.cls}")
         if cls.staff_only and not staff:
             raise ApiError("staff_only", f"class {cls.id} tickets are issued by staff")
+        if req.channel == "mobile" and not req.phone:  # no one stands at a kiosk: limit by phone
+            raise ApiError("invalid_request", "tickets taken online need a phone number")
         now = self.clock.now()
         if not self.config.queue.issue_outside_hours and not is_open(
             self.config.hours, now, self.config.hall.timezone
@@ -302,9 +304,10 @@ class Hall:
                 self._announce("recall", window, r.event, r.call_seq, r.brief)
         else:
             service = body.service if isinstance(body, m.TransferRequest) else ""
+            reason = body.reason if isinstance(body, m.PauseRequest) else ""
             if action == "transfer" and self.config.service(service) is None:
                 raise ApiError("unknown_service", f"hall {self.id} has no service {service}")
-            s = await self._do(self.store.step(window, action, service))
+            s = await self._do(self.store.step(window, action, service, reason))
             tid, seq = s.ticket, s.seq
             if action == "skip" and tid:
                 f = await self.store.ticket(tid)
@@ -342,6 +345,7 @@ class Hall:
             window=window,
             name=panel.name,
             paused=panel.paused,
+            reason=panel.reason,
             services={s: o / MINUTE_MS for s, o in offsets.items()},
             current=current,
             waiting=panel.waiting,

@@ -96,6 +96,7 @@ class BoardWindow:
     paused: bool
     current: str  # ticket number or ""
     state: str  # "idle", "called", "serving", "paused"
+    reason: str = ""  # why it is paused
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,7 @@ class WindowPanel:
     seq: int
     time: float
     paused: bool
+    reason: str  # why it is paused
     current: dict[str, Any] | None  # number, service, state, green, called_at, recalls
     waiting: dict[str, int] = field(default_factory=dict)  # per service the window serves
     parked: list[str] = field(default_factory=list)

@@ -87,6 +87,7 @@ def build_board(hall: HallConfig, snap: dict[str, Any], lang: str, now: float) -
                 paused=bool(w["paused"]),
                 current=w["current"]["number"] if w.get("current") else "",
                 state=_window_state(w),
+                reason=str(w.get("reason", "")),
             )
             for w in snap["windows"]
         ],
@@ -108,6 +109,7 @@ def build_panel(
         seq=int(snap["seq"]),
         time=now,
         paused=bool(w["paused"]),
+        reason=str(w.get("reason", "")),
         current=(
             {
                 "number": cur["number"],

@@ -59,8 +59,13 @@ async def test_skip_park_unpark_call_transfer_pause(api: Api, broker: Broker) ->
         assert (await sub.get("/calls"))["kind"] == "unpark"
     moved = await api.act(2, "transfer", {"service": "C"})
     assert moved["ticket"]["state"] == "transferred" and moved["ticket"]["service"] == "C"
-    await api.act(5, "pause")
+    async with subscribe(broker, [f"hallcall/{api.hall}/board"]) as sub:
+        await api.act(5, "pause", {"reason": "午休"})
+        board = await sub.get("/board", where=lambda b: b["windows"][4]["paused"])
+        assert (board["windows"][4]["state"], board["windows"][4]["reason"]) == ("paused", "午休")
     assert (await api.act(5, "next", status=409))["error"] == "window_paused"
+    state = await (await api.client.get(api.path("/windows/5"), headers=W[5])).json()
+    assert state["reason"] == "午休"
     info = await (await api.client.get(api.path())).json()
     assert {w["id"]: w["paused"] for w in info["windows"]}["5"] is True
     waits = {s["id"]: s for s in info["services"]}

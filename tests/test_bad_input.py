@@ -38,6 +38,7 @@ async def test_ticket_requests(api: Api) -> None:
     await expect(api, "POST", t, 400, "invalid_request", json={"service": "A", "color": "red"})
     await expect(api, "POST", t, 400, "invalid_request", json={"service": "A", "phone": "12ab"})
     await expect(api, "POST", t, 400, "unknown_service", json={"service": "Z"})
+    await expect(api, "POST", t, 400, "invalid_request", json={"service": "A", "channel": "mobile"})
     await expect(api, "POST", t, 400, "unknown_class", json={"service": "A", "class": "vip"})
     await expect(api, "POST", t, 403, "staff_only", json={"service": "A", "class": "appointment"})
     await expect(

@@ -64,6 +64,8 @@ def window_action(action: str) -> Route:
         body = m.TransferRequest
     elif action in ("call", "unpark"):
         body = m.NumberRequest
+    elif action == "pause":
+        body = m.PauseRequest
     return Route(
         "POST",
         f"/api/v1/halls/{{hall}}/windows/{{window}}/{action}",
@@ -71,7 +73,7 @@ def window_action(action: str) -> Route:
         summary=f"window staff: {action}",
         auth="window",
         body=body,
-        body_required=body is not m.Empty,
+        body_required=body not in (m.Empty, m.PauseRequest),
         response=m.WindowResult,
     )
 

@@ -60,7 +60,11 @@ class Issued(Ticket):
 
 
 class Empty(Body):
-    reason: str | None = Field(default=None, max_length=200)
+    pass
+
+
+class PauseRequest(Body):
+    reason: str = Field(default="", max_length=60, description="shown on screens, e.g. 午休")
 
 
 class TransferRequest(Body):
@@ -83,6 +87,7 @@ class WindowState(Body):
     window: str
     name: str
     paused: bool
+    reason: str = Field(description="why it is paused")
     services: dict[str, float] = Field(description="service -> offset minutes")
     current: Ticket | None
     waiting: dict[str, int]

@@ -260,9 +260,9 @@ class HallStore:
             Brief.of(brief),
         )
 
-    async def step(self, window: str, action: str, service: str = "") -> Stepped:
-        """skip, start, finish, transfer (to `service`), park, pause, resume."""
-        out = await self._run("step", window, action, service)
+    async def step(self, window: str, action: str, service: str = "", reason: str = "") -> Stepped:
+        """skip, start, finish, transfer (to `service`), park, pause (for `reason`), resume."""
+        out = await self._run("step", window, action, service, reason)
         return Stepped(ticket=out[0], seq=int(out[1]))
 
     def find(self, number: str) -> str:

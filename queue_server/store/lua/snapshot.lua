@@ -11,6 +11,7 @@ local counted = {}
 for i = 5, #ARGV do
   local wid = ARGV[i]
   local w = {id = wid, paused = redis.call('HGET', P .. 'w:' .. wid, 'paused') == '1',
+             reason = redis.call('HGET', P .. 'w:' .. wid, 'reason') or '',
              offsets = redis.call('HGETALL', P .. 'wsvc:' .. wid),
              parked = redis.call('ZRANGE', P .. 'parked:' .. wid, 0, -1)}
   local cur = redis.call('HGET', P .. 'w:' .. wid, 'current')

@@ -1,5 +1,5 @@
 -- A staff action on the window's current ticket. ARGV: prefix, now, window, action, service
--- (transfer target)
+-- (transfer target), reason (pause)
 local window, action = ARGV[3], ARGV[4]
 local at_window = {called = true, serving = true}
 
@@ -44,7 +44,7 @@ elseif action == 'pause' or action == 'resume' then
   if (redis.call('HGET', w, 'paused') or '0') == paused then
     return fail('illegal_transition', 'the window is already ' .. (paused == '1' and 'paused' or 'open'))
   end
-  redis.call('HSET', w, 'paused', paused)
-  return {'', emit(action, '', window, '')}
+  redis.call('HSET', w, 'paused', paused, 'reason', paused == '1' and ARGV[6] or '')
+  return {'', emit(action, '', window, '', {'reason', ARGV[6]})}
 end
 return fail('bad_action', action)
