@@ -241,6 +241,11 @@ async def test_two_servers_twenty_windows_call_every_ticket_once(
         for service in "ABC":
             for cls in ("normal", "green", "appointment"):
                 assert await redis.zcard(keys.queue(hall.id, service, cls)) == 0
+        # Both servers published retained boards; the one left on the broker is the newest.
+        final = int(await redis.get(keys.seq(hall.id)) or 0)
+        async with subscribe(broker, [f"hallcall/{hall.id}/board"]) as late:
+            board = await late.get("/board", where=lambda b: b["seq"] == final, timeout=10)
+            assert board["call_seq"] == TICKETS
     finally:
         await redis.aclose()
 

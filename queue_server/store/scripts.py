@@ -12,7 +12,7 @@ from queue_server.domain.eta import EWMA_ALPHA
 
 STREAM_MAX = 50_000  # events kept per hall; consumers (stats, SMS outbox) read well within it
 RECENT_MAX = 20  # recent calls kept for the board
-TICKET_TTL = 3 * 86_400  # a ticket's record outlives its day for ratings and late reads
+TICKET_TTL = 2 * 86_400  # a ticket's record outlives its day for next-day ratings and reads
 
 NAMES = ("issue", "next", "recall", "step", "citizen", "status", "snapshot", "rules", "seed")
 
