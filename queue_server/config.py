@@ -28,7 +28,8 @@ DEMO_TOKENS = {f"demo-window-{n}" for n in range(1, 21)} | {"demo-manager"}
 
 
 def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    # surrogateescape: aiohttp hands over undecodable header bytes that way
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 DEMO_TOKEN_HASHES = {hash_token(t) for t in DEMO_TOKENS}
@@ -62,8 +63,14 @@ class PriorityClass(_Model):
     id: ID
     name: Text
     boost_minutes: float = Field(default=0.0, ge=0, le=480)
-    staff_only: bool = False  # only staff or managers may issue tickets of this class
+    # Only staff (a guide's device, a window, a manager) may issue tickets of this class; by
+    # default every class with a boost, so nobody gives themselves a better place.
+    staff_only: bool | None = None
     green: bool = False  # a green-channel class: screens mark its calls
+
+    @property
+    def needs_staff(self) -> bool:
+        return self.staff_only if self.staff_only is not None else self.boost_minutes > 0
 
 
 class Window(_Model):
@@ -138,6 +145,8 @@ class QueueRules(_Model):
     max_per_phone: int = Field(default=5, ge=1, le=100)  # tickets per phone per day
     max_overtake_minutes: float = Field(default=90, gt=0, le=1440)  # starvation bound limit
     issue_outside_hours: bool = False
+    appointment_grace_minutes: float = Field(default=15, ge=0, le=120)  # late, then normal queue
+    appointment_early_minutes: float = Field(default=60, ge=0, le=480)  # earliest check-in
 
 
 class Managers(_Model):
@@ -216,6 +225,10 @@ class HallConfig(_Model):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.hall.timezone)
+
+    @property
+    def normal_class(self) -> PriorityClass:
+        return next(c for c in self.classes if c.id == "normal")  # validated to exist
 
     def is_green(self, cls: str) -> bool:
         found = self.priority_class(cls)

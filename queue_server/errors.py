@@ -20,9 +20,12 @@ STATUS = {
     "window_paused": 409,
     "same_service": 409,
     "rejoin_expired": 409,
+    "rules_conflict": 409,
+    "service_unavailable": 409,
     "hall_closed": 409,
     "rules_rejected": 422,
     "phone_limit": 429,
+    "internal": 500,
     "unavailable": 503,
 }
 

@@ -12,7 +12,7 @@ from typing import Any, Protocol, TypeVar
 from queue_server import metrics
 from queue_server.api import models as m
 from queue_server.clock import Clock
-from queue_server.config import DAYS, HallConfig
+from queue_server.config import DAYS, HallConfig, PriorityClass
 from queue_server.domain import eta, priority
 from queue_server.domain.hours import is_open
 from queue_server.domain.masking import mask_phone
@@ -117,7 +117,7 @@ class Hall:
         cls = self.config.priority_class(req.cls)
         if cls is None:
             raise ApiError("unknown_class", f"hall {self.id} has no priority class {req.cls}")
-        if cls.staff_only and not staff:
+        if cls.needs_staff and not staff:
             raise ApiError("staff_only", f"class {cls.id} tickets are issued by staff")
         if req.channel == "mobile" and not req.phone:  # no one stands at a kiosk: limit by phone
             raise ApiError("invalid_request", "tickets taken online need a phone number")
@@ -126,19 +126,12 @@ class Hall:
             self.config.hours, now, self.config.hall.timezone
         ):
             raise ApiError("hall_closed", f"{self.config.hall.name.get(self.lang)} is closed now")
-        base_ms = None
-        if req.slot_start is not None:
-            if not staff:  # a slot time sets the queue place: only staff may give one
-                raise ApiError("staff_only", "tickets with a slot time are issued by staff")
-            if req.slot_start.tzinfo is None:
-                raise ApiError("invalid_request", "slot_start needs a time zone offset")
-            base_ms = int(req.slot_start.timestamp() * 1000)
-            if (
-                base_ms < self.store.day_start_ms()
-                or base_ms > self.store.day_start_ms() + 86_400_000
-            ):
-                raise ApiError("invalid_request", "slot_start is not today")
+        base_ms, cls = self._slot_place(req, staff, cls)
         await self._fresh_live()  # before the change: nothing may fail after it
+        if not self._serving.get(service.id):
+            raise ApiError(
+                "service_unavailable", f"no window serves {service.name.get(self.lang)} now"
+            )
         issued, secret = await self._do(
             self.store.issue(service.id, cls.id, req.channel, req.phone or "", base_ms)
         )
@@ -166,6 +159,29 @@ class Hall:
             secret=secret,
         )
 
+    def _slot_place(
+        self, req: m.IssueRequest, staff: bool, cls: PriorityClass
+    ) -> tuple[int | None, PriorityClass]:
+        """An appointment's queue place and class. On time (within the grace), its place is the
+        slot start, but never before it arrives: the starvation bound holds for it too. Late,
+        it joins the normal queue now. Too early, it is asked to come back."""
+        if req.slot_start is None:
+            return None, cls
+        if not staff:  # a slot time sets the queue place: only staff may give one
+            raise ApiError("staff_only", "tickets with a slot time are issued by staff")
+        if req.slot_start.tzinfo is None:
+            raise ApiError("invalid_request", "slot_start needs a time zone offset")
+        q, now_ms = self.config.queue, self.store.now_ms()
+        slot_ms = int(req.slot_start.timestamp() * 1000)
+        if slot_ms > now_ms + q.appointment_early_minutes * MINUTE_MS:
+            raise ApiError(
+                "invalid_request",
+                f"check-in opens {q.appointment_early_minutes:g} minutes before the slot",
+            )
+        if slot_ms < now_ms - q.appointment_grace_minutes * MINUTE_MS:
+            return None, self.config.normal_class
+        return max(slot_ms, now_ms), cls
+
     def _eta_minutes(self, service: str, ahead: int) -> int | None:
         per_ticket, cap = self._eta.get(service, (0.0, 0.0))
         return eta.wait_minutes(ahead, per_ticket, cap)
@@ -175,7 +191,8 @@ class Hall:
         if found is None:
             raise ApiError("unknown_ticket", f"no ticket {tid} in hall {self.id}")
         fields, ahead = found
-        if not hmac.compare_digest(fields.get("secret", ""), secret):
+        given = secret.encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(fields.get("secret", "").encode(), given):
             raise ApiError("bad_secret", "the ticket secret does not match")
         return fields, ahead
 
@@ -425,7 +442,7 @@ class Hall:
                 for w in c.windows
             ],
             classes=[
-                m.ClassInfo(id=k.id, name=k.name.get(lang), staff_only=k.staff_only)
+                m.ClassInfo(id=k.id, name=k.name.get(lang), staff_only=k.needs_staff)
                 for k in c.classes
             ],
         )
@@ -492,7 +509,9 @@ class Hall:
         values["notify_ahead"] = (
             patch.notify_ahead if patch.notify_ahead is not None else other.get("notify_ahead", 0)
         )
-        await self._do(self.store.set_rules(values, changed_windows, who))
+        await self._do(
+            self.store.set_rules(values, changed_windows, who, int(other.get("version", 0)))
+        )
         log.info(
             "hall %s: rules changed by %s (starvation bound %.0f min)",
             self.id,

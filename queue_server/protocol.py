@@ -41,8 +41,8 @@ def topic_status(hall: str, client: str) -> str:
     return f"{PREFIX}/{hall}/status/{client}"
 
 
-SERVER_STATUS_TOPIC = f"{PREFIX}/_/status/server"
-"""The server's last will. It serves every hall, so its status lives under the hall ``_``."""
+# The server publishes its status (and its last will) on status/{instance} of every hall it
+# serves; the instance is "server" unless several processes run (queue-server --instance).
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +86,7 @@ class BoardService:
     id: str
     name: str
     waiting: int
-    eta_minutes: int
+    eta_minutes: int | None  # None: no open window serves it now
 
 
 @dataclass(frozen=True, slots=True)

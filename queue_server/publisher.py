@@ -56,6 +56,7 @@ class HallPublisher:
         self._now = clock or (lambda: asyncio.get_running_loop().time())
         self._status_topic = topic_status(hall, instance)
         self._stopping = False
+        self._linked = False  # this session reached the broker
         self._stopped = asyncio.Event()
 
     # -- called by request handlers (never block) ------------------------------------------
@@ -88,10 +89,13 @@ class HallPublisher:
     async def run(self) -> None:
         attempt = 0
         while not self._stopping:
+            self._linked = False
             try:
                 await self._session()
             except aiomqtt.MqttError as exc:
                 self._set_connected(False)
+                if self._linked:  # it was up: a fresh drop starts the backoff over
+                    attempt = 0
                 delay = min(30.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.0)  # noqa: S311
                 attempt = min(attempt + 1, 10)
                 log.warning(
@@ -105,8 +109,6 @@ class HallPublisher:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(delay):
                         await self._stopped.wait()
-            else:
-                attempt = 0
 
     def _set_connected(self, up: bool) -> None:
         self.connected = up
@@ -124,6 +126,7 @@ class HallPublisher:
             keepalive=15,
             timeout=5,
         ) as client:
+            self._linked = True
             self._set_connected(True)
             log.info(
                 "hall %s: connected to MQTT %s:%s", self.hall, self.target.host, self.target.port
@@ -165,13 +168,17 @@ class HallPublisher:
             return
 
     async def _send_loop(self, client: aiomqtt.Client) -> None:
-        while not self._stopping:
+        while True:
             self._wake.clear()
-            while self._backlog and not self._stopping:
+            # on stop too: calls and notices already made still go out (the app bounds the
+            # wait); only then does the loop end
+            while self._backlog:
                 topic, payload = self._backlog[0]
                 await client.publish(topic, payload, qos=1)
                 self._backlog.popleft()  # only once the broker has it: at-least-once
                 metrics.MQTT_BACKLOG.labels(self.hall).set(len(self._backlog))
+            if self._stopping:
+                return
             await self._wake.wait()
 
     async def _snapshot_loop(self, client: aiomqtt.Client) -> None:

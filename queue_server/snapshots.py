@@ -77,7 +77,7 @@ def build_board(hall: HallConfig, snap: dict[str, Any], lang: str, now: float) -
         time=now,
         recent=recent,
         services=[
-            BoardService(s.id, s.name.get(lang), waits[s.id][0], waits[s.id][1] or 0)
+            BoardService(s.id, s.name.get(lang), waits[s.id][0], waits[s.id][1])
             for s in hall.services
         ],
         windows=[

@@ -81,8 +81,13 @@ class Api:
     def path(self, rest: str = "") -> str:
         return f"/api/v1/halls/{self.hall}{rest}"
 
-    async def issue(self, service: str = "A", **extra: Any) -> dict[str, Any]:
-        resp = await self.client.post(self.path("/tickets"), json={"service": service, **extra})
+    async def issue(self, service: str = "A", staff: bool = False, **extra: Any) -> dict[str, Any]:
+        """Take a ticket; `staff` sends window 1's token (boosted classes need one)."""
+        resp = await self.client.post(
+            self.path("/tickets"),
+            json={"service": service, **extra},
+            headers=W[1] if staff else None,
+        )
         assert resp.status == 201, await resp.text()
         body: dict[str, Any] = await resp.json()
         return body

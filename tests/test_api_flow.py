@@ -67,7 +67,7 @@ async def test_window_lifecycle(api: Api) -> None:
 async def test_manager_rules_change_next_call(api: Api) -> None:
     n = await api.issue("A")
     api.clock.advance(60)
-    g = await api.issue("A", **{"class": "green"})
+    g = await api.issue("A", staff=True, **{"class": "green"})
     resp = await api.client.patch(
         api.path("/rules"), json={"boost_minutes": {"green": 0}}, headers=MANAGER
     )

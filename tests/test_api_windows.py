@@ -18,7 +18,7 @@ from tests.services import Broker, RedisServer
 
 async def test_recall_then_no_show_with_notices(api: Api, broker: Broker) -> None:
     async with subscribe(broker, [f"hallcall/{api.hall}/#"]) as sub:
-        t = await api.issue("A", phone="13700001234", **{"class": "green"})
+        t = await api.issue("A", phone="13700001234", staff=True, **{"class": "green"})
         await api.act(1, "next")
         first = await sub.get("/calls")
         assert first["green"] is True and first["kind"] == "call"
@@ -138,7 +138,7 @@ async def test_only_green_channel_calls_are_marked_green(api: Api, broker: Broke
         await api.client.post(
             api.path("/tickets"), headers=W[1], json={"service": "A", "class": "appointment"}
         )
-        await api.issue("A", **{"class": "green"})
+        await api.issue("A", staff=True, **{"class": "green"})
         await api.act(1, "next")
         await api.act(1, "next")
         first, second = await sub.get("/calls"), await sub.get("/calls")

@@ -68,17 +68,42 @@ async def test_ticket_requests(api: Api) -> None:
         t,
         400,
         "invalid_request",
-        headers=W[2],
-        json={"service": "A", "slot_start": "2026-11-25T08:00:00+08:00"},
+        headers=W[2],  # too early
+        json={"service": "A", "slot_start": "2026-11-26T11:30:00+08:00"},
     )
-    ok = await api.client.post(t, json={"service": "A", "class": "appointment"}, headers=W[2])
-    assert ok.status == 201
-    slot = await api.client.post(
+    await expect(
+        api,
+        "POST",
         t,
+        400,
+        "invalid_request",
         headers=W[2],
-        json={"service": "A", "class": "appointment", "slot_start": "2026-11-26T09:30:00+08:00"},
-    )
-    assert slot.status == 201 and (await slot.json())["ahead"] == 0  # its slot predates A001
+        json={"service": "A", "slot_start": "2026-11-26T10:30:00"},
+    )  # no zone
+
+
+async def test_appointments_keep_the_bound(api: Api) -> None:
+    """On time: its place is the slot, never before it arrives. Late: the normal queue."""
+    t = api.path("/tickets")
+
+    async def book(slot: str) -> dict[str, Any]:
+        resp = await api.client.post(
+            t, headers=W[2], json={"service": "A", "class": "appointment", "slot_start": slot}
+        )
+        assert resp.status == 201, await resp.text()
+        body: dict[str, Any] = await resp.json()
+        return body
+
+    walk_in = await api.issue("A")  # 10:00
+    api.clock.advance(5 * 60)
+    on_time = await book("2026-11-26T09:55:00+08:00")  # place 10:05 − 15 min boost = 09:50
+    assert on_time["class"] == "appointment" and on_time["ahead"] == 0
+    late = await book("2026-11-26T09:30:00+08:00")  # 35 min late: past the 15 min grace
+    assert late["class"] == "normal" and late["ahead"] == 2
+    early = await book("2026-11-26T10:45:00+08:00")  # place 10:45 − 15 = 10:30: after them
+    assert early["ahead"] == 3
+    called = [(await api.act(1, "next"))["ticket"]["number"] for _ in range(4)]
+    assert called == [on_time["number"], walk_in["number"], late["number"], early["number"]]
 
 
 async def test_ticket_secret_and_unknown_ticket(api: Api) -> None:
@@ -190,3 +215,55 @@ async def test_closed_hall_takes_no_tickets(api: Api, hall_cfg: HallConfig) -> N
     await expect(api, "POST", api.path("/tickets"), 409, "hall_closed", json={"service": "A"})
     api.clock.advance(-12 * 3600)
     assert (await api.issue("A"))["number"] == "A001"
+
+
+async def test_odd_bytes_get_json_errors(api: Api) -> None:
+    t = await api.issue("A")
+    await expect(
+        api,
+        "GET",
+        api.path(f"/tickets/{t['id']}"),
+        403,
+        "bad_secret",
+        params={"secret": "中文秘密"},
+    )
+    await expect(
+        api,
+        "POST",
+        api.path("/windows/1/next"),
+        401,
+        "unauthorized",
+        headers={"Authorization": "Bearer \udcff\udcfe"},
+    )
+    await expect(api, "POST", api.path("/tickets"), 400, "bad_json", data=b"[" * 60_000)
+
+
+async def test_phone_limit_counts_every_way_of_writing_it(api: Api) -> None:
+    for form in [
+        "13912345678",
+        "+8613912345678",
+        "008613912345678",
+        "139-1234-5678",
+        "8613912345678",
+    ]:
+        await api.issue("B", phone=form, channel="mobile")
+    await expect(
+        api,
+        "POST",
+        api.path("/tickets"),
+        429,
+        "phone_limit",
+        json={"service": "A", "phone": "139 1234 5678"},
+    )
+
+
+async def test_no_tickets_for_a_service_no_window_serves(api: Api) -> None:
+    resp = await api.client.patch(
+        api.path("/rules"),
+        headers=MANAGER,
+        json={"window_services": {"5": {"B": 0}, "6": {"A": 0, "B": 0}}},
+    )
+    assert resp.status == 200
+    await expect(
+        api, "POST", api.path("/tickets"), 409, "service_unavailable", json={"service": "C"}
+    )

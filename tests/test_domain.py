@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from queue_server.config import Hours
 from queue_server.domain import eta, states
 from queue_server.domain.hours import is_open
-from queue_server.domain.masking import mask_phone, valid_phone
+from queue_server.domain.masking import mask_phone, normalize_phone, valid_phone
 from queue_server.domain.numbering import format_number, service_day, spoken_number, ticket_id
 from queue_server.domain.priority import (
     MINUTE_MS,
@@ -178,3 +178,16 @@ def test_opening_hours() -> None:
     assert not is_open(hours, at(2026, 11, 26, 12, 30), "Asia/Shanghai")  # lunch
     assert not is_open(hours, at(2026, 12, 3, 10, 0), "Asia/Shanghai")  # closed date
     assert is_open(hours, at(2026, 11, 29, 10, 0), "Asia/Shanghai")  # makeup Sunday
+
+
+def test_phone_numbers_have_one_form() -> None:
+    forms = [
+        "13912345678",
+        "+8613912345678",
+        "008613912345678",
+        "8613912345678",
+        "139-1234-5678",
+        "139 1234 5678",
+    ]
+    assert {normalize_phone(f) for f in forms} == {"13912345678"}
+    assert normalize_phone("+4930123456") == "+4930123456"  # not a Chinese mobile: kept

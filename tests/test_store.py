@@ -202,7 +202,12 @@ async def test_live_rules_survive_restart_but_a_changed_file_wins(
     cfg = demo_hall()
     store = HallStore(redis, register(redis), cfg, clock)
     assert await store.seed()
-    await store.set_rules({"boost:normal": 0, "boost:green": 5 * MINUTE_MS}, {}, "test")
+    _, other = await store.rules()
+    version = int(other["version"])
+    await store.set_rules({"boost:normal": 0, "boost:green": 5 * MINUTE_MS}, {}, "a", version)
+    with pytest.raises(StoreError) as err:  # a second manager who read the same version
+        await store.set_rules({"boost:normal": 0}, {}, "b", version)
+    assert err.value.code == "rules_conflict"
     again = HallStore(redis, register(redis), cfg, clock)
     assert not await again.seed()
     assert (await again.rules())[0].boosts["green"] == 5 * MINUTE_MS
@@ -210,3 +215,38 @@ async def test_live_rules_survive_restart_but_a_changed_file_wins(
     third = HallStore(redis, register(redis), changed, clock)
     assert await third.seed()
     assert (await third.rules())[0].boosts["green"] == 30 * MINUTE_MS
+
+
+async def test_a_long_tail_of_yesterdays_tickets_is_never_called(
+    store: HallStore, clock: ManualClock
+) -> None:
+    await store.seed()
+    for _ in range(130):
+        await store.issue("A", "normal", "kiosk")
+    clock.advance(86_400)
+    today, _ = await store.issue("A", "normal", "kiosk")
+    assert (await store.call("1")).ticket == today.ticket
+    assert (await store.call("1")).ticket == ""
+
+
+async def test_handling_times_ignore_tickets_left_open(
+    store: HallStore, clock: ManualClock
+) -> None:
+    await store.seed()  # A's prior: 6 minutes
+    await store.issue("A", "normal", "kiosk")
+    await store.call("1")
+    clock.advance(15 * 3600)  # left open overnight
+    await store.step("1", "finish")
+    handle = await store.redis.hget(keys.handle_times(store.hall.id), "A")
+    assert handle == str(6 * MINUTE_MS)
+
+
+async def test_an_expired_record_at_a_window_reads_as_none(store: HallStore) -> None:
+    await store.seed()
+    t, _ = await store.issue("A", "normal", "kiosk")
+    await store.call("1")
+    await store.redis.delete(keys.ticket(store.hall.id, t.ticket))  # as its TTL would
+    snap = await store.snapshot()
+    assert "current" not in next(w for w in snap["windows"] if w["id"] == "1")
+    await refused(store.step("1", "finish"), "no_current", store)
+    assert (await store.call("1")).ticket == ""

@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from queue_server.domain.masking import normalize_phone
 
 Channel = Literal["kiosk", "mobile", "staff", "appointment"]
 
@@ -35,8 +37,15 @@ class IssueRequest(Body):
         description="priority class, e.g. normal, green",
     )
     slot_start: datetime | None = Field(
-        default=None, description="appointment slot start; its queue place is this time"
+        default=None,
+        description="appointment slot start (staff only): on time, the ticket's place is the "
+        "slot; late past the hall's grace, it joins as a normal ticket",
     )
+
+    @field_validator("phone", mode="before")
+    @classmethod
+    def _one_form(cls, value: object) -> object:
+        return normalize_phone(value) if isinstance(value, str) else value
 
 
 class Ticket(Body):

@@ -112,8 +112,9 @@ async def parse_body(request: web.Request, route: Route) -> BaseModel | None:
         return route.body()
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError("bad_json", f"the body is not valid JSON: {exc}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise ApiError("bad_json", f"the body is not valid JSON: {reason}") from None
     try:
         return route.body.model_validate(data)
     except ValidationError as exc:
@@ -159,6 +160,13 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
             status = 503
             log.error("%s %s: store unavailable: %s", request.method, request.path, exc)
             return error_response("unavailable", "the queue store is unavailable; try again", 503)
+        except web.HTTPException as exc:  # aiohttp's own (body too large): JSON by middleware
+            status = exc.status
+            raise
+        except Exception:  # a bug: say so in JSON, keep the details in the log
+            status = 500
+            log.exception("%s %s failed", request.method, request.path)
+            return error_response("internal", "the server failed on this request", 500)
         finally:
             metrics.HTTP.labels(route.path, str(status)).observe(time.perf_counter() - started)
 

@@ -162,7 +162,7 @@ class HallStore:
 
     async def rules(self) -> tuple[Rules, dict[str, float]]:
         """Live boosts and offsets (ms), and the other live numbers (recall_limit, …)."""
-        pipe = self.redis.pipeline(transaction=False)
+        pipe = self.redis.pipeline(transaction=True)  # one consistent read
         pipe.hgetall(keys.rules(self.hall.id))
         for w in self.hall.windows:
             pipe.hgetall(keys.window_services(self.hall.id, w.id))
@@ -176,9 +176,16 @@ class HallStore:
         return Rules(boosts=boosts, offsets=offsets), other
 
     async def set_rules(
-        self, values: dict[str, float], offsets: dict[str, dict[str, int]], reason: str
+        self,
+        values: dict[str, float],
+        offsets: dict[str, dict[str, int]],
+        reason: str,
+        version: int,
     ) -> int:
-        (seq, _event) = await self._run("rules", reason, json.dumps(values), json.dumps(offsets))
+        """Replace the rules read at `version`; StoreError rules_conflict if they changed."""
+        (seq, _event) = await self._run(
+            "rules", reason, json.dumps(values), json.dumps(offsets), version
+        )
         return int(seq)
 
     # -- tickets ---------------------------------------------------------------------------
@@ -273,7 +280,11 @@ class HallStore:
 
     async def snapshot(self, recent: int = 10) -> dict[str, Any]:
         raw = await self._run(
-            "snapshot", self.day_start_ms(), recent, *[w.id for w in self.hall.windows]
+            "snapshot",
+            self.day_start_ms(),
+            recent,
+            ",".join(self.hall.service_ids),
+            *[w.id for w in self.hall.windows],
         )
         data: dict[str, Any] = json.loads(raw)
         return data

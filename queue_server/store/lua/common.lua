@@ -7,6 +7,7 @@ local STREAM_MAX = __STREAM_MAX__
 local RECENT_MAX = __RECENT_MAX__
 local TICKET_TTL = __TICKET_TTL__
 local ALPHA = __EWMA_ALPHA__
+local OUTLIER = 4  -- durations over 4x the average are not learned from
 
 local function fail(code, message)
   return redis.error_reply(code .. ' ' .. message)
@@ -35,6 +36,7 @@ local function emit(etype, tid, window, service, extra)
              't', NOW, 'seq', seq}
   if extra then for i = 1, #extra do f[#f + 1] = extra[i] end end
   local id = redis.call('XADD', P .. 'events', 'MAXLEN', '~', STREAM_MAX, '*', unpack(f))
+  if tid and tid ~= '' then redis.call('EXPIRE', P .. 't:' .. tid, TICKET_TTL) end
   return seq, id
 end
 
@@ -114,7 +116,13 @@ local function close_current(window, auto)
     if from then
       local d = NOW - from
       local h = tonumber(redis.call('HGET', P .. 'handle', service) or '')
-      if h then h = h + ALPHA * (d - h) else h = d end
+      -- A ticket left open overnight or far beyond the norm says nothing about handling
+      -- times: learn only from plausible durations.
+      if not h then
+        h = d
+      elseif d <= OUTLIER * h then
+        h = h + ALPHA * (d - h)
+      end
       redis.call('HSET', P .. 'handle', service, math.floor(h))
     end
     emit('finish', cur, window, service, {'auto', auto})
@@ -155,6 +163,10 @@ local function current_in(window, states)
   local cur = redis.call('HGET', P .. 'w:' .. window, 'current')
   if not cur or cur == '' then return nil, fail('no_current', 'the window has no current ticket') end
   local st = tget(cur, 'state')
+  if not st then  -- its record expired while it sat at the window (left open for days)
+    redis.call('HDEL', P .. 'w:' .. window, 'current')
+    return nil, fail('no_current', 'the window has no current ticket')
+  end
   if not states[st] then
     return nil, fail('illegal_transition', 'the current ticket is ' .. tostring(st))
   end

@@ -15,13 +15,15 @@ if mode == 'next' then
     local service, off = offs[i], tonumber(offs[i + 1])
     for cls, boost in pairs(b) do
       local q = P .. 'q:' .. service .. ':' .. cls
-      -- Tickets left from an earlier day are void: drop them as we meet them.
-      local stale = redis.call('ZRANGEBYSCORE', q, '-inf', '(' .. day_start, 'LIMIT', 0, 100)
-      for _, s in ipairs(stale) do
+      -- Tickets left from an earlier day are void: drop them as we meet them (records that
+      -- expired already are not recreated).
+      for _, s in ipairs(redis.call('ZRANGEBYSCORE', q, '-inf', '(' .. day_start)) do
         redis.call('ZREM', q, s)
-        redis.call('HSET', P .. 't:' .. s, 'state', 'cancelled', 'reason', 'expired')
+        if redis.call('EXISTS', P .. 't:' .. s) == 1 then
+          redis.call('HSET', P .. 't:' .. s, 'state', 'cancelled', 'reason', 'expired')
+        end
       end
-      local top = redis.call('ZRANGE', q, 0, 0, 'WITHSCORES')
+      local top = redis.call('ZRANGEBYSCORE', q, day_start, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
       if top[1] then
         local base = tonumber(top[2])
         local key = {base - boost + off, base, top[1], q}

@@ -7,8 +7,10 @@ for service, ms in pairs(cjson.decode(ARGV[6])) do
 end
 if redis.call('HGET', P .. 'meta', 'config') == ARGV[3] then return 0 end
 local rules, offsets = cjson.decode(ARGV[4]), cjson.decode(ARGV[5])
+local version = tonumber(redis.call('HGET', P .. 'rules', 'version') or '0')
 redis.call('DEL', P .. 'rules')
 for name, value in pairs(rules) do redis.call('HSET', P .. 'rules', name, value) end
+redis.call('HSET', P .. 'rules', 'version', version + 1)
 for window, offs in pairs(offsets) do
   redis.call('DEL', P .. 'wsvc:' .. window)
   for service, off in pairs(offs) do redis.call('HSET', P .. 'wsvc:' .. window, service, off) end
