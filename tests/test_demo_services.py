@@ -1,0 +1,56 @@
+"""What `make run` starts (scripts/services.sh), on free ports in a temp folder: Redis with the
+project's config, Mosquitto with its users and ACL, and the server with the demo hall."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.services import ROOT, free_port
+
+
+@pytest.mark.slow
+def test_the_demo_services_come_up_and_down(tmp_path: Path) -> None:
+    ports = {"redis": free_port(), "mqtt": free_port(), "http": free_port()}
+    env = {
+        **os.environ,
+        "HALLCALL_VAR": str(tmp_path / "var"),
+        "HALLCALL_REDIS_PORT": str(ports["redis"]),
+        "HALLCALL_MQTT_PORT": str(ports["mqtt"]),
+        "HALLCALL_HTTP": f"127.0.0.1:{ports['http']}",
+    }
+    script = str(ROOT / "scripts" / "services.sh")
+
+    def run(cmd: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [script, cmd], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    try:
+        started = run("start")
+        assert started.returncode == 0, started.stderr
+        base = f"http://127.0.0.1:{ports['http']}"
+        with urllib.request.urlopen(f"{base}/healthz", timeout=5) as resp:  # noqa: S310
+            assert json.load(resp) == {"redis": True, "mqtt": {"demo": True}, "status": "ok"}
+        r = redis.Redis(port=ports["redis"], decode_responses=True)
+        assert r.config_get("appendonly")["appendonly"] == "yes"
+        assert r.config_get("appendfsync")["appendfsync"] == "always"
+        info = run("info")
+        assert (
+            "hallcall demo hall is up" in info.stdout and "queue-server watch demo" in info.stdout
+        )
+        secrets = (tmp_path / "var" / "secrets.env").read_text()
+        assert (
+            "MQTT_PASSWORD_display=" in secrets
+            and oct((tmp_path / "var" / "secrets.env").stat().st_mode)[-3:] == "600"
+        )
+    finally:
+        stopped = run("stop")
+    assert stopped.returncode == 0
+    assert not list((tmp_path / "var").rglob("*.pid"))
