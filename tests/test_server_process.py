@@ -115,3 +115,22 @@ async def test_broker_down_at_start_then_back(
 
 async def _status_is(health: Callable[[], Any], value: str) -> bool:
     return bool((await health())["status"] == value)
+
+
+async def test_sigterm_says_offline_and_exits(
+    tmp_path: Path, redis_server: RedisServer, redis: Any, broker: Broker
+) -> None:
+    proc = HttpProcess.queue_server(
+        DEMO, redis_server.url, broker.url(), tmp_path / "log", "--instance", "sigterm"
+    )
+    try:
+        proc.wait()
+        async with subscribe(broker, ["hallcall/demo/status/sigterm"]) as sub:
+            assert (await sub.get("/status/sigterm"))["online"] is True
+            proc.proc.terminate()
+            offline = await sub.get("/status/sigterm", where=lambda b: not b["online"])
+            assert offline["client"] == "sigterm"
+        assert proc.proc.wait(10) == 0
+    finally:
+        proc.stop()
+    assert "Traceback" not in proc.log_text()
