@@ -144,3 +144,24 @@ async def test_only_green_channel_calls_are_marked_green(api: Api, broker: Broke
         first, second = await sub.get("/calls"), await sub.get("/calls")
         assert (first["number"], first["green"]) == ("A002", True)  # 30 min boost beats 15
         assert (second["number"], second["green"]) == ("A001", False)
+
+
+async def test_english_when_asked(redis_server: RedisServer, redis: object, broker: Broker) -> None:
+    cfg = demo_hall()
+    app = create_app(
+        {cfg.id: cfg},
+        Options(redis_url=redis_server.url, lang="en", mqtt=parse_mqtt_url(broker.url())),
+        ManualClock(1_795_658_400.0),
+    )
+    client: TestClient[Request, Application] = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        async with subscribe(broker, [f"hallcall/{cfg.id}/calls"]) as sub:
+            r = await client.post(f"/api/v1/halls/{cfg.id}/tickets", json={"service": "A"})
+            assert (await r.json())["service_name"] == "Household registration"
+            await client.post(f"/api/v1/halls/{cfg.id}/windows/3/next", headers=W[3])
+            assert (await sub.get("/calls"))["window_name"] == "Window 3"
+        info = await (await client.get(f"/api/v1/halls/{cfg.id}")).json()
+        assert info["name"] == "Demo District Government Service Centre"
+    finally:
+        await client.close()
