@@ -16,7 +16,7 @@ from queue_server.clock import SystemClock
 from queue_server.config import ConfigError, hash_token, load_halls
 from queue_server.domain.priority import MINUTE_MS
 from queue_server.settings import Settings, SettingsError
-from queue_server.store.hall_store import offsets_from_config, rules_from_config
+from queue_server.store.hall_store import policy_from_config
 
 log = logging.getLogger("queue_server")
 
@@ -96,13 +96,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run(settings.mqtt, args.hall)
     if args.command == "check-config":
-        from queue_server.domain.priority import Rules
-
         for h in halls.values():
-            boosts = {
-                k[6:]: int(v) for k, v in rules_from_config(h).items() if k.startswith("boost:")
-            }
-            bound = Rules(boosts, offsets_from_config(h)).bound_ms() / MINUTE_MS
+            bound = policy_from_config(h).bound_ms() / MINUTE_MS
             print(
                 f"{h.id}: {len(h.services)} services, {len(h.windows)} windows; "
                 f"starvation bound {bound:g} min (limit {h.queue.max_overtake_minutes:g})"

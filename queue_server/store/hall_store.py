@@ -111,6 +111,12 @@ def rules_from_config(hall: HallConfig) -> dict[str, float]:
     return out
 
 
+def policy_from_config(hall: HallConfig) -> Rules:
+    """The rules as the file states them, before any manager's change."""
+    boosts = {c.id: round(c.boost_minutes * MINUTE_MS) for c in hall.classes}
+    return Rules(boosts=boosts, offsets=offsets_from_config(hall))
+
+
 def offsets_from_config(hall: HallConfig) -> dict[str, dict[str, int]]:
     return {w.id: {s: round(o * MINUTE_MS) for s, o in w.services.items()} for w in hall.windows}
 

@@ -131,6 +131,16 @@ local function close_current(window, auto)
   return cur
 end
 
+-- Keep a call or recall for the board's list of recent calls.
+local function remember_call(tid, window, kind, service, eid, callseq)
+  local t = P .. 't:' .. tid
+  redis.call('LPUSH', P .. 'recent', cjson.encode({
+    event = eid, ticket = tid, number = redis.call('HGET', t, 'number'), service = service,
+    window = window, kind = kind, class = redis.call('HGET', t, 'class'),
+    time = NOW, seq = callseq}))
+  redis.call('LTRIM', P .. 'recent', 0, RECENT_MAX - 1)
+end
+
 -- Put a queued or parked ticket at the window and announce it.
 local function call_ticket(tid, window, kind)
   local t = P .. 't:' .. tid
@@ -140,11 +150,7 @@ local function call_ticket(tid, window, kind)
   local callseq = redis.call('INCR', P .. 'callseq')
   local service = redis.call('HGET', t, 'service')
   local seq, eid = emit(kind, tid, window, service, {'callseq', callseq})
-  redis.call('LPUSH', P .. 'recent', cjson.encode({
-    event = eid, ticket = tid, number = redis.call('HGET', t, 'number'), service = service,
-    window = window, kind = kind, class = redis.call('HGET', t, 'class'),
-    time = NOW, seq = callseq}))
-  redis.call('LTRIM', P .. 'recent', 0, RECENT_MAX - 1)
+  remember_call(tid, window, kind, service, eid, callseq)
   return seq, eid, callseq
 end
 

@@ -14,10 +14,6 @@ redis.call('HSET', t, 'recalls', recalls)
 local callseq = redis.call('INCR', P .. 'callseq')
 local service = redis.call('HGET', t, 'service')
 local seq, eid = emit('recall', cur, window, service, {'callseq', callseq, 'recalls', recalls})
-redis.call('LPUSH', P .. 'recent', cjson.encode({
-  event = eid, ticket = cur, number = redis.call('HGET', t, 'number'), service = service,
-  window = window, kind = 'recall', class = redis.call('HGET', t, 'class'),
-  time = NOW, seq = callseq}))
-redis.call('LTRIM', P .. 'recent', 0, RECENT_MAX - 1)
+remember_call(cur, window, 'recall', service, eid, callseq)
 return {'recalled', cur, seq, eid, callseq, recalls,
         redis.call('HMGET', t, 'number', 'service', 'class', 'phone')}
