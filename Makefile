@@ -11,7 +11,7 @@ system:
 $(STAMP): pyproject.toml
 	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q -e '.[server,display,window,sms,dev]'
 	@rm -f $(VENV)/.installed-*; touch $@
 
 run: system $(STAMP)

@@ -20,9 +20,9 @@ from queue_server.api.routes import DEMO_WARNED, HALLS, TOKENS, Principal, error
 from queue_server.clock import Clock
 from queue_server.config import HallConfig
 from queue_server.hall import Hall
+from queue_server.link import MqttTarget
 from queue_server.metrics import REGISTRY
 from queue_server.publisher import HallPublisher
-from queue_server.settings import MqttTarget
 from queue_server.store.hall_store import HallStore
 from queue_server.store.scripts import register
 

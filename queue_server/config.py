@@ -12,7 +12,7 @@ import re
 import tomllib
 from datetime import date, time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -149,6 +149,49 @@ class QueueRules(_Model):
     appointment_early_minutes: float = Field(default=60, ge=0, le=480)  # earliest check-in
 
 
+Lang = Literal["zh", "en"]
+
+
+class DisplaySettings(_Model):
+    """How the hall's screens show calls (published on the retained ``hall`` topic)."""
+
+    languages: list[Lang] = Field(default=["zh", "en"], min_length=1)  # alternated in order
+    alternate_seconds: float = Field(default=6, ge=2, le=60)  # time per language
+    flash_seconds: float = Field(default=5, ge=0, le=30)  # the newest call flashes this long
+    hold_seconds: float = Field(default=10, ge=3, le=120)  # a call stays large at least this long
+    recent: int = Field(default=10, ge=0, le=50)  # recent calls listed
+    idle: Text = Text(zh="欢迎光临", en="Welcome")  # LED strip with no current ticket
+
+
+class VoiceSettings(_Model):
+    """The spoken call. Silent calling first: a hall may choose a chime only, or nothing."""
+
+    mode: Literal["speech", "chime", "off"] = "speech"
+    quiet_hours: list[str] = []  # spans (HH:MM-HH:MM) when `quiet_mode` applies instead
+    quiet_mode: Literal["chime", "off"] = "chime"
+    volume: float = Field(default=0.8, ge=0, le=1)
+    repeat: int = Field(default=1, ge=1, le=5)
+    languages: list[Lang] = Field(default=["zh"], min_length=1)  # spoken in this order
+    template: Text = Text(
+        zh="请{number}号到{window}办理", en="Number {number}, please go to {window}"
+    )
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _spans(cls, value: list[str]) -> list[str]:
+        for span in value:
+            parse_span(span)
+        return value
+
+    @field_validator("template")
+    @classmethod
+    def _fields(cls, value: Text) -> Text:
+        for text in (value.zh, value.en):
+            if text and ("{number}" not in text or "{window}" not in text):
+                raise ValueError("a voice template needs {number} and {window}")
+        return value
+
+
 class Managers(_Model):
     token_sha256: list[SHA256] = Field(min_length=1)
 
@@ -181,6 +224,8 @@ class HallConfig(_Model):
     classes: list[PriorityClass] = Field(min_length=1)
     windows: list[Window] = Field(min_length=1)
     managers: Managers
+    display: DisplaySettings = DisplaySettings()
+    voice: VoiceSettings = VoiceSettings()
 
     @model_validator(mode="after")
     def _references(self) -> HallConfig:

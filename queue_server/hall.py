@@ -26,10 +26,17 @@ from queue_server.protocol import (
     encode,
     topic_board,
     topic_calls,
+    topic_hall,
     topic_notify,
     topic_window,
 )
-from queue_server.snapshots import build_board, build_panel, offsets_of, service_waits
+from queue_server.snapshots import (
+    build_board,
+    build_panel,
+    hall_message,
+    offsets_of,
+    service_waits,
+)
 from queue_server.store.hall_store import Brief, HallStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -379,6 +386,8 @@ class Hall:
         self._refresh_live(snap)
         now = self.clock.now()
         out = [(topic_board(self.id), encode(build_board(self.config, snap, self.lang, now)))]
+        if windows is None:  # a full round (after connecting): the hall's own settings too
+            out.append((topic_hall(self.id), encode(hall_message(self.config, self.lang, now))))
         for w in self.config.windows:
             if windows is None or w.id in windows:
                 panel = build_panel(self.config, snap, w.id, self.lang, now)

@@ -41,6 +41,10 @@ def topic_status(hall: str, client: str) -> str:
     return f"{PREFIX}/{hall}/status/{client}"
 
 
+def topic_hall(hall: str) -> str:
+    return f"{PREFIX}/{hall}/hall"
+
+
 # The server publishes its status (and its last will) on status/{instance} of every hall it
 # serves; the instance is "server" unless several processes run (queue-server --instance).
 
@@ -62,7 +66,11 @@ class Call:
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """A notice for the SMS gateway (topic ``notify``). Only here is a full phone number."""
+    """A notice for the SMS gateway (topic ``notify``). Only here is a full phone number.
+
+    `id` is unique per hall and stable across redeliveries and server restarts (the entry id
+    of the server's outbox), so the gateway sends each notice at most once; a ticket gets at
+    most one notice of each kind, except "called" after a rejoin."""
 
     kind: NoticeKind
     phone: str
@@ -72,6 +80,13 @@ class Notice:
     window: str = ""
     ahead: int = 0
     ticket: str = ""
+    id: str = ""
+    hall: str = ""
+    service_name: str = ""  # in the ticket's language
+    window_name: str = ""
+    eta_minutes: int | None = None  # ticket_taken: the estimated wait
+    rejoin_minutes: float = 0  # missed: how long the citizen has to rejoin
+    lang: str = "zh"  # the language the citizen took the ticket in
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +143,29 @@ class WindowPanel:
     current: dict[str, Any] | None  # number, service, state, green, called_at, recalls
     waiting: dict[str, int] = field(default_factory=dict)  # per service the window serves
     parked: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class HallMessage:
+    """What a screen, panel or gateway needs to know about the hall (topic ``hall``, retained),
+    straight from its hall file: a manager's edit reaches every screen without touching it.
+    Texts are maps {"zh": …, "en": …} (en may be missing); `languages` are those the hall has
+    texts in, in the order screens alternate them."""
+
+    hall: str
+    name: dict[str, str]
+    address: dict[str, str]
+    timezone: str
+    lang: str  # the server's default language
+    languages: list[str]
+    services: list[dict[str, Any]]  # id, name
+    windows: list[dict[str, Any]]  # id, name, services (ids)
+    notices: list[dict[str, str]]
+    display: dict[str, Any]  # config.DisplaySettings
+    voice: dict[str, Any]  # config.VoiceSettings
+    sms: dict[str, Any] = field(default_factory=dict)  # templates and signature for the gateway
+    version: str = ""  # fingerprint of the hall file
+    time: float = 0.0
 
 
 def encode(message: Any) -> bytes:

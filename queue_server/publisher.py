@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable, Iterable
 import aiomqtt
 
 from queue_server import metrics
+from queue_server.link import MqttTarget
 from queue_server.protocol import Status, encode, topic_status
-from queue_server.settings import MqttTarget
 
 log = logging.getLogger(__name__)
 

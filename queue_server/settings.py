@@ -6,19 +6,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+
+from queue_server.link import LinkError, MqttTarget
+from queue_server.link import parse_mqtt_url as link_parse
 
 
 class SettingsError(ValueError):
     """A bad setting; the message is one line naming the variable."""
-
-
-@dataclass(frozen=True, slots=True)
-class MqttTarget:
-    host: str
-    port: int
-    username: str | None
-    password: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,16 +61,7 @@ def parse_listen(value: str, name: str) -> tuple[str, int]:
 
 
 def parse_mqtt_url(url: str) -> MqttTarget:
-    parts = urlsplit(url)
-    if parts.scheme != "mqtt" or not parts.hostname:
-        raise SettingsError(f"HALLCALL_MQTT_URL: {url!r} is not mqtt://[user:pass@]host:port")
     try:
-        port = parts.port or 1883
-    except ValueError as exc:
-        raise SettingsError(f"HALLCALL_MQTT_URL: bad port in {url!r}") from exc
-    return MqttTarget(
-        host=parts.hostname,
-        port=port,
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-    )
+        return link_parse(url)
+    except LinkError as exc:
+        raise SettingsError(str(exc)) from None

@@ -8,7 +8,7 @@ from typing import Any
 from queue_server.config import HallConfig
 from queue_server.domain import eta
 from queue_server.domain.priority import MINUTE_MS
-from queue_server.protocol import Board, BoardService, BoardWindow, WindowPanel
+from queue_server.protocol import Board, BoardService, BoardWindow, HallMessage, WindowPanel
 
 
 def _pairs(flat: Any) -> dict[str, str]:
@@ -124,4 +124,28 @@ def build_panel(
         ),
         waiting={s: waiting.get(s, 0) for s in _pairs(w["offsets"])},
         parked=[str(p) for p in _list(w["parked"])],
+    )
+
+
+def hall_message(hall: HallConfig, lang: str, now: float) -> HallMessage:
+    """The retained ``hall`` topic: names in both languages and the screen settings."""
+    c = hall
+    languages = ["zh", "en"] if c.hall.name.en else ["zh"]
+    return HallMessage(
+        hall=c.id,
+        name=c.hall.name.model_dump(),
+        address=c.hall.address.model_dump(),
+        timezone=c.hall.timezone,
+        lang=lang,
+        languages=languages,
+        services=[{"id": s.id, "name": s.name.model_dump()} for s in c.services],
+        windows=[
+            {"id": w.id, "name": w.name.model_dump(), "services": list(w.services)}
+            for w in c.windows
+        ],
+        notices=[n.model_dump() for n in c.hall.notices],
+        display=c.display.model_dump(mode="json"),
+        voice=c.voice.model_dump(mode="json"),
+        version=c.fingerprint(),
+        time=now,
     )

@@ -14,8 +14,8 @@ from typing import TextIO
 
 import aiomqtt
 
+from queue_server.link import MqttTarget
 from queue_server.protocol import PREFIX, ProtocolError, decode
-from queue_server.settings import MqttTarget
 
 
 async def watch(
