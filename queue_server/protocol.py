@@ -18,7 +18,7 @@ SCHEMA_VERSION = 1
 PREFIX = "hallcall"
 
 CallKind = Literal["call", "recall", "unpark"]
-NoticeKind = Literal["ticket_taken", "near", "called", "missed"]
+NoticeKind = Literal["ticket_taken", "near", "called", "missed", "finished"]
 
 
 def topic_calls(hall: str) -> str:
@@ -69,8 +69,10 @@ class Notice:
     """A notice for the SMS gateway (topic ``notify``). Only here is a full phone number.
 
     `id` is unique per hall and stable across redeliveries and server restarts (the entry id
-    of the server's outbox), so the gateway sends each notice at most once; a ticket gets at
-    most one notice of each kind, except "called" after a rejoin."""
+    of the server's outbox), so the gateway sends each notice at most once. `key` names the
+    real-world event ("{ticket}/{kind}/{round}", the round growing when a missed ticket
+    rejoins): two notices with one key are one notice. "finished" carries the rating link's
+    ticket after the service."""
 
     kind: NoticeKind
     phone: str
@@ -87,6 +89,7 @@ class Notice:
     eta_minutes: int | None = None  # ticket_taken: the estimated wait
     rejoin_minutes: float = 0  # missed: how long the citizen has to rejoin
     lang: str = "zh"  # the language the citizen took the ticket in
+    key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
