@@ -146,6 +146,7 @@ class WindowPanel:
     current: dict[str, Any] | None  # number, service, state, green, called_at, recalls
     waiting: dict[str, int] = field(default_factory=dict)  # per service the window serves
     parked: list[str] = field(default_factory=list)
+    recall_limit: int = 0  # recalls allowed before a no-show (the panel counts down)
 
 
 @dataclass(frozen=True, slots=True)

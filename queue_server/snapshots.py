@@ -124,6 +124,7 @@ def build_panel(
         ),
         waiting={s: waiting.get(s, 0) for s in _pairs(w["offsets"])},
         parked=[str(p) for p in _list(w["parked"])],
+        recall_limit=hall.queue.recall_limit,
     )
 
 

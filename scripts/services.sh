@@ -58,7 +58,7 @@ start() {
     nohup "$ROOT/.venv/bin/queue-server" >>"$VAR/log/queue-server.log" 2>&1 &
   echo $! >"$VAR/queue-server.pid"
   for _ in $(seq 100); do
-    curl -fs "http://$HTTP/healthz" >/dev/null 2>&1 && return 0
+    curl -fs "http://$HTTP/healthz" >/dev/null 2>&1 && window_clients && return 0
     alive "$VAR/queue-server.pid" || break
     sleep 0.1
   done
@@ -67,8 +67,20 @@ start() {
   exit 1
 }
 
+window_clients() {  # window 3's caller panel, headless: PNG frames in var/snapshots
+  local prog
+  for prog in panel; do
+    if alive "$VAR/window-$prog.pid"; then kill "$(cat "$VAR/window-$prog.pid")"; fi
+    HALLCALL_SERVER_URL="http://$HTTP" HALLCALL_WINDOW_TOKEN=demo-window-3 \
+    HALLCALL_MQTT_URL="mqtt://hallcall-window:$MQTT_PASSWORD_window@127.0.0.1:$MQTT_PORT" \
+      nohup "$ROOT/.venv/bin/window-client" "$prog" --hall demo --window 3 \
+        --snapshot "$VAR/snapshots" >>"$VAR/log/window-$prog.log" 2>&1 &
+    echo $! >"$VAR/window-$prog.pid"
+  done
+}
+
 stop() {
-  for pidfile in "$VAR/queue-server.pid" "$VAR/mosquitto/mosquitto.pid" "$VAR/redis/redis.pid"; do
+  for pidfile in "$VAR/window-panel.pid" "$VAR/window-pad.pid" "$VAR/queue-server.pid" "$VAR/mosquitto/mosquitto.pid" "$VAR/redis/redis.pid"; do
     if alive "$pidfile"; then kill "$(cat "$pidfile")"; fi
     rm -f "$pidfile"
   done
@@ -90,6 +102,11 @@ Try it:
   curl -s -XPOST http://$HTTP/api/v1/halls/demo/tickets -H 'Content-Type: application/json' -d '{"service":"A"}'
   curl -s -XPOST http://$HTTP/api/v1/halls/demo/windows/3/next -H 'Authorization: Bearer demo-window-3'
   .venv/bin/queue-server watch demo --mqtt-url 'mqtt://hallcall-display:$MQTT_PASSWORD_display@127.0.0.1:$MQTT_PORT'
+Window 3 (its panel is drawn headless to var/snapshots/panel-demo-3.png):
+  export HALLCALL_SERVER_URL=http://$HTTP HALLCALL_WINDOW_TOKEN=demo-window-3
+  .venv/bin/window-client next --hall demo --window 3          # exit 3: nobody waiting
+  .venv/bin/window-client status --hall demo --window 3 --json
+  .venv/bin/window-client pause --hall demo --window 3 --reason 午休
 Demo tokens: demo-window-1 … demo-window-6, demo-manager.   Stop: make stop
 INFO
 }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
@@ -45,6 +46,12 @@ def test_the_demo_services_come_up_and_down(tmp_path: Path) -> None:
         assert (
             "hallcall demo hall is up" in info.stdout and "queue-server watch demo" in info.stdout
         )
+        assert "window-client next --hall demo --window 3" in info.stdout
+        panel = tmp_path / "var" / "snapshots" / "panel-demo-3.png"  # the headless panel
+        deadline = time.monotonic() + 20
+        while not panel.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert panel.exists(), (tmp_path / "var" / "log" / "window-panel.log").read_text()
         secrets = (tmp_path / "var" / "secrets.env").read_text()
         assert (
             "MQTT_PASSWORD_display=" in secrets

@@ -1,0 +1,409 @@
+"""The caller panel: a small pygame window for the staff at one window.
+
+Networking apart from drawing: the MQTT link and HTTP answers feed a `PanelState`; the loop
+reads input events, redraws when the state changed (or once a second for the clock), and
+yields to asyncio between frames. Every action has a button and a key (see keys.py); the
+actions that need more (transfer, call, call back, pause reason, sign-in) open a prompt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pygame
+
+from queue_server.link import Link, Message, MqttTarget
+from window_client import draw, keys
+from window_client import settings as st
+from window_client.api import Outcome, ServerApi
+from window_client.draw import Button, Fonts
+from window_client.state import PanelState
+from window_client.texts import t
+
+log = logging.getLogger(__name__)
+
+SIZE = (560, 440)
+FRAME = 0.02  # seconds between input polls: a key press waits at most this long
+OFFLINE_POLL = 5.0  # seconds between HTTP reads of the window while the broker is away
+SNAPSHOT_EVERY = 0.5  # at most two PNG frames a second
+PROMPTED = ("transfer", "call", "unpark", "pause", "signin")
+
+
+@dataclass
+class Prompt:
+    action: str
+    text: str = ""
+    staff: str = ""  # sign-in: the id typed in the first step
+
+    @property
+    def secret(self) -> bool:
+        return self.action == "signin" and bool(self.staff)
+
+
+Waiter = tuple[Callable[[PanelState], bool], asyncio.Future[float]]
+
+
+class PanelApp:
+    def __init__(
+        self,
+        api: ServerApi,
+        window: str,
+        mqtt: MqttTarget | None,
+        bindings: dict[int, str],
+        lang: str = "zh",
+        snapshot: Path | None = None,
+    ) -> None:
+        self.api = api
+        self.state = PanelState(api.hall, window, lang)
+        self.mqtt = mqtt
+        self.bindings = bindings
+        self.snapshot = snapshot
+        self.prompt: Prompt | None = None
+        self.buttons: list[Button] = []
+        self.fonts = Fonts()
+        self.frames = 0
+        self._hints = {a: keys.label(code) for code, a in reversed(bindings.items())}
+        self._window_services: list[str] = []
+        self._stop = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._waiters: list[Waiter] = []
+        self._link: Link | None = None
+        self._surface: pygame.Surface | None = None
+
+    # -- input ----------------------------------------------------------------------------
+
+    def handle(self, ev: pygame.event.Event) -> None:
+        if ev.type == pygame.QUIT:
+            self.stop()
+        elif ev.type == pygame.KEYDOWN:
+            if self.prompt is not None:
+                self._type(ev)
+            elif ev.key in self.bindings:
+                self.trigger(self.bindings[ev.key])
+        elif ev.type == pygame.MOUSEBUTTONDOWN and ev.button == 1:
+            b = draw.hit(self.buttons, ev.pos)
+            if b is not None:
+                self.trigger(b.action, b.arg)
+
+    def trigger(self, action: str, arg: str = "") -> None:
+        """A key or button: act at once, or ask for what the action needs first."""
+        if action == "cancel":
+            self.prompt = None
+            self.state.changed()
+            return
+        if action == "pause" and self.state.paused:
+            action = "resume"
+        if action in PROMPTED and not arg:
+            self.prompt = Prompt(action)
+            self.state.changed()
+            return
+        self.prompt = None
+        body: dict[str, Any] = {}
+        if action == "transfer":
+            body = {"service": arg.upper()}
+        elif action in ("call", "unpark"):
+            body = {"number": self._number(arg)}
+        elif action == "pause":
+            body = {"reason": arg.strip()} if arg.strip() else {}
+        elif action == "signin":
+            staff, _, pin = arg.partition("\n")
+            body = {"staff": staff, "pin": pin}
+        self._spawn(self.perform(action, body))
+
+    def _number(self, typed: str) -> str:
+        """A keypad has digits only: "5" at a window serving B means B005."""
+        typed = typed.strip().upper()
+        if typed.isdigit() and self._window_services:
+            return f"{self._window_services[0]}{int(typed):03d}"
+        return typed
+
+    def _type(self, ev: pygame.event.Event) -> None:
+        p = self.prompt
+        if p is None:
+            return
+        if ev.key == pygame.K_ESCAPE:
+            self.prompt = None
+        elif ev.key == pygame.K_BACKSPACE:
+            p.text = p.text[:-1]
+        elif ev.key in (pygame.K_RETURN, pygame.K_KP_ENTER):
+            if p.action == "signin" and not p.staff:
+                p.staff, p.text = p.text.strip(), ""
+            elif p.action == "signin":
+                self.trigger("signin", f"{p.staff}\n{p.text}")
+            elif p.text.strip() or p.action == "pause":
+                self.trigger(p.action, p.text or " ")
+        elif ev.unicode and ev.unicode.isprintable() and len(p.text) < 40:
+            p.text += ev.unicode
+        self.state.changed()
+
+    async def perform(self, action: str, body: dict[str, Any]) -> None:
+        s = self.state
+        if s.busy:  # one action at a time: a bouncing key never calls twice
+            s.say(f"{t(s.busy, s.lang)}: {t('working', s.lang)}", bad=True)
+            return
+        s.busy = action
+        s.say(t("working", s.lang))
+        reply = await self.api.act(s.window, action, body)
+        s.apply_reply(action, reply)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- feeds ----------------------------------------------------------------------------
+
+    async def on_message(self, msg: Message) -> None:
+        if msg.kind == f"windows/{self.state.window}":
+            self.state.apply_panel(msg.body, live=not msg.retained)
+        elif msg.kind == "hall":
+            self.state.apply_hall(msg.body)
+            for w in msg.body.get("windows") or []:
+                if str(w.get("id")) == self.state.window:
+                    self._window_services = [str(x) for x in w.get("services") or []]
+
+    async def _poll_while_offline(self) -> None:
+        """Without the broker the panel reads its window over HTTP, so it is never blank."""
+        while not self._stop.is_set():
+            if not self.state.online:
+                reply = await self.api.window(self.state.window)
+                reachable = reply.outcome is not Outcome.UNREACHABLE
+                if reply.ok:
+                    self.state.apply_window_state(reply.body)
+                if reachable != self.state.reachable:
+                    self.state.reachable = reachable
+                    self.state.changed()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(OFFLINE_POLL):
+                    await self._stop.wait()
+
+    # -- drawing --------------------------------------------------------------------------
+
+    def render(self, surface: pygame.Surface, now: float) -> None:
+        s, f, lang = self.state, self.fonts, self.state.lang
+        surface.fill(draw.BG)
+        w, _ = surface.get_size()
+        # top bar: window, staff, connection
+        f.text(surface, (12, 10), s.name or s.window, 20)
+        staff = s.staff or t("nobody", lang)
+        f.text(surface, (200, 13), f"{t('staff', lang)}: {staff}", 15, draw.DIM)
+        up = s.online and s.reachable
+        link = t("online", lang) if up else t("offline" if s.reachable else "unreachable", lang)
+        colour = draw.GOOD if up else draw.BAD
+        pygame.draw.circle(surface, colour, (w - 16, 20), 6)
+        r = f.get(14).get_rect(link)
+        f.text(surface, (w - 28 - r.width, 13), link, 14, colour)
+        # the ticket at the window
+        pygame.draw.rect(surface, draw.PANEL, (8, 40, w - 16, 120), border_radius=10)
+        if s.paused:
+            f.text(surface, (24, 60), t("paused", lang), 40, draw.BAD)
+            if s.reason:
+                f.text(surface, (24, 112), s.reason, 22, draw.TEXT)
+        elif s.current:
+            cur = s.current
+            f.text(surface, (24, 52), str(cur.get("number", "")), 64, draw.ACCENT)
+            state = t(str(cur.get("state", "called")), lang)
+            f.text(surface, (260, 58), state, 22)
+            called_at = cur.get("called_at")
+            if called_at:
+                secs = max(0, int(now + s.clock_offset - float(called_at)))
+                f.text(surface, (260, 90), f"{secs // 60:02d}:{secs % 60:02d}", 22, draw.DIM)
+            if s.recalls_left is not None:
+                f.text(surface, (260, 124), t("recalls_left", lang, n=s.recalls_left), 16, draw.DIM)
+        else:
+            f.text(surface, (24, 78), t("idle", lang), 36, draw.DIM)
+        # queues, parked, today
+        y = 168
+        waiting = "  ".join(f"{self._svc(k)} {v}" for k, v in s.waiting.items())
+        f.text(surface, (12, y), f"{t('waiting', lang)}: {waiting or '-'}", 16)
+        if s.upcoming:
+            f.text(surface, (300, y), " ".join(s.upcoming[:5]), 16, draw.DIM)
+        y += 24
+        f.text(surface, (12, y), f"{t('parked', lang)}: {' '.join(s.parked) or '-'}", 16)
+        if s.rated:
+            f.text(surface, (300, y), t("rated", lang, number=s.rated), 16, draw.GOOD)
+        y += 24
+        if s.today:
+            d = s.today
+            today = (
+                f"{t('today', lang)}: {t('finish', lang)} {d.get('served', 0)}  "
+                f"{t('skip', lang)} {d.get('no_shows', 0)}  "
+                f"{d.get('avg_minutes', 0):.1f} min"
+            )
+            f.text(surface, (12, y), today, 16, draw.DIM)
+        y += 26
+        if s.message:
+            f.text(surface, (12, y), s.message[:60], 16, draw.BAD if s.message_bad else draw.GOOD)
+        self.buttons = self._layout(w, 268)
+        if self.prompt is not None:
+            self._draw_prompt(surface, w)
+        hot = s.busy
+        for b in self.buttons:
+            b.draw(surface, f, 15, hot=b.action == hot)
+
+    def _svc(self, sid: str) -> str:
+        return sid
+
+    def _layout(self, width: int, top: int) -> list[Button]:
+        lang, p = self.state.lang, self.prompt
+        if p is not None and p.action == "transfer":
+            choices = [(sid, f"{sid} {name}") for sid, name in self.state.service_names.items()]
+            return self._grid(width, top, "transfer", choices)
+        if p is not None and p.action == "unpark":
+            return self._grid(width, top, "unpark", [(n, n) for n in self.state.parked])
+        if p is not None:
+            return [Button(pygame.Rect(width - 120, top + 120, 110, 44), "cancel", "Esc")]
+        out: list[Button] = []
+        bw, bh, gap = (width - 16 - 3 * 6) // 4, 52, 6
+        for i, action in enumerate(keys.PANEL_ACTIONS):
+            label = t("resume" if action == "pause" and self.state.paused else action, lang)
+            x, y = 8 + (i % 4) * (bw + gap), top + (i // 4) * (bh + gap)
+            hint = self._hints.get(action, "")
+            out.append(Button(pygame.Rect(x, y, bw, bh), action, label, hint))
+        return out
+
+    def _grid(
+        self, width: int, top: int, action: str, choices: list[tuple[str, str]]
+    ) -> list[Button]:
+        bw, bh, gap = (width - 16 - 2 * 6) // 3, 44, 6
+        out = [
+            Button(
+                pygame.Rect(8 + (i % 3) * (bw + gap), top + 28 + (i // 3) * (bh + gap), bw, bh),
+                action,
+                label,
+                arg=arg,
+            )
+            for i, (arg, label) in enumerate(choices[:6])
+        ]
+        out.append(Button(pygame.Rect(width - 120, top + 128, 110, 36), "cancel", "Esc"))
+        return out
+
+    def _draw_prompt(self, surface: pygame.Surface, width: int) -> None:
+        p, lang = self.prompt, self.state.lang
+        if p is None:
+            return
+        pygame.draw.rect(surface, draw.PANEL, (4, 262, width - 8, 174), border_radius=8)
+        ask = {
+            "transfer": "type_service",
+            "call": "type_number",
+            "unpark": "type_number",
+            "pause": "type_reason",
+            "signin": "type_staff",
+        }[p.action]
+        self.fonts.text(surface, (12, 268), f"{t(p.action, lang)} · {t(ask, lang)}", 16)
+        shown = "*" * len(p.text) if p.secret else p.text
+        prefix = f"{p.staff} / " if p.staff else ""
+        self.fonts.text(surface, (12, 398), f"> {prefix}{shown}_", 22, draw.ACCENT)
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def until(self, check: Callable[[PanelState], bool], timeout: float = 5.0) -> float:
+        """Wait until a frame showing a state that passes `check` is drawn; its time
+        (perf_counter) when it was."""
+        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._waiters.append((check, fut))
+        async with asyncio.timeout(timeout):
+            return await fut
+
+    def _frame(self, surface: pygame.Surface, now: float) -> None:
+        self.render(surface, now)
+        pygame.display.flip()
+        self.frames += 1
+        drawn = time.perf_counter()
+        for check, fut in list(self._waiters):
+            if fut.done():
+                self._waiters.remove((check, fut))
+            elif check(self.state):
+                fut.set_result(drawn)
+                self._waiters.remove((check, fut))
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._link is not None:
+            self._link.stop()
+
+    @property
+    def _png(self) -> str:
+        return f"panel-{self.state.hall}-{self.state.window}.png"
+
+    @property
+    def surface(self) -> pygame.Surface | None:
+        return self._surface
+
+    async def run(self, on_top: bool = False) -> None:
+        self._surface = surface = pygame.display.set_mode(SIZE)
+        pygame.display.set_caption(f"hallcall {self.state.hall} · {self.state.window}")
+        if on_top:
+            with contextlib.suppress(AttributeError, pygame.error):
+                pygame.display.get_wm_info()  # some window managers need the window mapped
+                pygame.Window.from_display_module().always_on_top = True
+        async with asyncio.TaskGroup() as tg:
+            if self.mqtt is not None:
+                self._link = Link(
+                    self.mqtt,
+                    self.state.hall,
+                    [f"windows/{self.state.window}", "hall"],
+                    self.on_message,
+                    on_state=self.state.set_online,
+                    program=f"hallcall-window/panel-{self.state.window}",
+                )
+                tg.create_task(self._link.run())
+            tg.create_task(self._poll_while_offline())
+            tg.create_task(self._loop(surface))
+
+    async def _loop(self, surface: pygame.Surface) -> None:
+        shown, tick, saved_at, unsaved = -1, -1, 0.0, False
+        while not self._stop.is_set():
+            for ev in pygame.event.get():
+                self.handle(ev)
+            now = time.time()
+            second = int(now) if self.state.current else tick
+            if self.state.version != shown or second != tick or self._waiters:
+                shown, tick = self.state.version, second
+                self._frame(surface, now)
+                unsaved = True
+            if self.snapshot is not None and unsaved and now - saved_at >= SNAPSHOT_EVERY:
+                draw.save_png(surface, self.snapshot / self._png)
+                saved_at, unsaved = now, False
+            await asyncio.sleep(FRAME)
+        if self.snapshot is not None and unsaved:  # the last state, for whoever looks later
+            draw.save_png(surface, self.snapshot / self._png)
+        for task in list(self._tasks):
+            task.cancel()
+        await self.api.close()
+
+
+def run_panel(args: argparse.Namespace) -> int:
+    lang = st.language(args.lang)
+    token = st.read_token("HALLCALL_WINDOW_TOKEN", args.token_file)
+    server = st.server_url(args.server)
+    mqtt = st.mqtt_target(args.mqtt_url)
+    snapshot = Path(args.snapshot) if args.snapshot else None
+    draw.init_video(headless=snapshot is not None)
+    bindings = keys.load(args.keys)
+
+    async def main() -> None:
+        app = PanelApp(
+            ServerApi(server, args.hall, token, args.timeout),
+            args.window,
+            mqtt,
+            bindings,
+            lang,
+            snapshot,
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):  # say offline, write the last frame
+            loop.add_signal_handler(sig, app.stop)
+        await app.run(on_top=args.on_top)
+
+    asyncio.run(main())
+    return 0
