@@ -35,7 +35,7 @@ def test_bad_bindings_are_one_line(tmp_path: Path, text: str, fault: str) -> Non
     draw.init_video(headless=True)
     path = tmp_path / "keys.toml"
     path.write_text(text)
-    with pytest.raises(st.SettingsError, match="keys.toml") as err:
+    with pytest.raises(st.SettingsError, match=r"keys\.toml") as err:
         keys.load(str(path))
     assert fault in str(err.value) and "\n" not in str(err.value)
 
