@@ -75,6 +75,7 @@ def window_action(action: str) -> Route:
         body=body,
         body_required=body not in (m.Empty, m.PauseRequest),
         response=m.WindowResult,
+        idempotent=True,
     )
 
 

@@ -40,6 +40,17 @@ def build(routes: list[Route], version: str) -> dict[str, Any]:
                     "description": "the secret from the issue response (or ?secret=)",
                 }
             )
+        if r.idempotent:
+            params.append(
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                    "description": "a retry with the same key within 10 minutes returns the "
+                    "first answer and changes nothing",
+                }
+            )
         if params:
             op["parameters"] = params
         if r.body is not None:

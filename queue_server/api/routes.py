@@ -18,7 +18,9 @@ from pydantic import BaseModel, ValidationError
 from redis.exceptions import RedisError
 
 from queue_server import metrics
+from queue_server.api import idempotency
 from queue_server.api import models as m
+from queue_server.api.idempotency import Answer
 from queue_server.config import DEMO_TOKEN_HASHES, hash_token
 from queue_server.errors import ApiError
 
@@ -42,6 +44,7 @@ class Route:
     body_required: bool = True
     response: type[BaseModel] | None = None
     status: int = 200
+    idempotent: bool = False  # honours an Idempotency-Key header (window actions)
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,16 @@ def check_path(request: web.Request) -> None:
         raise ApiError("unknown_window", f"hall {hall_id} has no window {window!r}")
 
 
+async def _answer(route: Route, request: web.Request, body: BaseModel | None) -> Answer:
+    """The handler's answer or refusal as it will be stored for an Idempotency-Key."""
+    try:
+        result = await route.handler(request, body)
+    except ApiError as exc:
+        error = m.Error(error=exc.code, message=exc.message)
+        return Answer(exc.status, error.model_dump_json())
+    return Answer(route.status, result.model_dump_json(by_alias=True))
+
+
 def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
@@ -146,13 +159,28 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
             if who is not None:
                 request[PRINCIPAL] = who
             body = await parse_body(request, route)
-            result = await route.handler(request, body)
-            status = route.status
-            return web.Response(
-                body=result.model_dump_json(by_alias=True),
-                status=status,
-                content_type="application/json",
+            key = request.headers.get(idempotency.HEADER) if route.idempotent else None
+            if key is None:
+                result = await route.handler(request, body)
+                status = route.status
+                return web.Response(
+                    body=result.model_dump_json(by_alias=True),
+                    status=status,
+                    content_type="application/json",
+                )
+            answer = await idempotency.once(
+                request.app[HALLS][request.match_info["hall"]].store.redis,
+                request.match_info["hall"],
+                request.match_info.get("window", ""),
+                idempotency.check_key(key),
+                idempotency.fingerprint(request.method, request.path, await request.read()),
+                lambda: _answer(route, request, body),
             )
+            status = answer.status
+            resp = web.Response(body=answer.body, status=status, content_type="application/json")
+            if answer.replayed:
+                resp.headers["Idempotent-Replayed"] = "true"
+            return resp
         except ApiError as exc:
             status = exc.status
             return error_response(exc.code, exc.message, status)

@@ -70,3 +70,8 @@ def events(hall: str) -> str:
 
 def meta(hall: str) -> str:
     return prefix(hall) + "meta"
+
+
+def idempotency(hall: str, window: str, key_digest: str) -> str:
+    """The stored answer of a window action sent with an Idempotency-Key (10 minutes)."""
+    return prefix(hall) + f"idem:{window}:{key_digest}"

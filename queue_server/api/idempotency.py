@@ -1,0 +1,103 @@
+"""Idempotency-Key for window actions: a retry with the same key returns the first answer.
+
+The first request with a key claims it in Redis with SET NX (a "pending" marker), runs, and
+stores its answer for 10 minutes. A retry, or a concurrent duplicate reaching another server
+process, finds the key taken: it waits for the stored answer and returns it, changing
+nothing, so a `next` retried after a timeout never calls two citizens. A key sent again with
+another action or body is refused. Answers of a failed store (5xx) are not kept: the action
+did not happen, so the retry runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from queue_server.errors import ApiError
+from queue_server.store import keys
+
+TTL_SECONDS = 600
+PENDING = "pending"
+WAIT_SECONDS = 5.0  # how long a duplicate waits for the first request's answer
+POLL_SECONDS = 0.005
+HEADER = "Idempotency-Key"
+MAX_KEY = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: str  # JSON text, as sent the first time
+    replayed: bool = False
+
+
+def check_key(value: str) -> str:
+    if not 0 < len(value) <= MAX_KEY or not value.isascii() or not value.isprintable():
+        raise ApiError(
+            "invalid_request", f"{HEADER}: 1 to {MAX_KEY} printable ASCII characters, please"
+        )
+    return value
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    return hashlib.sha256(b"\0".join((method.encode(), path.encode(), body))).hexdigest()
+
+
+async def once(
+    redis: Redis,
+    hall: str,
+    window: str,
+    key: str,
+    request_print: str,
+    run: Callable[[], Awaitable[Answer]],
+) -> Answer:
+    """Run `run` once per (hall, window, key); duplicates get the first answer."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    slot = keys.idempotency(hall, window, digest)
+    if await redis.set(slot, f"{PENDING}:{request_print}", nx=True, ex=TTL_SECONDS):
+        try:
+            answer = await run()
+        except BaseException:
+            await redis.delete(slot)
+            raise
+        if answer.status >= 500:
+            await redis.delete(slot)
+        else:
+            stored = json.dumps({"p": request_print, "s": answer.status, "b": answer.body})
+            await redis.set(slot, stored, ex=TTL_SECONDS)
+        return answer
+    return await _replay(redis, slot, request_print)
+
+
+async def _replay(redis: Redis, slot: str, request_print: str) -> Answer:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        raw = await redis.get(slot)
+        if raw is None:  # the first request failed and let go of the key
+            raise ApiError("idempotency_retry", f"the first request with this {HEADER} failed")
+        text = raw.decode() if isinstance(raw, bytes) else str(raw)
+        if text.startswith(PENDING + ":"):
+            if text[len(PENDING) + 1 :] != request_print:
+                raise _mismatch()
+            if time.monotonic() > deadline:
+                raise ApiError(
+                    "idempotency_pending", f"the first request with this {HEADER} still runs"
+                )
+            await asyncio.sleep(POLL_SECONDS)
+            continue
+        stored = json.loads(text)
+        if stored["p"] != request_print:
+            raise _mismatch()
+        return Answer(int(stored["s"]), str(stored["b"]), replayed=True)
+
+
+def _mismatch() -> ApiError:
+    return ApiError(
+        "idempotency_mismatch", f"this {HEADER} was used for another request in the last 10 min"
+    )
