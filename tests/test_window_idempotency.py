@@ -105,12 +105,15 @@ async def test_the_client_retries_a_lost_answer_with_the_same_key(api: Api) -> N
 
     async def forward(request: web.Request) -> web.Response:
         seen.append(request.headers.get("Idempotency-Key", ""))
-        async with aiohttp.ClientSession() as http, http.request(
-            request.method,
-            server_url(api) + request.path_qs,
-            data=await request.read(),
-            headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
-        ) as r:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(
+                request.method,
+                server_url(api) + request.path_qs,
+                data=await request.read(),
+                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+            ) as r,
+        ):
             body = await r.read()
         if len(seen) == 1:  # the answer is lost: the client gives up after 0.5 s
             await released.wait()
