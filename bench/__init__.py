@@ -1,1 +1,1 @@
-"""Benchmarks: they print figures and assert nothing (see bench/__main__.py)."""
+"""Benchmarks: they print figures beside floors from the same run, and fail on errors."""

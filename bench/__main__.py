@@ -1,16 +1,22 @@
-"""Run every benchmark in turn: `python -m bench`. Each prints its figures; none asserts."""
+"""Run every benchmark in turn: `python -m bench`. Each prints its figures beside a floor
+measured in the same run; an error (a non-2xx answer, a lost call) stops it and exits 1."""
 
 from __future__ import annotations
 
+import sys
 import time
 
-from bench import issue, latency, memory
+from bench import fullload, issue, latency, memory
+from bench.common import BenchError
 
 
 def main() -> None:
-    for bench in (issue.run, latency.run, memory.run):
+    for bench in (issue, latency, fullload, memory):
         t0 = time.perf_counter()
-        bench()
+        try:
+            bench.run()
+        except BenchError as exc:
+            sys.exit(f"{bench.__name__} FAILED: {exc}")
         print(f"  ({time.perf_counter() - t0:.0f} s)\n", flush=True)
 
 

@@ -1,7 +1,16 @@
-"""Closed-loop HTTP load generator, run as its own process so it does not share a core (or an
-event loop) with the server it measures. Prints one JSON line with the figures.
+"""Closed-loop HTTP load generator for issuing tickets, run as its own process so it shares
+neither a core's event loop nor its CPU accounting with the server it measures. Prints one
+JSON line with the figures.
 
-    python -m bench.loadgen URL --requests 20000 --concurrency 64
+Any answer other than 2xx (or a broken connection) fails the run: the generator stops, names
+the first error on stderr and exits 1. A failing server never looks fast.
+
+    python -m bench.loadgen URL [--requests N | --seconds S] [--concurrency 64]
+        [--phone-every K] [--phone-base B] [--token T]
+
+Every K-th request carries a phone (K=4: 25%, K=1: all; 0: none), each a distinct valid
+mainland mobile number counted from B; the others send `Authorization: Bearer T` if a token
+is given (halls may want a kiosk device token for phoneless tickets).
 """
 
 from __future__ import annotations
@@ -10,50 +19,87 @@ import argparse
 import asyncio
 import itertools
 import json
+import sys
 import time
+from dataclasses import dataclass, field
 
 import aiohttp
 
-from bench.common import percentiles
+from bench.common import percentiles, phone
 
-# Bodies cycled over requests; pre-encoded so the client spends its CPU on HTTP, not JSON.
-BODIES = [json.dumps({"service": s}).encode() for s in "ABC"]
-HEADERS = {"Content-Type": "application/json"}
+SERVICES = "ABC"
+JSON = {"Content-Type": "application/json"}
 
 
-async def run(url: str, requests: int, concurrency: int, warmup: int) -> dict[str, float]:
-    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
+class Failed(Exception):
+    """The first non-2xx answer or transport error, named."""
+
+
+@dataclass
+class Plan:
+    url: str
+    concurrency: int
+    phone_every: int = 0
+    phone_base: int = 0
+    token: str = ""
+    counter: itertools.count[int] = field(default_factory=itertools.count)
+    phones: int = 0
+
+    def request(self) -> tuple[bytes, dict[str, str]]:
+        """The next request's body and headers, pre-encoded: the client spends its CPU on
+        HTTP, not JSON."""
+        i = next(self.counter)
+        service = SERVICES[i % len(SERVICES)]
+        if self.phone_every and i % self.phone_every == 0:
+            self.phones += 1
+            body = f'{{"service":"{service}","phone":"{phone(self.phone_base + i)}"}}'
+            return body.encode(), JSON
+        headers = {**JSON, "Authorization": f"Bearer {self.token}"} if self.token else JSON
+        return f'{{"service":"{service}"}}'.encode(), headers
+
+
+async def phase(
+    session: aiohttp.ClientSession, plan: Plan, requests: int, seconds: float
+) -> tuple[list[float], float]:
+    """`requests` requests, or as many as fit in `seconds`; latencies in ms, elapsed s."""
+    latencies: list[float] = []
+    started = itertools.count()
+    t0 = time.perf_counter()
+    stop_at = t0 + seconds if seconds else float("inf")
+
+    async def worker() -> None:
+        while (not requests or next(started) < requests) and time.perf_counter() < stop_at:
+            body, headers = plan.request()
+            t = time.perf_counter()
+            try:
+                async with session.post(plan.url, data=body, headers=headers) as resp:
+                    text = await resp.read()
+            except aiohttp.ClientError as exc:
+                raise Failed(f"POST {plan.url}: {type(exc).__name__}: {exc}") from None
+            if resp.status >= 300:
+                raise Failed(
+                    f"POST {plan.url} answered {resp.status}: {text[:300].decode(errors='replace')}"
+                )
+            latencies.append((time.perf_counter() - t) * 1000)
+
+    async with asyncio.TaskGroup() as tg:
+        for _ in range(plan.concurrency):
+            tg.create_task(worker())
+    return latencies, time.perf_counter() - t0
+
+
+async def run(plan: Plan, requests: int, seconds: float, warmup: int) -> dict[str, float]:
+    connector = aiohttp.TCPConnector(limit=plan.concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def one(i: int) -> tuple[float, bool]:
-            t0 = time.perf_counter()
-            async with session.post(url, data=BODIES[i % 3], headers=HEADERS) as resp:
-                await resp.read()
-                return (time.perf_counter() - t0) * 1000, resp.status < 300
-
-        async def phase(n: int) -> tuple[list[float], int, float]:
-            counter = itertools.count()
-            latencies: list[float] = []
-            errors = 0
-
-            async def worker() -> None:
-                nonlocal errors
-                while (i := next(counter)) < n:
-                    ms, ok = await one(i)
-                    latencies.append(ms)
-                    errors += not ok
-
-            t0 = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-            return latencies, errors, time.perf_counter() - t0
-
-        await phase(warmup)  # opens the keep-alive connections, warms server caches
-        latencies, errors, seconds = await phase(requests)
+        if warmup:
+            await phase(session, plan, warmup, 0)  # opens the keep-alive connections
+        plan.phones = 0
+        latencies, elapsed = await phase(session, plan, requests, seconds)
     return {
-        "requests": requests,
-        "errors": errors,
-        "seconds": seconds,
-        "rps": requests / seconds,
+        "requests": len(latencies),
+        "phones": plan.phones,
+        "seconds": elapsed,
+        "rps": len(latencies) / elapsed,
         **percentiles(latencies),
     }
 
@@ -61,11 +107,21 @@ async def run(url: str, requests: int, concurrency: int, warmup: int) -> dict[st
 def main() -> None:
     p = argparse.ArgumentParser(prog="bench.loadgen")
     p.add_argument("url")
-    p.add_argument("--requests", type=int, default=20_000)
+    p.add_argument("--requests", type=int, default=0, help="stop after N (default 20,000)")
+    p.add_argument("--seconds", type=float, default=0.0, help="or stop after S seconds")
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--warmup", type=int, default=1_000)
+    p.add_argument("--phone-every", type=int, default=0)
+    p.add_argument("--phone-base", type=int, default=0)
+    p.add_argument("--token", default="")
     a = p.parse_args()
-    print(json.dumps(asyncio.run(run(a.url, a.requests, a.concurrency, a.warmup))))
+    requests = a.requests or (0 if a.seconds else 20_000)
+    plan = Plan(a.url, a.concurrency, a.phone_every, a.phone_base, a.token)
+    try:
+        result = asyncio.run(run(plan, requests, a.seconds, a.warmup))
+    except* Failed as group:
+        sys.exit(f"loadgen: {group.exceptions[0]}")
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -1,122 +1,75 @@
-"""Memory after a simulated day: 10 halls x 20,000 tickets, each issued, called and finished.
+"""Memory after a day sent entirely over HTTP: 10 halls x N tickets, each issued, called and
+finished through the real server process, every 4th ticket with a distinct valid mobile
+phone (so it also makes SMS notices). Nothing is written to Redis except by the server.
 
-Driving all 600,000 actions over HTTP takes minutes on 2 cores, so the day is split:
-  1. the bulk of each hall's tickets run HallStore's own methods and Lua scripts straight
-     against Redis, queued on pipelines (same scripts, same arguments as the server);
-  2. the rest of the day goes through the real server process over HTTP (issue, next,
-     finish per ticket; every 4th ticket with a phone), so its RSS reflects a server that
-     served traffic on top of a full day's Redis.
-Redis bytes per ticket = (used_memory after the day - empty instance) / all tickets.
+N defaults to 2,000, a tenth of the 20,000-ticket day of the target: the whole day is 600,000
+requests, about 20 minutes here (`--tickets 20000` runs it). Per-ticket Redis bytes at a tenth
+of the day are if anything high: the per-hall event stream is capped, so at 20,000 tickets it
+holds fewer entries per ticket.
 
-    python -m bench.memory [--tickets 20000] [--http-tickets 1000]
+Figures: the server's RSS (after the day, its peak, and its growth per 10k requests over the
+second half of the day: a leak shows as steady growth), and Redis used_memory over an empty
+instance per ticket, broken down by key kind (the name part after the hall's hash tag;
+sizes from MEMORY USAGE of up to 200 keys of each kind, times their count).
+
+Every answer must be 2xx and every ticket called: an error fails the run.
+
+    python -m bench.memory [--tickets 20000] [--halls 10]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import time
 from typing import Any
 
 import aiohttp
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
-from redis.commands.core import AsyncScript
 
-from bench.common import hall_toml, rss_mb, server, stack, window_token
-from queue_server.clock import SystemClock
-from queue_server.config import HallConfig, load_halls
-from queue_server.store import keys
-from queue_server.store.hall_store import HallStore
-from queue_server.store.scripts import STREAM_MAX, register
+from bench.common import BenchError, hall_toml, phone, rss_mb, server, stack, window_token
 from tests.services import HttpProcess
 
-HALLS = 10
 WINDOWS = 10
-ROUNDS = 10  # rounds (a ticket per window) per pipeline: big enough to amortise round trips
-IN_FLIGHT = 64  # HTTP requests at once: the server's Redis pool refuses more than 100
-# What the store methods unpack; the real replies come back from the pipeline.
-CANNED: dict[str, list[Any]] = {"issue": ["", "", 0, 0, ""], "next": ["", "", 0], "step": ["", 0]}
+IN_FLIGHT = 64  # requests at once, below the server's Redis pool (64 connections)
+SAMPLE = 200  # keys of each kind whose MEMORY USAGE is read
 
 
-class Queued(AsyncScript):
-    """A script that queues its call on a pipeline instead of awaiting the reply, so the
-    store's own methods build every KEYS/ARGV while Redis runs them in batches."""
+async def over_http(srv: HttpProcess, halls: list[str], per_window: int, first: int) -> int:
+    """Each window of each hall: issue a ticket of its service, next, finish, `per_window`
+    times; returns the requests made. Any non-2xx raises BenchError."""
+    requests = 0
+    connector = aiohttp.TCPConnector(limit=IN_FLIGHT)
+    async with aiohttp.ClientSession(connector=connector) as session:
 
-    def __init__(self, script: AsyncScript, name: str, pipe: Pipeline) -> None:
-        super().__init__(script.registered_client, script.script)
-        self.name, self.pipe = name, pipe
+        async def post(path: str, **kw: Any) -> dict[str, Any]:
+            nonlocal requests
+            async with session.post(srv.url + path, **kw) as resp:
+                text = await resp.text()
+                if resp.status >= 300:
+                    raise BenchError(f"POST {path} answered {resp.status}: {text[:300]}")
+            requests += 1
+            body: dict[str, Any] = await resp.json()
+            return body
 
-    async def __call__(self, keys: Any = None, args: Any = None, client: Any = None) -> Any:
-        await super().__call__(keys, args, client=self.pipe)
-        return CANNED[self.name]
-
-
-def phone_of(hall: int, i: int) -> str:
-    return f"139{hall:02d}{i:06d}" if i % 4 == 0 else ""
-
-
-async def direct(redis: Redis, halls: list[HallConfig], tickets: int) -> None:
-    """Issue, call and finish `tickets` per hall through pipelined store calls. A `next` that
-    found nothing makes the following `finish` fail (no_current), and execute() raises."""
-    scripts = register(redis)
-
-    async def one_hall(h: int, cfg: HallConfig) -> None:
-        pipe = redis.pipeline(transaction=False)
-        store = HallStore(
-            redis, {n: Queued(s, n, pipe) for n, s in scripts.items()}, cfg, SystemClock()
-        )
-        per_pipe = ROUNDS * len(cfg.windows)
-        for start in range(0, tickets, per_pipe):
-            for r in range(start, min(start + per_pipe, tickets), len(cfg.windows)):
-                batch = cfg.windows[: tickets - r]
-                for i, w in enumerate(batch, r):  # one ticket for each window's own service
-                    phone = phone_of(h, i)
-                    channel = "mobile" if phone else "kiosk"
-                    await store.issue(next(iter(w.services)), "normal", channel, phone)
-                for w in batch:
-                    await store.call(w.id)
-                for w in batch:
-                    await store.step(w.id, "finish")
-            await pipe.execute()  # raises on the first script error
-
-    await asyncio.gather(*(one_hall(h, c) for h, c in enumerate(halls)))
-
-
-async def over_http(srv: HttpProcess, halls: list[HallConfig], tickets: int, offset: int) -> int:
-    """One client per window: issue a ticket of its service, next, finish; returns errors."""
-    errors = 0
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-        sem = asyncio.Semaphore(IN_FLIGHT)
-
-        async def post(url: str, **kw: Any) -> None:
-            nonlocal errors
-            async with sem, session.post(srv.url + url, **kw) as resp:
-                await resp.read()
-                errors += resp.status >= 300  # a failed next also fails its finish
-
-        async def window(h: int, cfg: HallConfig, n: int, count: int) -> None:
-            w = cfg.windows[n]
-            base = f"/api/v1/halls/{cfg.id}"
-            auth = {"Authorization": f"Bearer {window_token(cfg.id, n + 1)}"}
-            for k in range(count):
-                phone = phone_of(h, offset + k * WINDOWS + n)
-                body: dict[str, str] = {"service": next(iter(w.services))}
-                if phone:
-                    body |= {"phone": phone, "channel": "mobile"}
+        async def window(h: int, hall: str, n: int) -> None:
+            base = f"/api/v1/halls/{hall}"
+            auth = {"Authorization": f"Bearer {window_token(hall, n)}"}
+            service = "ABC"[(n - 1) % 3]
+            for k in range(first, first + per_window):
+                i = (h * WINDOWS + n - 1) * 1_000_000 + k  # distinct over the whole day
+                body = {"service": service} | ({"phone": phone(i)} if k % 4 == 0 else {})
                 await post(f"{base}/tickets", json=body)
-                await post(f"{base}/windows/{w.id}/next", headers=auth)
-                await post(f"{base}/windows/{w.id}/finish", headers=auth)
+                called = await post(f"{base}/windows/{n}/next", headers=auth)
+                if not called.get("ticket"):
+                    raise BenchError(f"{hall} window {n} found nobody to call: {called}")
+                await post(f"{base}/windows/{n}/finish", headers=auth)
 
-        per_window = tickets // WINDOWS
         await asyncio.gather(
-            *(
-                window(h, c, n, per_window)
-                for h, c in enumerate(halls)
-                for n in range(len(c.windows))
-            )
+            *(window(h, hall, n) for h, hall in enumerate(halls) for n in range(1, WINDOWS + 1))
         )
-    return errors
+    return requests
 
 
 async def used_memory(redis: Redis) -> int:
@@ -124,97 +77,90 @@ async def used_memory(redis: Redis) -> int:
     return int(info["used_memory"])
 
 
-async def used_memory_at(url: str) -> int:
-    redis = Redis.from_url(url)
-    try:
-        return await used_memory(redis)
-    finally:
-        await redis.aclose()
+def kind_of(key: str) -> str:
+    """The key's kind: "t" for hc:{hall}:t:<id>, "events" for hc:{hall}:events."""
+    _, _, rest = key.partition("}:")
+    return rest.split(":", 1)[0] if rest else key
 
 
-async def waiting(redis: Redis, halls: list[HallConfig]) -> int:
-    """Tickets still queued: 0 when every ticket of the day was called."""
-    names = [keys.queue(h.id, s, c) for h in halls for s in h.service_ids for c in h.class_ids]
-    return sum([await redis.zcard(n) for n in names])
+async def by_kind(redis: Redis) -> dict[str, tuple[int, float]]:
+    """Key kind -> (count, estimated bytes)."""
+    keys: dict[str, list[str]] = {}
+    async for key in redis.scan_iter(count=5000):
+        keys.setdefault(kind_of(key), []).append(key)
+    out: dict[str, tuple[int, float]] = {}
+    for kind, names in keys.items():
+        sample = random.sample(names, min(SAMPLE, len(names)))
+        pipe = redis.pipeline(transaction=False)
+        for name in sample:
+            pipe.memory_usage(name, samples=0)
+        sizes = [s or 0 for s in await pipe.execute()]
+        out[kind] = (len(names), sum(sizes) / len(sizes) * len(names))
+    return out
 
 
-async def ticket_hash_bytes(redis: Redis, halls: list[HallConfig], per_hall: int = 50) -> float:
-    """Mean MEMORY USAGE of a sample of ticket hashes (with and without a phone)."""
-    sizes: list[int] = []
-    for h in halls:
-        async for key in redis.scan_iter(match=keys.ticket(h.id, "*"), count=1000):
-            sizes.append(await redis.memory_usage(key, samples=0) or 0)
-            if len(sizes) % per_hall == 0:
-                break
-    return sum(sizes) / len(sizes)
-
-
-async def day(
-    srv: HttpProcess, url: str, halls: list[HallConfig], total: int, http: int, empty: int
-) -> None:
+async def day(srv: HttpProcess, url: str, halls: list[str], tickets: int, empty: int) -> None:
+    per_window = tickets // WINDOWS
+    half = per_window // 2
+    rss = [rss_mb(srv.pid)]
+    t0 = time.perf_counter()
+    requests = await over_http(srv, halls, half, 0)
+    rss.append(rss_mb(srv.pid))
+    second = await over_http(srv, halls, per_window - half, half)
+    seconds = time.perf_counter() - t0
+    rss.append(rss_mb(srv.pid))
+    hwm = rss_mb(srv.pid, "VmHWM")
     redis = Redis.from_url(url, decode_responses=True)
     try:
-        t0 = time.perf_counter()
-        await direct(redis, halls, total - http)
-        direct_s = time.perf_counter() - t0
-        # The HTTP part in two halves: RSS growth over the second half shows whether the
-        # server keeps memory per request (a leak) or levels off after warming up.
-        rss, errors, http_s = [rss_mb(srv.pid)], 0, 0.0
-        for k in range(2):
-            t0 = time.perf_counter()
-            errors += await over_http(srv, halls, http // 2, total - http + k * (http // 2))
-            http_s += time.perf_counter() - t0
-            await asyncio.sleep(0.5)  # let the publisher drain
-            rss.append(rss_mb(srv.pid))
-        hwm = rss_mb(srv.pid, "VmHWM")
         used = await used_memory(redis) - empty
-        streams = sum([await redis.memory_usage(keys.events(h.id), samples=0) or 0 for h in halls])
-        per_hash = await ticket_hash_bytes(redis, halls)
-        nkeys, left = await redis.dbsize(), await waiting(redis, halls)
+        kinds = await by_kind(redis)
     finally:
         await redis.aclose()
-    n, m = total * len(halls), 2**20
-    print(f"memory: {len(halls)} halls x {total} tickets (issued, called, finished)")
+    n, mb = per_window * WINDOWS * len(halls), 2**20
     print(
-        f"  driven: {total - http}/hall direct via pipelined HallStore Lua "
-        f"({(total - http) * len(halls) * 3 / direct_s:.0f} scripts/s), {http}/hall over HTTP "
-        f"({http * len(halls) * 3 / http_s:.0f} req/s, {errors} errors); {left} left waiting"
-    )
-    half = http // 2 * len(halls) * 3 / 10_000  # requests per half, in 10k
-    print(
-        f"  server RSS {rss[2]:.1f} MB (target <= 150; peak {hwm:.1f}); before HTTP "
-        f"{rss[0]:.1f}, after 1st half {rss[1]:.1f}: 2nd half grew "
-        f"{(rss[2] - rss[1]) / half:.2f} MB per 10k requests"
+        f"memory: {len(halls)} halls x {per_window * WINDOWS} tickets, all over HTTP "
+        f"(issue, next, finish; every 4th with a phone): {requests + second} requests in "
+        f"{seconds:.0f} s ({(requests + second) / seconds:.0f}/s), no errors"
     )
     print(
-        f"  Redis used_memory +{used / m:.1f} MB over empty = {used / n:.0f} B/ticket "
-        f"(target <= 1024); {nkeys} keys"
+        f"  server RSS {rss[2]:.1f} MB after the day (target <= 150; peak {hwm:.1f}; "
+        f"{rss[0]:.1f} before, {rss[1]:.1f} at half-day): second half grew "
+        f"{(rss[2] - rss[1]) / (second / 10_000):.2f} MB per 10k requests"
     )
     print(
-        f"    ticket hashes ~{per_hash:.0f} B x {n} = {per_hash * n / m:.1f} MB; events streams "
-        f"{streams / m:.1f} MB (~{STREAM_MAX} entries/hall cap, 3 events/ticket); "
-        f"rest {(used - per_hash * n - streams) / m:.1f} MB (key index, TTLs, phone counters)"
+        f"  Redis used_memory +{used / mb:.1f} MB over empty = {used / n:.0f} B/ticket "
+        f"(target <= 1024); by key kind (count, estimated MB):"
     )
+    for kind, (count, size) in sorted(kinds.items(), key=lambda kv: -kv[1][1])[:8]:
+        print(f"    {kind:<12} {count:>8} keys  {size / mb:7.1f} MB  ({size / n:.0f} B/ticket)")
 
 
-def run(tickets: int = 20_000, http_tickets: int = 1_000) -> None:
+def run(tickets: int = 2_000, halls: int = 10) -> None:
     with stack() as s:
         folder = s.dir / "halls"
         folder.mkdir()
-        for h in range(HALLS):
-            (folder / f"m{h}.toml").write_text(hall_toml(f"m{h}", WINDOWS), encoding="utf-8")
-        halls = list(load_halls(folder).values())
-        empty = asyncio.run(used_memory_at(s.redis.url))  # before the server seeds its halls
+        names = [f"m{h}" for h in range(halls)]
+        for name in names:
+            (folder / f"{name}.toml").write_text(hall_toml(name, WINDOWS), encoding="utf-8")
+
+        async def empty_memory() -> int:
+            redis = Redis.from_url(s.redis.url)
+            try:
+                return await used_memory(redis)
+            finally:
+                await redis.aclose()
+
+        empty = asyncio.run(empty_memory())  # before the server seeds its halls
         with server(s, folder) as srv:
-            asyncio.run(day(srv, s.redis.url, halls, tickets, http_tickets, empty))
+            asyncio.run(day(srv, s.redis.url, names, tickets, empty))
 
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="bench.memory")
-    p.add_argument("--tickets", type=int, default=20_000, help="per hall")
-    p.add_argument("--http-tickets", type=int, default=1_000, help="per hall, over HTTP")
+    p.add_argument("--tickets", type=int, default=2_000, help="per hall")
+    p.add_argument("--halls", type=int, default=10)
     a = p.parse_args()
-    run(a.tickets, a.http_tickets)
+    run(a.tickets, a.halls)
 
 
 if __name__ == "__main__":
