@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
+from queue_server.announcer import Announcer
 from queue_server.api import models as m
 from queue_server.api import openapi
 from queue_server.api.handlers import ROUTES
@@ -21,8 +22,10 @@ from queue_server.clock import Clock
 from queue_server.config import HallConfig
 from queue_server.hall import Hall
 from queue_server.link import MqttTarget
+from queue_server.live import LiveCache
 from queue_server.metrics import REGISTRY
 from queue_server.publisher import HallPublisher
+from queue_server.relay import Relay
 from queue_server.store.hall_store import HallStore
 from queue_server.store.scripts import register
 
@@ -44,6 +47,7 @@ class Options:
     lang: str = "zh"
     instance: str = "server"
     snapshot_interval: float = 0.05
+    replay_calls_age: float = 60.0  # after an outage, older calls are history (the board)
 
 
 def tokens_of(hall: HallConfig) -> dict[str, Principal]:
@@ -101,33 +105,35 @@ def create_app(halls: dict[str, HallConfig], options: Options, clock: Clock) -> 
                 log.warning(
                     "hall %s uses the public demo tokens: anyone can act as its staff", cfg.id
                 )
-            hall_ref: list[Hall] = []
-
-            async def current_seq(store: HallStore = store) -> int:
-                return await store.seq()
-
-            async def snapshot(
-                windows: set[str] | None, ref: list[Hall] = hall_ref
-            ) -> tuple[int, list[tuple[str, bytes]]]:
-                return await ref[0].snapshot_messages(windows)
-
+            live = LiveCache(cfg, clock)
+            announcer = Announcer(cfg, live, options.lang)
+            relay = Relay(
+                redis,
+                scripts,
+                cfg.id,
+                options.instance,
+                announcer.render,
+                clock,
+                replay_calls_age=options.replay_calls_age,
+            )
+            store.outbox = relay.current_id
+            await relay.register()
             pub = HallPublisher(
                 cfg.id,
                 options.mqtt,
-                snapshot,
-                current_seq,
+                relay,
                 instance=options.instance,
                 min_interval=options.snapshot_interval,
             )
-            hall = Hall(cfg, store, pub, clock, options.lang)
-            hall_ref.append(hall)
+            hall = Hall(cfg, store, live, announcer, pub, clock, options.lang)
+            pub.bind(hall.snapshot_messages, store.seq)
             app[HALLS][cfg.id] = hall
             app[PUBLISHERS][cfg.id] = pub
             tasks.append(asyncio.create_task(pub.run(), name=f"mqtt-{cfg.id}"))
         yield
         for pub in app[PUBLISHERS].values():
             pub.stop()
-        _, late = await asyncio.wait(tasks, timeout=2)  # they say "offline" on the way out
+        _, late = await asyncio.wait(tasks, timeout=4)  # last acks, then "offline"
         for t in late:
             t.cancel()
         if late:

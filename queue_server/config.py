@@ -18,8 +18,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
-ID = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
-SERVICE_ID = Annotated[str, Field(pattern=r"^[A-Z]$")]
+from queue_server.domain import limits
+
+ID = Annotated[str, Field(pattern=limits.ID)]
+SERVICE_ID = Annotated[str, Field(pattern=limits.SERVICE_ID)]
 SHA256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SPAN = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
@@ -62,7 +64,9 @@ class Service(_Model):
 class PriorityClass(_Model):
     id: ID
     name: Text
-    boost_minutes: float = Field(default=0.0, ge=0, le=480)
+    boost_minutes: float = Field(
+        default=0.0, ge=limits.BOOST_MINUTES[0], le=limits.BOOST_MINUTES[1]
+    )
     # Only staff (a guide's device, a window, a manager) may issue tickets of this class; by
     # default every class with a boost, so nobody gives themselves a better place.
     staff_only: bool | None = None
@@ -82,9 +86,10 @@ class Window(_Model):
     @field_validator("services")
     @classmethod
     def _offsets(cls, value: dict[str, float]) -> dict[str, float]:
+        low, high = limits.OFFSET_MINUTES
         for sid, offset in value.items():
-            if not 0 <= offset <= 480:
-                raise ValueError(f"offset of {sid} must be 0..480 minutes")
+            if not low <= offset <= high:
+                raise ValueError(f"offset of {sid} must be {low}..{high} minutes")
         return value
 
 
@@ -139,9 +144,11 @@ def parse_span(span: str) -> tuple[time, time]:
 
 
 class QueueRules(_Model):
-    recall_limit: int = Field(default=2, ge=0, le=10)  # recalls allowed before a no-show
-    rejoin_minutes: float = Field(default=30, ge=0, le=480)
-    notify_ahead: int = Field(default=3, ge=0, le=50)  # SMS "N ahead" notice
+    recall_limit: int = Field(default=2, ge=limits.RECALL_LIMIT[0], le=limits.RECALL_LIMIT[1])
+    rejoin_minutes: float = Field(
+        default=30, ge=limits.REJOIN_MINUTES[0], le=limits.REJOIN_MINUTES[1]
+    )
+    notify_ahead: int = Field(default=3, ge=limits.NOTIFY_AHEAD[0], le=limits.NOTIFY_AHEAD[1])
     max_per_phone: int = Field(default=5, ge=1, le=100)  # tickets per phone per day
     max_overtake_minutes: float = Field(default=90, gt=0, le=1440)  # starvation bound limit
     issue_outside_hours: bool = False

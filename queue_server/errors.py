@@ -1,4 +1,5 @@
-"""Errors a client can act on: a code, a one-line message and the HTTP status they map to."""
+"""Refusals a client can act on: a code, a one-line message, and the HTTP status each code
+maps to (the API layer uses the table; the use cases only raise)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ STATUS = {
     "idempotency_pending": 409,
     "idempotency_retry": 409,
     "idempotency_mismatch": 422,
+    "ticket_expired": 409,
     "service_unavailable": 409,
     "hall_closed": 409,
     "rules_rejected": 422,
@@ -33,7 +35,9 @@ STATUS = {
 }
 
 
-class ApiError(Exception):
+class Refused(Exception):
+    """A request the hall refuses, with a code clients can act on."""
+
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code

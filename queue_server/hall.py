@@ -1,86 +1,80 @@
-"""One hall's use cases: validate, run the atomic store change, then announce it on MQTT."""
+"""One hall's use cases: check, run the atomic store change, publish what it wrote to the
+outbox at once, and answer with plain views (queue_server/views.py). No HTTP here: refusals
+are `Refused` with a code, and the API layer maps both."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
-import time
-from collections.abc import Awaitable, Iterable
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from queue_server import metrics
-from queue_server.api import models as m
+from queue_server.announcer import Announcer
 from queue_server.clock import Clock
 from queue_server.config import DAYS, HallConfig, PriorityClass
-from queue_server.domain import eta, priority
+from queue_server.domain import limits, priority
 from queue_server.domain.hours import is_open
 from queue_server.domain.masking import mask_phone
 from queue_server.domain.priority import MINUTE_MS
-from queue_server.errors import ApiError
-from queue_server.protocol import (
-    Call,
-    CallKind,
-    Notice,
-    NoticeKind,
-    encode,
-    topic_board,
-    topic_calls,
-    topic_hall,
-    topic_notify,
-    topic_window,
+from queue_server.errors import Refused
+from queue_server.live import LiveCache
+from queue_server.snapshots import build_panel, offsets_of
+from queue_server.store.hall_store import Changed, Entry, HallStore, Record, StoreError, day_of
+from queue_server.views import (
+    ClassView,
+    HallView,
+    IssuedView,
+    RulesChange,
+    RulesView,
+    ServiceView,
+    TicketView,
+    WindowInfoView,
+    WindowOutcome,
+    WindowView,
 )
-from queue_server.snapshots import (
-    build_board,
-    build_panel,
-    hall_message,
-    offsets_of,
-    service_waits,
-)
-from queue_server.store.hall_store import Brief, HallStore, StoreError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-ETA_MAX_AGE = 2.0
-"""Seconds the ETA inputs (handling times, open windows) may be old before a request rereads
-them; snapshots refresh them too, so under load this costs nothing."""
 
 STEP_ACTIONS = ("skip", "start", "finish", "transfer", "park", "pause", "resume")
 CALL_ACTIONS = ("next", "call", "unpark")
 ACTIONS = (*CALL_ACTIONS, "recall", *STEP_ACTIONS)
 
 
-class Sink(Protocol):
-    """Where announcements go (the hall's MQTT publisher)."""
+class Outlet(Protocol):
+    """Where a change's messages go: the relay's fast path and the snapshot marks."""
 
-    def send(self, topic: str, payload: bytes) -> None: ...
+    def publish_now(self, entries: list[Entry]) -> None: ...
 
     def mark(self, windows: Iterable[str] | None = None) -> None: ...
 
 
-def _ms_to_dt(ms: str | int | float) -> datetime:
-    return datetime.fromtimestamp(float(ms) / 1000, UTC)
-
-
 class Hall:
     def __init__(
-        self, config: HallConfig, store: HallStore, sink: Sink, clock: Clock, lang: str = "zh"
+        self,
+        config: HallConfig,
+        store: HallStore,
+        live: LiveCache,
+        announcer: Announcer,
+        outlet: Outlet,
+        clock: Clock,
+        lang: str = "zh",
+        phone_key: Callable[[str], str] | None = None,
     ) -> None:
         self.config = config
+        # the per-phone counter's key: never the number itself
+        self.phone_key = phone_key or (
+            lambda phone: hashlib.sha256(f"{config.id}:{phone}".encode()).hexdigest()[:24]
+        )
         self.store = store
-        self.sink = sink
+        self.live = live
+        self.announcer = announcer
+        self.outlet = outlet
         self.clock = clock
         self.lang = lang
-        # per service: (ms per ticket, windows' worth of capacity); refreshed with snapshots
-        self._eta: dict[str, tuple[float, float]] = {
-            s.id: (s.avg_minutes * MINUTE_MS, 1.0) for s in config.services
-        }
-        self._eta_read = -ETA_MAX_AGE  # monotonic time of the last refresh
-        # service -> windows serving it; from the config until the first read of the live rules
-        self._serving: dict[str, set[str]] = {
-            s.id: {w.id for w in config.windows if s.id in w.services} for s in config.services
-        }
 
     @property
     def id(self) -> str:
@@ -88,284 +82,209 @@ class Hall:
 
     @staticmethod
     async def _do(coro: Awaitable[T]) -> T:
-        """Run a store change; a refusal becomes the API error with the same code."""
+        """Run a store change; a refusal by a script becomes a Refused with the same code."""
         try:
             return await coro
         except StoreError as exc:
-            raise ApiError(exc.code, exc.message) from None
+            raise Refused(exc.code, exc.message) from None
 
-    def _windows_serving(self, *services: str) -> set[str]:
-        """Windows whose panels show these services' queues, as managers last assigned them."""
-        out: set[str] = set()
-        for s in services:
-            out |= self._serving.get(s, set())
-        return out
+    def _after(self, changed: list[Entry], windows: Iterable[str] | None) -> None:
+        self.outlet.publish_now(changed)
+        self.outlet.mark(windows)
 
-    def _notice(
-        self, kind: NoticeKind, phone: str, number: str, service: str, **extra: Any
-    ) -> None:
-        if phone:
-            notice = Notice(
-                kind=kind,
-                phone=phone,
-                number=number,
-                service=service,
-                time=self.clock.now(),
-                **extra,
-            )
-            self.sink.send(topic_notify(self.id), encode(notice))
+    async def _fresh_live(self) -> None:
+        if self.live.stale:
+            self.live.refresh(await self._do(self.store.snapshot(0)))
+
+    def _today(self, tid: str) -> None:
+        if day_of(tid) != self.store.day():
+            raise Refused("ticket_expired", f"ticket {tid} is from an earlier day")
 
     # -- citizens --------------------------------------------------------------------------
 
-    async def issue(self, req: m.IssueRequest, staff: bool) -> m.Issued:
-        service = self.config.service(req.service)
+    async def issue(
+        self,
+        service_id: str,
+        cls_id: str,
+        channel: str,
+        staff: bool,
+        phone: str = "",
+        slot_start: datetime | None = None,
+        lang: str | None = None,
+    ) -> IssuedView:
+        service = self.config.service(service_id)
         if service is None:
-            raise ApiError("unknown_service", f"hall {self.id} has no service {req.service}")
-        cls = self.config.priority_class(req.cls)
+            raise Refused("unknown_service", f"hall {self.id} has no service {service_id}")
+        cls = self.config.priority_class(cls_id)
         if cls is None:
-            raise ApiError("unknown_class", f"hall {self.id} has no priority class {req.cls}")
+            raise Refused("unknown_class", f"hall {self.id} has no priority class {cls_id}")
         if cls.needs_staff and not staff:
-            raise ApiError("staff_only", f"class {cls.id} tickets are issued by staff")
-        if req.channel == "mobile" and not req.phone:  # no one stands at a kiosk: limit by phone
-            raise ApiError("invalid_request", "tickets taken online need a phone number")
+            raise Refused("staff_only", f"class {cls.id} tickets are issued by staff")
+        if channel == "mobile" and not phone:  # no one stands at a kiosk: limit by phone
+            raise Refused("invalid_request", "tickets taken online need a phone number")
         now = self.clock.now()
         if not self.config.queue.issue_outside_hours and not is_open(
             self.config.hours, now, self.config.hall.timezone
         ):
-            raise ApiError("hall_closed", f"{self.config.hall.name.get(self.lang)} is closed now")
-        base_ms, cls = self._slot_place(req, staff, cls)
+            raise Refused("hall_closed", f"{self.config.hall.name.get(self.lang)} is closed now")
+        slot_us, cls = self._slot_place(slot_start, staff, cls)
         await self._fresh_live()  # before the change: nothing may fail after it
-        if not self._serving.get(service.id):
-            raise ApiError(
+        if not self.live.serving.get(service.id):
+            raise Refused(
                 "service_unavailable", f"no window serves {service.name.get(self.lang)} now"
             )
-        issued, secret = await self._do(
-            self.store.issue(service.id, cls.id, req.channel, req.phone or "", base_ms)
+        issued = await self._do(
+            self.store.issue(
+                service.id,
+                cls.id,
+                "appointment" if slot_us is not None else channel,
+                phone,
+                self.phone_key(phone) if phone else "",
+                slot_us,
+                lang or self.lang,
+            )
         )
         metrics.TICKETS.labels(self.id, service.id).inc()
-        self._notice(
-            "ticket_taken",
-            req.phone or "",
-            issued.number,
-            service.id,
-            ahead=issued.ahead,
-            ticket=issued.ticket,
-        )
-        self.sink.mark(self._windows_serving(service.id))
-        return m.Issued(
+        self._after(issued.entries, self.live.windows_serving(service.id))
+        ticket = TicketView(
             id=issued.ticket,
             number=issued.number,
             service=service.id,
-            service_name=service.name.get(self.lang),
             cls=cls.id,
             state="waiting",
             ahead=issued.ahead,
-            eta_minutes=self._eta_minutes(service.id, issued.ahead),
-            issued_at=datetime.fromtimestamp(now, UTC),
-            phone=mask_phone(req.phone) if req.phone else None,
-            secret=secret,
+            eta_minutes=self.live.wait_minutes(service.id, issued.ahead),
+            issued_at=issued.issued_ms / 1000,
+            phone=mask_phone(phone) if phone else None,
         )
+        return IssuedView(ticket, issued.secret)
 
     def _slot_place(
-        self, req: m.IssueRequest, staff: bool, cls: PriorityClass
+        self, slot_start: datetime | None, staff: bool, cls: PriorityClass
     ) -> tuple[int | None, PriorityClass]:
-        """An appointment's queue place and class. On time (within the grace), its place is the
-        slot start, but never before it arrives: the starvation bound holds for it too. Late,
-        it joins the normal queue now. Too early, it is asked to come back."""
-        if req.slot_start is None:
+        """An appointment's queue place (µs) and class. On time (within the grace), its place
+        is the slot start, but never before it arrives (the script takes the later): the
+        starvation bound holds for it too. Late, it joins the normal queue now. Too early,
+        it is asked to come back."""
+        if slot_start is None:
             return None, cls
         if not staff:  # a slot time sets the queue place: only staff may give one
-            raise ApiError("staff_only", "tickets with a slot time are issued by staff")
-        if req.slot_start.tzinfo is None:
-            raise ApiError("invalid_request", "slot_start needs a time zone offset")
-        q, now_ms = self.config.queue, self.store.now_ms()
-        slot_ms = int(req.slot_start.timestamp() * 1000)
-        if slot_ms > now_ms + q.appointment_early_minutes * MINUTE_MS:
-            raise ApiError(
+            raise Refused("staff_only", "tickets with a slot time are issued by staff")
+        if slot_start.tzinfo is None:
+            raise Refused("invalid_request", "slot_start needs a time zone offset")
+        q, now = self.config.queue, self.clock.now()
+        slot = slot_start.timestamp()
+        if slot > now + q.appointment_early_minutes * 60:
+            raise Refused(
                 "invalid_request",
                 f"check-in opens {q.appointment_early_minutes:g} minutes before the slot",
             )
-        if slot_ms < now_ms - q.appointment_grace_minutes * MINUTE_MS:
+        if slot < now - q.appointment_grace_minutes * 60:
             return None, self.config.normal_class
-        return max(slot_ms, now_ms), cls
+        return round(slot * 1_000_000), cls
 
-    def _eta_minutes(self, service: str, ahead: int) -> int | None:
-        per_ticket, cap = self._eta.get(service, (0.0, 0.0))
-        return eta.wait_minutes(ahead, per_ticket, cap)
-
-    async def _owned(self, tid: str, secret: str) -> tuple[dict[str, str], int]:
+    async def _owned(self, tid: str, secret: str) -> tuple[Record, int]:
         found = await self._do(self.store.status(tid))
         if found is None:
-            raise ApiError("unknown_ticket", f"no ticket {tid} in hall {self.id}")
-        fields, ahead = found
+            raise Refused("unknown_ticket", f"no ticket {tid} in hall {self.id}")
+        record, ahead = found
         given = secret.encode("utf-8", "surrogateescape")
-        if not hmac.compare_digest(fields.get("secret", "").encode(), given):
-            raise ApiError("bad_secret", "the ticket secret does not match")
-        return fields, ahead
+        if not hmac.compare_digest(str(record.get("secret", "")).encode(), given):
+            raise Refused("bad_secret", "the ticket secret does not match")
+        return record, ahead
 
-    async def status(self, tid: str, secret: str) -> m.Ticket:
-        fields, ahead = await self._owned(tid, secret)
+    async def status(self, tid: str, secret: str) -> TicketView:
+        record, ahead = await self._owned(tid, secret)
         await self._fresh_live()
-        if (
-            fields.get("state") in ("waiting", "transferred")
-            and fields.get("day") != self.store.day()
-        ):
-            fields = {**fields, "state": "expired"}
-            ahead = -1
-        return self.ticket_model(tid, fields, ahead)
+        return self.ticket_view(tid, record, ahead)
 
-    async def cancel(self, tid: str, secret: str) -> m.Ticket:
-        fields, _ = await self._owned(tid, secret)
-        await self._do(self.store.cancel(tid, secret))
-        self.sink.mark(self._windows_serving(fields["service"]))
-        return await self.status(tid, secret)
+    async def citizen(self, tid: str, secret: str, action: str) -> TicketView:
+        """The holder cancels a waiting ticket, or rejoins after a miss."""
+        await self._owned(tid, secret)
+        self._today(tid)
+        changed = await self._do(self.store.citizen(tid, secret, action))
+        record = changed.record or {}
+        self._after(changed.entries, self.live.windows_serving(record.get("service", "")))
+        return self.ticket_view(tid, record, changed.ahead)
 
-    async def rejoin(self, tid: str, secret: str) -> m.Ticket:
-        fields, _ = await self._owned(tid, secret)
-        await self._do(self.store.rejoin(tid, secret))
-        self.sink.mark(self._windows_serving(fields["service"]))
-        return await self.status(tid, secret)
-
-    def ticket_model(self, tid: str, f: dict[str, str], ahead: int) -> m.Ticket:
-        service = self.config.service(f["service"])
-        window = self.config.window(f.get("window", "")) if f.get("window") else None
+    def ticket_view(self, tid: str, r: Record, ahead: int) -> TicketView:
         queued = ahead >= 0
-        return m.Ticket(
+        state = str(r["state"])
+        if state in ("waiting", "transferred") and day_of(tid) != self.store.day():
+            state = "expired"  # left from an earlier day: never called
+        return TicketView(
             id=tid,
-            number=f["number"],
-            service=f["service"],
-            service_name=service.name.get(self.lang) if service else f["service"],
-            cls=f["class"],
-            state=f["state"],
+            number=r["number"],
+            service=r["service"],
+            cls=r["class"],
+            state=state,
             ahead=ahead if queued else None,
-            eta_minutes=self._eta_minutes(f["service"], ahead) if queued else None,
-            issued_at=_ms_to_dt(f["issued_at"]),
-            window=window.id if window and not queued else None,
-            window_name=window.name.get(self.lang) if window and not queued else None,
-            phone=mask_phone(f["phone"]) if f.get("phone") else None,
-            recalls=int(f.get("recalls", 0)),
+            eta_minutes=self.live.wait_minutes(r["service"], ahead) if queued else None,
+            issued_at=float(r["issued_at"]) / 1000,
+            window=r.get("window") if not queued and r.get("window") else None,
+            phone=mask_phone(r["phone"]) if r.get("phone") else None,
+            recalls=int(r.get("recalls", 0)),
         )
 
     # -- windows ---------------------------------------------------------------------------
 
-    def _window_name(self, window: str) -> str:
-        w = self.config.window(window)
-        return w.name.get(self.lang) if w else window
-
-    def _announce(
-        self, kind: CallKind, window: str, event: str, call_seq: int, brief: Brief
-    ) -> None:
-        call = Call(
-            event=event,
-            number=brief.number,
-            service=brief.service,
-            window=window,
-            window_name=self._window_name(window),
-            kind=kind,
-            green=self.config.is_green(brief.cls),
-            time=self.clock.now(),
-            seq=call_seq,
-        )
-        self.sink.send(topic_calls(self.id), encode(call))
-        metrics.CALLS.labels(self.id, kind).inc()
-
-    async def act(self, window: str, action: str, body: m.Body | None) -> m.WindowResult:
+    async def act(
+        self, window: str, action: str, service: str = "", number: str = "", reason: str = ""
+    ) -> WindowOutcome:
         if self.config.window(window) is None:
-            raise ApiError("unknown_window", f"hall {self.id} has no window {window}")
+            raise Refused("unknown_window", f"hall {self.id} has no window {window}")
         try:
-            result = await self._act(window, action, body)
-        except ApiError as exc:
+            changed = await self._act(window, action, service, number, reason)
+        except Refused as exc:
             metrics.ACTIONS.labels(self.id, action, exc.code).inc()
             raise
         metrics.ACTIONS.labels(self.id, action, "ok").inc()
-        return result
-
-    async def _act(self, window: str, action: str, body: m.Body | None) -> m.WindowResult:
-        touched: set[str] = {window}
-        finished: str | None = None
-        if action in CALL_ACTIONS:
-            target = ""
-            if isinstance(body, m.NumberRequest):
-                target = self.store.find(body.number)
-            called = await self._do(self.store.call(window, action, target))
-            tid, seq = called.ticket, called.seq
-            if called.ticket:
-                kind: CallKind = "unpark" if action == "unpark" else "call"
-                self._announce(kind, window, called.event, called.call_seq, called.brief)
-                self._notice(
-                    "called",
-                    called.brief.phone,
-                    called.brief.number,
-                    called.brief.service,
-                    window=window,
-                    ticket=tid,
-                )
-                for near in called.near:
-                    self._notice(
-                        "near",
-                        near.phone,
-                        near.number,
-                        called.brief.service,
-                        ahead=near.ahead,
-                        ticket=near.ticket,
-                    )
-                touched |= self._windows_serving(called.brief.service)
-            if called.closed:
-                finished = called.closed.split("-", 1)[-1]
-        elif action == "recall":
-            r = await self._do(self.store.recall(window))
-            tid, seq = r.ticket, r.seq
-            if r.missed:
-                self._notice(
-                    "missed",
-                    r.brief.phone,
-                    r.brief.number,
-                    r.brief.service,
-                    window=window,
-                    ticket=tid,
-                )
-            else:
-                self._announce("recall", window, r.event, r.call_seq, r.brief)
-        else:
-            service = body.service if isinstance(body, m.TransferRequest) else ""
-            reason = body.reason if isinstance(body, m.PauseRequest) else ""
-            if action == "transfer" and self.config.service(service) is None:
-                raise ApiError("unknown_service", f"hall {self.id} has no service {service}")
-            s = await self._do(self.store.step(window, action, service, reason))
-            tid, seq = s.ticket, s.seq
-            if action == "skip" and tid:
-                f = await self.store.ticket(tid)
-                self._notice(
-                    "missed",
-                    f.get("phone", ""),
-                    f["number"],
-                    f["service"],
-                    window=window,
-                    ticket=tid,
-                )
-            touched |= self._windows_serving(service) if service else set()
-        ticket = None
-        if tid:
-            f = await self.store.ticket(tid)
-            touched |= self._windows_serving(f["service"])
-            ticket = self.ticket_model(tid, f, -1)
-        self.sink.mark(touched)
-        return m.WindowResult(
-            action=action, window=window, ticket=ticket, finished=finished, seq=seq
+        touched = {window}
+        if changed.record is not None:
+            touched |= self.live.windows_serving(changed.record["service"])
+        if service:
+            touched |= self.live.windows_serving(service)
+        self._after(changed.entries, touched)
+        for e in changed.entries:
+            if e.stream == "calls":
+                metrics.CALLS.labels(self.id, e.fields["kind"]).inc()
+        ticket = (
+            self.ticket_view(changed.ticket, changed.record, -1)
+            if changed.ticket and changed.record is not None
+            else None
         )
+        finished = changed.closed.split("-", 1)[-1] if changed.closed else None
+        return WindowOutcome(action, window, ticket, finished, changed.seq)
 
-    async def window_state(self, window: str) -> m.WindowState:
+    async def _act(
+        self, window: str, action: str, service: str, number: str, reason: str
+    ) -> Changed:
+        if action in CALL_ACTIONS:
+            target = self.store.find(number) if number else ""
+            return await self._do(self.store.call(window, action, target))
+        if action == "recall":
+            return await self._do(self.store.recall(window))
+        if action not in STEP_ACTIONS:
+            raise Refused("unknown_action", f"no window action {action}")
+        if action == "transfer" and self.config.service(service) is None:
+            raise Refused("unknown_service", f"hall {self.id} has no service {service}")
+        return await self._do(self.store.step(window, action, service, reason))
+
+    async def window_state(self, window: str) -> WindowView:
         cfg = self.config.window(window)
         if cfg is None:
-            raise ApiError("unknown_window", f"hall {self.id} has no window {window}")
+            raise Refused("unknown_window", f"hall {self.id} has no window {window}")
         snap = await self._do(self.store.snapshot(0))
+        self.live.refresh(snap)
         panel = build_panel(self.config, snap, window, self.lang, self.clock.now())
         current = None
         raw = next(w for w in snap["windows"] if w["id"] == window).get("current")
         if raw:
-            current = self.ticket_model(raw["ticket"], await self.store.ticket(raw["ticket"]), -1)
+            found = await self._do(self.store.status(raw["ticket"]))
+            if found is not None:
+                current = self.ticket_view(raw["ticket"], found[0], -1)
         offsets = offsets_of(snap)[window]
-        return m.WindowState(
+        return WindowView(
             window=window,
             name=panel.name,
             paused=panel.paused,
@@ -381,48 +300,18 @@ class Hall:
     async def snapshot_messages(
         self, windows: set[str] | None
     ) -> tuple[int, list[tuple[str, bytes]]]:
-        """Retained board and panels for the publisher; refreshes the ETA inputs on the way."""
+        """Retained board and panels for the publisher; refreshes the live cache on the way."""
         snap = await self.store.snapshot()
-        self._refresh_live(snap)
-        now = self.clock.now()
-        out = [(topic_board(self.id), encode(build_board(self.config, snap, self.lang, now)))]
-        if windows is None:  # a full round (after connecting): the hall's own settings too
-            out.append((topic_hall(self.id), encode(hall_message(self.config, self.lang, now))))
-        for w in self.config.windows:
-            if windows is None or w.id in windows:
-                panel = build_panel(self.config, snap, w.id, self.lang, now)
-                out.append((topic_window(self.id, w.id), encode(panel)))
-        return int(snap["seq"]), out
+        self.live.refresh(snap)
+        return int(snap["seq"]), self.announcer.snapshot_messages(snap, windows, self.clock.now())
 
-    async def _fresh_live(self) -> None:
-        if time.monotonic() - self._eta_read > ETA_MAX_AGE:
-            self._refresh_live(await self._do(self.store.snapshot(0)))
-
-    def _refresh_live(self, snap: dict[str, Any]) -> None:
-        """Cache what requests need from the live state: ETA inputs, who serves what."""
-        self._eta_read = time.monotonic()
-        offsets = offsets_of(snap)
-        self._serving = {
-            s.id: {w for w, offs in offsets.items() if s.id in offs} for s in self.config.services
-        }
-        open_windows = {w["id"] for w in snap["windows"] if not w["paused"]}
-        handle = (
-            dict(zip(snap["handle"][::2], snap["handle"][1::2], strict=True))
-            if isinstance(snap["handle"], list)
-            else {}
-        )
-        for s in self.config.services:
-            learned = float(handle.get(s.id, 0))
-            per_ticket = learned if learned > 0 else s.avg_minutes * MINUTE_MS
-            self._eta[s.id] = (per_ticket, eta.capacity(s.id, offsets, open_windows))
-
-    async def info(self) -> m.HallInfo:
+    async def info(self) -> HallView:
         snap = await self._do(self.store.snapshot(0))
-        self._refresh_live(snap)
-        waits = service_waits(self.config, snap)
+        self.live.refresh(snap)
+        waits = self.announcer.waits(snap)
         paused = {w["id"]: bool(w["paused"]) for w in snap["windows"]}
         c, lang = self.config, self.lang
-        return m.HallInfo(
+        return HallView(
             id=c.id,
             name=c.hall.name.get(lang),
             address=c.hall.address.get(lang),
@@ -433,37 +322,24 @@ class Hall:
             booking=c.hall.booking.get(lang),
             notices=[n.get(lang) for n in c.hall.notices],
             services=[
-                m.ServiceInfo(
-                    id=s.id,
-                    name=s.name.get(lang),
-                    waiting=waits[s.id][0],
-                    eta_minutes=waits[s.id][1],
-                )
+                ServiceView(s.id, s.name.get(lang), waits[s.id][0], waits[s.id][1])
                 for s in c.services
             ],
             windows=[
-                m.WindowInfo(
-                    id=w.id,
-                    name=w.name.get(lang),
-                    services=list(w.services),
-                    paused=paused.get(w.id, False),
-                )
+                WindowInfoView(w.id, w.name.get(lang), list(w.services), paused.get(w.id, False))
                 for w in c.windows
             ],
-            classes=[
-                m.ClassInfo(id=k.id, name=k.name.get(lang), staff_only=k.needs_staff)
-                for k in c.classes
-            ],
+            classes=[ClassView(k.id, k.name.get(lang), k.needs_staff) for k in c.classes],
         )
 
     # -- managers --------------------------------------------------------------------------
 
-    async def rules(self) -> m.RulesOut:
+    async def rules(self) -> RulesView:
         rules, other = await self._do(self.store.rules())
-        return self._rules_out(rules, other)
+        return self._rules_view(rules, other)
 
-    def _rules_out(self, rules: priority.Rules, other: dict[str, float]) -> m.RulesOut:
-        return m.RulesOut(
+    def _rules_view(self, rules: priority.Rules, other: dict[str, float]) -> RulesView:
+        return RulesView(
             boost_minutes={c: b / MINUTE_MS for c, b in rules.boosts.items()},
             window_services={
                 w: {s: o / MINUTE_MS for s, o in offs.items()} for w, offs in rules.offsets.items()
@@ -475,25 +351,29 @@ class Hall:
             max_overtake_minutes=self.config.queue.max_overtake_minutes,
         )
 
-    async def change_rules(self, patch: m.RulesPatch, who: str) -> m.RulesOut:
+    async def change_rules(self, change: RulesChange, who: str) -> RulesView:
         current, other = await self._do(self.store.rules())
         boosts = dict(current.boosts)
-        for cls, minutes in (patch.boost_minutes or {}).items():
+        low, high = limits.BOOST_MINUTES
+        for cls, minutes in (change.boost_minutes or {}).items():
             if self.config.priority_class(cls) is None:
-                raise ApiError("unknown_class", f"hall {self.id} has no priority class {cls}")
-            if not 0 <= minutes <= 480:
-                raise ApiError("rules_rejected", f"boost of {cls} must be 0..480 minutes")
+                raise Refused("unknown_class", f"hall {self.id} has no priority class {cls}")
+            if not low <= minutes <= high:
+                raise Refused("rules_rejected", f"boost of {cls} must be {low}..{high} minutes")
             boosts[cls] = round(minutes * MINUTE_MS)
         offsets = {w: dict(o) for w, o in current.offsets.items()}
         changed_windows: dict[str, dict[str, int]] = {}
-        for wid, services in (patch.window_services or {}).items():
+        low, high = limits.OFFSET_MINUTES
+        for wid, services in (change.window_services or {}).items():
             if self.config.window(wid) is None:
-                raise ApiError("unknown_window", f"hall {self.id} has no window {wid}")
+                raise Refused("unknown_window", f"hall {self.id} has no window {wid}")
             for sid, minutes in services.items():
                 if self.config.service(sid) is None:
-                    raise ApiError("unknown_service", f"hall {self.id} has no service {sid}")
-                if not 0 <= minutes <= 480:
-                    raise ApiError("rules_rejected", f"offset of {sid} must be 0..480 minutes")
+                    raise Refused("unknown_service", f"hall {self.id} has no service {sid}")
+                if not low <= minutes <= high:
+                    raise Refused(
+                        "rules_rejected", f"offset of {sid} must be {low}..{high} minutes"
+                    )
             offsets[wid] = changed_windows[wid] = {
                 s: round(o * MINUTE_MS) for s, o in services.items()
             }
@@ -505,19 +385,15 @@ class Hall:
                 round(self.config.queue.max_overtake_minutes * MINUTE_MS),
             )
         except priority.RuleError as exc:
-            raise ApiError("rules_rejected", str(exc)) from None
+            raise Refused("rules_rejected", str(exc)) from None
         values: dict[str, float] = {f"boost:{c}": b for c, b in boosts.items()}
-        values["recall_limit"] = (
-            patch.recall_limit if patch.recall_limit is not None else other.get("recall_limit", 0)
-        )
+        values["recall_limit"] = _given(change.recall_limit, other.get("recall_limit", 0))
         values["rejoin_ms"] = (
-            round(patch.rejoin_minutes * MINUTE_MS)
-            if patch.rejoin_minutes is not None
+            round(change.rejoin_minutes * MINUTE_MS)
+            if change.rejoin_minutes is not None
             else other.get("rejoin_ms", 0)
         )
-        values["notify_ahead"] = (
-            patch.notify_ahead if patch.notify_ahead is not None else other.get("notify_ahead", 0)
-        )
+        values["notify_ahead"] = _given(change.notify_ahead, other.get("notify_ahead", 0))
         await self._do(
             self.store.set_rules(values, changed_windows, who, int(other.get("version", 0)))
         )
@@ -527,6 +403,10 @@ class Hall:
             who,
             rules.bound_ms() / MINUTE_MS,
         )
-        self._refresh_live(await self._do(self.store.snapshot(0)))
-        self.sink.mark(None)
+        self.live.refresh(await self._do(self.store.snapshot(0)))
+        self.outlet.mark(None)
         return await self.rules()
+
+
+def _given(value: Any, default: float) -> float:
+    return float(value) if value is not None else default

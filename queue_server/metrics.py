@@ -28,13 +28,16 @@ HTTP = Histogram(
 MQTT_CONNECTED = Gauge(
     "hallcall_mqtt_connected", "1 while the hall's broker link is up", ["hall"], registry=REGISTRY
 )
-MQTT_BACKLOG = Gauge(
-    "hallcall_mqtt_backlog", "Messages waiting for the broker", ["hall"], registry=REGISTRY
-)
-MQTT_DROPPED = Counter(
-    "hallcall_mqtt_dropped_total",
-    "Oldest messages dropped from a full backlog while the broker was away",
+OUTBOX_LAG = Gauge(
+    "hallcall_outbox_lag_seconds",
+    "Age of the oldest outbox entry not yet acknowledged by the broker (0: caught up)",
     ["hall"],
+    registry=REGISTRY,
+)
+RELAYED = Counter(
+    "hallcall_relay_published_total",
+    "Outbox entries published and acknowledged by the broker",
+    ["hall", "stream"],
     registry=REGISTRY,
 )
 SNAPSHOTS = Counter(

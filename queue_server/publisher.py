@@ -1,9 +1,9 @@
-"""MQTT publisher of one hall: calls and notices as they happen, retained snapshots coalesced.
+"""The MQTT link of one hall in the server: retained snapshots coalesced, the outbox relay, and
+the server's online/offline status (a last will on ``status/{instance}``).
 
-Publishing happens after the Redis change committed, in this task, never in the HTTP request:
-the request only appends to a bounded backlog. While the broker is away the backlog keeps the
-newest messages, HTTP keeps answering, and on reconnect fresh snapshots are republished. A last
-will marks the server offline on ``status/{instance}``.
+On every (re)connection: the status, then a full round of snapshots (board, every panel, the
+hall's settings), then the relay replays its outboxes and turns the fast path on. Reconnecting
+uses jittered backoff capped at 5 s (queue_server.link.backoff).
 """
 
 from __future__ import annotations
@@ -11,23 +11,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 
 import aiomqtt
 
 from queue_server import metrics
-from queue_server.link import MqttTarget
+from queue_server.link import MqttTarget, backoff, client_for
 from queue_server.protocol import Status, encode, topic_status
+from queue_server.relay import Relay
+from queue_server.store.hall_store import Entry
 
 log = logging.getLogger(__name__)
 
 Snapshot = Callable[[set[str] | None], Awaitable[tuple[int, list[tuple[str, bytes]]]]]
-"""Builds the retained messages for the given windows (None: all) and the board, with the
-hall seq they reflect."""
+"""Builds the retained messages for the given windows (None: all, and the hall's settings)
+and the board, with the hall seq they reflect."""
+
+MAX_IN_FLIGHT = 1_000
 
 
 class HallPublisher:
@@ -35,38 +37,33 @@ class HallPublisher:
         self,
         hall: str,
         target: MqttTarget,
-        snapshot: Snapshot,
-        current_seq: Callable[[], Awaitable[int]],
+        relay: Relay,
         instance: str = "server",
         min_interval: float = 0.05,
-        max_backlog: int = 10_000,
-        clock: Callable[[], float] | None = None,
     ) -> None:
         self.hall = hall
         self.target = target
+        self.relay = relay
         self.instance = instance
         self.connected = False
-        self._snapshot = snapshot
-        self._current_seq = current_seq
+        self._snapshot: Snapshot | None = None
+        self._current_seq: Callable[[], Awaitable[int]] | None = None
         self._min_interval = min_interval
-        self._backlog: deque[tuple[str, bytes]] = deque(maxlen=max_backlog)
-        self._wake = asyncio.Event()
         self._dirty = asyncio.Event()
         self._dirty_windows: set[str] | None = set()  # None: every window
-        self._now = clock or (lambda: asyncio.get_running_loop().time())
         self._status_topic = topic_status(hall, instance)
         self._stopping = False
-        self._linked = False  # this session reached the broker
         self._stopped = asyncio.Event()
 
-    # -- called by request handlers (never block) ------------------------------------------
+    def bind(self, snapshot: Snapshot, current_seq: Callable[[], Awaitable[int]]) -> None:
+        """Where snapshots come from (the hall's use cases), set once they exist."""
+        self._snapshot, self._current_seq = snapshot, current_seq
 
-    def send(self, topic: str, payload: bytes) -> None:
-        if len(self._backlog) == self._backlog.maxlen:
-            metrics.MQTT_DROPPED.labels(self.hall).inc()
-        self._backlog.append((topic, payload))
-        metrics.MQTT_BACKLOG.labels(self.hall).set(len(self._backlog))
-        self._wake.set()
+    # -- called by the use cases (never block) ---------------------------------------------
+
+    def publish_now(self, entries: list[Entry]) -> None:
+        """A change's outbox entries, published at once (the relay's fast path)."""
+        self.relay.publish_now(entries)
 
     def mark(self, windows: Iterable[str] | None = None) -> None:
         """Snapshots are stale: the board and these windows' panels (None: all)."""
@@ -82,72 +79,91 @@ class HallPublisher:
         self._stopping = True
         self._stopped.set()
         self._dirty.set()
-        self._wake.set()
 
     # -- the connection --------------------------------------------------------------------
 
     async def run(self) -> None:
         attempt = 0
-        while not self._stopping:
-            self._linked = False
-            try:
-                await self._session()
-            except aiomqtt.MqttError as exc:
-                self._set_connected(False)
-                if self._linked:  # it was up: a fresh drop starts the backoff over
-                    attempt = 0
-                delay = min(30.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.0)  # noqa: S311
-                attempt = min(attempt + 1, 10)
-                log.warning(
-                    "hall %s: MQTT broker %s:%s unavailable (%s); retrying in %.1fs",
-                    self.hall,
-                    self.target.host,
-                    self.target.port,
-                    exc,
-                    delay,
-                )
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(delay):
-                        await self._stopped.wait()
+        leases = asyncio.create_task(self.relay.keep_leases())
+        try:
+            while not self._stopping:
+                linked = False
+                try:
+                    async with self._client() as client:
+                        linked, attempt = True, 0
+                        await self._session(client)
+                except aiomqtt.MqttError as exc:
+                    delay = backoff(attempt)
+                    attempt += 1
+                    if linked or attempt == 1:
+                        log.warning(
+                            "hall %s: MQTT broker %s:%s unavailable (%s); retrying",
+                            self.hall,
+                            self.target.host,
+                            self.target.port,
+                            exc,
+                        )
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(delay):
+                            await self._stopped.wait()
+                finally:
+                    self._set_connected(False)
+                    self.relay.disconnected()
+        finally:
+            await self.relay.release()
+            leases.cancel()
+
+    def _client(self) -> aiomqtt.Client:
+        offline = encode(Status(online=False, time=0.0, client=self.instance))
+        return client_for(
+            self.target,
+            f"hallcall-{self.instance}-{self.hall}-{uuid.uuid4().hex[:8]}",
+            will=aiomqtt.Will(self._status_topic, offline, qos=1, retain=True),
+            max_inflight=MAX_IN_FLIGHT,
+        )
 
     def _set_connected(self, up: bool) -> None:
         self.connected = up
         metrics.MQTT_CONNECTED.labels(self.hall).set(1 if up else 0)
 
-    async def _session(self) -> None:
-        offline = encode(Status(online=False, time=0.0, client=self.instance))
-        async with aiomqtt.Client(
-            self.target.host,
-            self.target.port,
-            username=self.target.username,
-            password=self.target.password,
-            identifier=f"hallcall-{self.instance}-{self.hall}-{uuid.uuid4().hex[:8]}",
-            will=aiomqtt.Will(self._status_topic, offline, qos=1, retain=True),
-            keepalive=15,
-            timeout=5,
-        ) as client:
-            self._linked = True
-            self._set_connected(True)
-            log.info(
-                "hall %s: connected to MQTT %s:%s", self.hall, self.target.host, self.target.port
-            )
-            online = encode(Status(online=True, time=time.time(), client=self.instance))
-            await client.publish(self._status_topic, online, qos=1, retain=True)
-            self.mark(None)  # whatever changed while away: republish fresh snapshots
-            try:
-                async with asyncio.TaskGroup() as tg:
-                    tg.create_task(self._send_loop(client))
-                    tg.create_task(self._snapshot_loop(client))
-                    tg.create_task(self._watch(client))
-            except* aiomqtt.MqttError as group:
-                raise group.exceptions[0] from None
-            finally:
-                self._set_connected(False)
-                with contextlib.suppress(Exception):
-                    stopped = encode(Status(online=False, time=time.time(), client=self.instance))
-                    await asyncio.wait_for(
-                        client.publish(self._status_topic, stopped, qos=1, retain=True), 1.0
-                    )
+    async def _session(self, client: aiomqtt.Client) -> None:
+        self._set_connected(True)
+        log.info("hall %s: connected to MQTT %s:%s", self.hall, self.target.host, self.target.port)
+        online = encode(Status(online=True, time=time.time(), client=self.instance))
+        await client.publish(self._status_topic, online, qos=1, retain=True)
+        self.relay.connected(client)
+        # whatever changed while away: fresh snapshots first, then the outboxes
+        self._dirty_windows = set()
+        await self._publish_snapshots(client, None)
+        await self.relay.catch_up()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._snapshot_loop(client))
+                tg.create_task(self._relay_loop())
+                tg.create_task(self._watch(client))
+        except* aiomqtt.MqttError as group:
+            raise group.exceptions[0] from None
+        finally:
+            if self._stopping:
+                await self.relay.drain()
+            self._set_connected(False)
+            self.relay.disconnected()
+            with contextlib.suppress(Exception):
+                stopped = encode(Status(online=False, time=time.time(), client=self.instance))
+                await asyncio.wait_for(
+                    client.publish(self._status_topic, stopped, qos=1, retain=True), 1.0
+                )
+
+    async def _relay_loop(self) -> None:
+        stopping = asyncio.create_task(self._stopped.wait())
+        relaying = asyncio.create_task(self.relay.run())
+        try:
+            await asyncio.wait({stopping, relaying}, return_when=asyncio.FIRST_COMPLETED)
+            if relaying.done():
+                relaying.result()
+        finally:
+            stopping.cancel()
+            relaying.cancel()
 
     async def _watch(self, client: aiomqtt.Client) -> None:
         """Notice a lost connection at once, not at the next publish: we subscribe to nothing,
@@ -167,19 +183,26 @@ class HallPublisher:
         async for _ in client.messages:
             return
 
-    async def _send_loop(self, client: aiomqtt.Client) -> None:
-        while True:
-            self._wake.clear()
-            # on stop too: calls and notices already made still go out (the app bounds the
-            # wait); only then does the loop end
-            while self._backlog:
-                topic, payload = self._backlog[0]
-                await client.publish(topic, payload, qos=1)
-                self._backlog.popleft()  # only once the broker has it: at-least-once
-                metrics.MQTT_BACKLOG.labels(self.hall).set(len(self._backlog))
-            if self._stopping:
-                return
-            await self._wake.wait()
+    async def _publish_snapshots(self, client: aiomqtt.Client, windows: set[str] | None) -> bool:
+        if self._snapshot is None or self._current_seq is None:
+            raise RuntimeError("HallPublisher.bind() was not called")
+        try:
+            seq, messages = await self._snapshot(windows)
+        except Exception as exc:  # Redis away: keep the marks and try again
+            log.debug("hall %s: cannot read snapshot: %s", self.hall, exc)
+            self.mark(windows)
+            return False
+        # one at a time: a call published meanwhile never queues behind a burst of panels
+        # in the broker link's in-flight window
+        for topic, payload in messages:
+            await client.publish(topic, payload, qos=1, retain=True)
+        metrics.SNAPSHOTS.labels(self.hall).inc()
+        # Another server process may have changed the hall after our read and published
+        # before us; if so, publish again so the retained board is the newest.
+        with contextlib.suppress(Exception):
+            if await self._current_seq() > seq:
+                self.mark(windows)
+        return True
 
     async def _snapshot_loop(self, client: aiomqtt.Client) -> None:
         while not self._stopping:
@@ -188,21 +211,7 @@ class HallPublisher:
             if self._stopping:
                 return
             windows, self._dirty_windows = self._dirty_windows, set()
-            try:
-                seq, messages = await self._snapshot(windows)
-            except Exception as exc:  # Redis away: keep the marks and try again
-                log.warning("hall %s: cannot read snapshot: %s", self.hall, exc)
-                self.mark(windows)
+            if not await self._publish_snapshots(client, windows):
                 await asyncio.sleep(1.0)
                 continue
-            # one at a time: a call published meanwhile never queues behind a burst of panels
-            # in the broker link's in-flight window (measured: all at once made calls 5x slower)
-            for topic, payload in messages:
-                await client.publish(topic, payload, qos=1, retain=True)
-            metrics.SNAPSHOTS.labels(self.hall).inc()
-            # Another server process may have changed the hall after our read and published
-            # before us; if so, publish again so the retained board is the newest.
-            with contextlib.suppress(Exception):
-                if await self._current_seq() > seq:
-                    self.mark(windows)
             await asyncio.sleep(self._min_interval)  # coalesce bursts of changes

@@ -1,4 +1,4 @@
-"""Board and window-panel snapshots from the store's atomic read (pure: no I/O)."""
+"""Board, window-panel and hall messages from the store's atomic read (pure: no I/O)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,10 @@ import json
 from typing import Any
 
 from queue_server.config import HallConfig
-from queue_server.domain import eta
-from queue_server.domain.priority import MINUTE_MS
 from queue_server.protocol import Board, BoardService, BoardWindow, HallMessage, WindowPanel
 
 
-def _pairs(flat: Any) -> dict[str, str]:
+def pairs(flat: Any) -> dict[str, str]:
     """A Redis HGETALL reply as read through cjson (an empty one comes back as {})."""
     if not isinstance(flat, list):
         return {}
@@ -24,24 +22,17 @@ def _list(value: Any) -> list[Any]:
 
 def offsets_of(snap: dict[str, Any]) -> dict[str, dict[str, int]]:
     return {
-        w["id"]: {s: int(float(v)) for s, v in _pairs(w["offsets"]).items()}
-        for w in snap["windows"]
+        w["id"]: {s: int(float(v)) for s, v in pairs(w["offsets"]).items()} for w in snap["windows"]
     }
 
 
-def service_waits(hall: HallConfig, snap: dict[str, Any]) -> dict[str, tuple[int, int | None]]:
-    """Per service: tickets waiting and minutes a ticket taken now would wait."""
-    waiting = {s: int(n) for s, n in _list(snap["waiting"])}
-    handle = {s: float(v) for s, v in _pairs(snap["handle"]).items()}
-    offsets = offsets_of(snap)
-    open_windows = {w["id"] for w in snap["windows"] if not w["paused"]}
-    out: dict[str, tuple[int, int | None]] = {}
-    for s in hall.services:
-        learned = handle.get(s.id, 0.0)
-        per_ticket = learned if learned > 0 else s.avg_minutes * MINUTE_MS
-        n = waiting.get(s.id, 0)
-        out[s.id] = (n, eta.wait_minutes(n, per_ticket, eta.capacity(s.id, offsets, open_windows)))
-    return out
+def waiting_of(snap: dict[str, Any]) -> dict[str, int]:
+    """Tickets waiting per service."""
+    return {s: int(n) for s, n in _list(snap["waiting"])}
+
+
+Waits = dict[str, tuple[int, int | None]]
+"""Per service: tickets waiting and the minutes a ticket taken now would wait."""
 
 
 def _window_state(w: dict[str, Any]) -> str:
@@ -50,7 +41,9 @@ def _window_state(w: dict[str, Any]) -> str:
     return "paused" if w["paused"] else "idle"
 
 
-def build_board(hall: HallConfig, snap: dict[str, Any], lang: str, now: float) -> Board:
+def build_board(
+    hall: HallConfig, snap: dict[str, Any], lang: str, now: float, waits: Waits
+) -> Board:
     names = {w.id: w.name.get(lang) for w in hall.windows}
     recent = []
     for raw in _list(snap["recent"]):
@@ -68,7 +61,6 @@ def build_board(hall: HallConfig, snap: dict[str, Any], lang: str, now: float) -
                 "seq": call["seq"],
             }
         )
-    waits = service_waits(hall, snap)
     return Board(
         hall=hall.id,
         name=hall.hall.name.get(lang),
@@ -122,7 +114,7 @@ def build_panel(
             if cur
             else None
         ),
-        waiting={s: waiting.get(s, 0) for s in _pairs(w["offsets"])},
+        waiting={s: waiting.get(s, 0) for s in pairs(w["offsets"])},
         parked=[str(p) for p in _list(w["parked"])],
         recall_limit=hall.queue.recall_limit,
     )

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, cast
 
 from aiohttp import web
 from pydantic import BaseModel
 
 from queue_server.api import models as m
+from queue_server.api import present
 from queue_server.api.routes import HALLS, PRINCIPAL, Route, principal
-from queue_server.errors import ApiError
+from queue_server.errors import Refused
 from queue_server.hall import ACTIONS
+from queue_server.views import RulesChange
 
 if TYPE_CHECKING:
     from queue_server.hall import Hall
@@ -23,7 +26,7 @@ def _hall(request: web.Request) -> Hall:
 def _secret(request: web.Request) -> str:
     secret = request.headers.get("X-Ticket-Secret") or request.query.get("secret", "")
     if not secret:
-        raise ApiError("bad_secret", "send the ticket's secret as X-Ticket-Secret or ?secret=")
+        raise Refused("bad_secret", "send the ticket's secret as X-Ticket-Secret or ?secret=")
     return secret
 
 
@@ -33,31 +36,52 @@ async def list_halls(request: web.Request, _: BaseModel | None) -> m.HallList:
 
 
 async def hall_info(request: web.Request, _: BaseModel | None) -> m.HallInfo:
-    return await _hall(request).info()
+    return present.hall_info(await _hall(request).info())
 
 
 async def issue(request: web.Request, body: BaseModel | None) -> m.Issued:
     staff = request.headers.get("Authorization") is not None
     if staff:  # staff-issued (green channel, appointment): any staff token of the hall
         principal(request)
-    return await _hall(request).issue(cast(m.IssueRequest, body), staff=staff)
+    req = cast(m.IssueRequest, body)
+    hall = _hall(request)
+    out = await hall.issue(
+        req.service,
+        req.cls,
+        req.channel,
+        staff=staff,
+        phone=req.phone or "",
+        slot_start=req.slot_start,
+    )
+    return present.issued(out.ticket, out.secret, hall.config, hall.lang)
 
 
 async def ticket_status(request: web.Request, _: BaseModel | None) -> m.Ticket:
-    return await _hall(request).status(request.match_info["ticket"], _secret(request))
+    hall = _hall(request)
+    t = await hall.status(request.match_info["ticket"], _secret(request))
+    return present.ticket(t, hall.config, hall.lang)
 
 
-async def cancel(request: web.Request, _: BaseModel | None) -> m.Ticket:
-    return await _hall(request).cancel(request.match_info["ticket"], _secret(request))
+def citizen_action(action: str) -> Callable[[web.Request, BaseModel | None], Awaitable[m.Ticket]]:
+    async def handler(request: web.Request, _: BaseModel | None) -> m.Ticket:
+        hall = _hall(request)
+        t = await hall.citizen(request.match_info["ticket"], _secret(request), action)
+        return present.ticket(t, hall.config, hall.lang)
 
-
-async def rejoin(request: web.Request, _: BaseModel | None) -> m.Ticket:
-    return await _hall(request).rejoin(request.match_info["ticket"], _secret(request))
+    return handler
 
 
 def window_action(action: str) -> Route:
     async def handler(request: web.Request, body: BaseModel | None) -> m.WindowResult:
-        return await _hall(request).act(request.match_info["window"], action, cast(m.Body, body))
+        hall = _hall(request)
+        out = await hall.act(
+            request.match_info["window"],
+            action,
+            service=body.service if isinstance(body, m.TransferRequest) else "",
+            number=body.number if isinstance(body, m.NumberRequest) else "",
+            reason=body.reason if isinstance(body, m.PauseRequest) else "",
+        )
+        return present.outcome(out, hall.config, hall.lang)
 
     body: type[BaseModel] = m.Empty
     if action == "transfer":
@@ -80,16 +104,20 @@ def window_action(action: str) -> Route:
 
 
 async def window_state(request: web.Request, _: BaseModel | None) -> m.WindowState:
-    return await _hall(request).window_state(request.match_info["window"])
+    hall = _hall(request)
+    view = await hall.window_state(request.match_info["window"])
+    return present.window_state(view, hall.config, hall.lang)
 
 
 async def get_rules(request: web.Request, _: BaseModel | None) -> m.RulesOut:
-    return await _hall(request).rules()
+    return present.rules(await _hall(request).rules())
 
 
 async def patch_rules(request: web.Request, body: BaseModel | None) -> m.RulesOut:
     who = request[PRINCIPAL].label
-    return await _hall(request).change_rules(cast(m.RulesPatch, body), who)
+    patch = cast(m.RulesPatch, body)
+    change = RulesChange(**patch.model_dump())
+    return present.rules(await _hall(request).change_rules(change, who))
 
 
 H = "/api/v1/halls/{hall}"
@@ -122,7 +150,7 @@ ROUTES: list[Route] = [
     Route(
         "POST",
         f"{H}/tickets/{{ticket}}/cancel",
-        cancel,
+        citizen_action("cancel"),
         "the holder cancels a waiting ticket",
         auth="ticket",
         response=m.Ticket,
@@ -130,7 +158,7 @@ ROUTES: list[Route] = [
     Route(
         "POST",
         f"{H}/tickets/{{ticket}}/rejoin",
-        rejoin,
+        citizen_action("rejoin"),
         "the holder rejoins after a missed call, within the hall's time",
         auth="ticket",
         response=m.Ticket,

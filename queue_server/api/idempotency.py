@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from queue_server.errors import ApiError
+from queue_server.errors import Refused
 from queue_server.store import keys
 
 TTL_SECONDS = 600
@@ -39,7 +39,7 @@ class Answer:
 
 def check_key(value: str) -> str:
     if not 0 < len(value) <= MAX_KEY or not value.isascii() or not value.isprintable():
-        raise ApiError(
+        raise Refused(
             "invalid_request", f"{HEADER}: 1 to {MAX_KEY} printable ASCII characters, please"
         )
     return value
@@ -80,13 +80,13 @@ async def _replay(redis: Redis, slot: str, request_print: str) -> Answer:
     while True:
         raw = await redis.get(slot)
         if raw is None:  # the first request failed and let go of the key
-            raise ApiError("idempotency_retry", f"the first request with this {HEADER} failed")
+            raise Refused("idempotency_retry", f"the first request with this {HEADER} failed")
         text = raw.decode() if isinstance(raw, bytes) else str(raw)
         if text.startswith(PENDING + ":"):
             if text[len(PENDING) + 1 :] != request_print:
                 raise _mismatch()
             if time.monotonic() > deadline:
-                raise ApiError(
+                raise Refused(
                     "idempotency_pending", f"the first request with this {HEADER} still runs"
                 )
             await asyncio.sleep(POLL_SECONDS)
@@ -97,7 +97,7 @@ async def _replay(redis: Redis, slot: str, request_print: str) -> Answer:
         return Answer(int(stored["s"]), str(stored["b"]), replayed=True)
 
 
-def _mismatch() -> ApiError:
-    return ApiError(
+def _mismatch() -> Refused:
+    return Refused(
         "idempotency_mismatch", f"this {HEADER} was used for another request in the last 10 min"
     )

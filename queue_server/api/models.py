@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from queue_server.domain import limits
 from queue_server.domain.masking import normalize_phone
 
 Channel = Literal["kiosk", "mobile", "staff", "appointment"]
@@ -23,7 +24,7 @@ class Error(Body):
 
 
 class IssueRequest(Body):
-    service: str = Field(pattern=r"^[A-Z]$", description="service id (its number prefix)")
+    service: str = Field(pattern=limits.SERVICE_ID, description="service id (its number prefix)")
     phone: str | None = Field(
         default=None,
         pattern=r"^\+?[0-9]{6,15}$",
@@ -33,7 +34,7 @@ class IssueRequest(Body):
     cls: str = Field(
         default="normal",
         alias="class",
-        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        pattern=limits.ID,
         description="priority class, e.g. normal, green",
     )
     slot_start: datetime | None = Field(
@@ -77,11 +78,11 @@ class PauseRequest(Body):
 
 
 class TransferRequest(Body):
-    service: str = Field(pattern=r"^[A-Z]$")
+    service: str = Field(pattern=limits.SERVICE_ID)
 
 
 class NumberRequest(Body):
-    number: str = Field(pattern=r"^[A-Z][0-9]{3,5}$", description="as printed, e.g. A005")
+    number: str = Field(pattern=limits.NUMBER, description="as printed, e.g. A005")
 
 
 class WindowResult(Body):
@@ -147,9 +148,9 @@ class Rules(Body):
     window_services: dict[str, dict[str, float]] = Field(
         description="window -> service -> offset minutes"
     )
-    recall_limit: int = Field(ge=0, le=10)
-    rejoin_minutes: float = Field(ge=0, le=480)
-    notify_ahead: int = Field(ge=0, le=50)
+    recall_limit: int = Field(ge=limits.RECALL_LIMIT[0], le=limits.RECALL_LIMIT[1])
+    rejoin_minutes: float = Field(ge=limits.REJOIN_MINUTES[0], le=limits.REJOIN_MINUTES[1])
+    notify_ahead: int = Field(ge=limits.NOTIFY_AHEAD[0], le=limits.NOTIFY_AHEAD[1])
 
 
 class RulesOut(Rules):
@@ -164,9 +165,15 @@ class RulesPatch(Body):
     window_services: dict[str, dict[str, float]] | None = Field(
         default=None, description="windows named here get exactly these services"
     )
-    recall_limit: int | None = Field(default=None, ge=0, le=10)
-    rejoin_minutes: float | None = Field(default=None, ge=0, le=480)
-    notify_ahead: int | None = Field(default=None, ge=0, le=50)
+    recall_limit: int | None = Field(
+        default=None, ge=limits.RECALL_LIMIT[0], le=limits.RECALL_LIMIT[1]
+    )
+    rejoin_minutes: float | None = Field(
+        default=None, ge=limits.REJOIN_MINUTES[0], le=limits.REJOIN_MINUTES[1]
+    )
+    notify_ahead: int | None = Field(
+        default=None, ge=limits.NOTIFY_AHEAD[0], le=limits.NOTIFY_AHEAD[1]
+    )
 
 
 class Health(Body):

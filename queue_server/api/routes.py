@@ -22,7 +22,7 @@ from queue_server.api import idempotency
 from queue_server.api import models as m
 from queue_server.api.idempotency import Answer
 from queue_server.config import DEMO_TOKEN_HASHES, hash_token
-from queue_server.errors import ApiError
+from queue_server.errors import Refused
 
 if TYPE_CHECKING:
     from queue_server.hall import Hall
@@ -71,7 +71,7 @@ def principal(request: web.Request) -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(
+        raise Refused(
             "unauthorized",
             "send the window's or manager's token as 'Authorization: Bearer <token>'",
         )
@@ -79,7 +79,7 @@ def principal(request: web.Request) -> Principal:
     hall = request.match_info["hall"]
     found = request.app[TOKENS].get(hall, {}).get(digest)
     if found is None:
-        raise ApiError("unauthorized", f"the token is not valid for hall {hall}")
+        raise Refused("unauthorized", f"the token is not valid for hall {hall}")
     warned = request.app[DEMO_WARNED]
     if digest in DEMO_TOKEN_HASHES and digest not in warned:
         warned.add(digest)
@@ -96,9 +96,9 @@ def authorize(request: web.Request, auth: Auth) -> Principal | None:
         return None
     p = principal(request)
     if auth == "manager" and p.role != "manager":
-        raise ApiError("forbidden", "this needs a manager's token")
+        raise Refused("forbidden", "this needs a manager's token")
     if auth == "window" and p.role == "window" and p.window != request.match_info["window"]:
-        raise ApiError(
+        raise Refused(
             "forbidden",
             f"this token belongs to window {p.window}, not window {request.match_info['window']}",
         )
@@ -111,19 +111,19 @@ async def parse_body(request: web.Request, route: Route) -> BaseModel | None:
     raw = await request.read()
     if not raw.strip():
         if route.body_required:
-            raise ApiError("bad_json", "the request needs a JSON body")
+            raise Refused("bad_json", "the request needs a JSON body")
         return route.body()
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
-        raise ApiError("bad_json", f"the body is not valid JSON: {reason}") from None
+        raise Refused("bad_json", f"the body is not valid JSON: {reason}") from None
     try:
         return route.body.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"]) or "body"
-        raise ApiError("invalid_request", f"{where}: {err['msg']}") from None
+        raise Refused("invalid_request", f"{where}: {err['msg']}") from None
 
 
 def check_path(request: web.Request) -> None:
@@ -133,17 +133,17 @@ def check_path(request: web.Request) -> None:
         return
     hall = request.app[HALLS].get(hall_id)
     if hall is None:
-        raise ApiError("unknown_hall", f"no hall {hall_id!r} on this server")
+        raise Refused("unknown_hall", f"no hall {hall_id!r} on this server")
     window = request.match_info.get("window")
     if window is not None and hall.config.window(window) is None:
-        raise ApiError("unknown_window", f"hall {hall_id} has no window {window!r}")
+        raise Refused("unknown_window", f"hall {hall_id} has no window {window!r}")
 
 
 async def _answer(route: Route, request: web.Request, body: BaseModel | None) -> Answer:
     """The handler's answer or refusal as it will be stored for an Idempotency-Key."""
     try:
         result = await route.handler(request, body)
-    except ApiError as exc:
+    except Refused as exc:
         error = m.Error(error=exc.code, message=exc.message)
         return Answer(exc.status, error.model_dump_json())
     return Answer(route.status, result.model_dump_json(by_alias=True))
@@ -181,7 +181,7 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
             if answer.replayed:
                 resp.headers["Idempotent-Replayed"] = "true"
             return resp
-        except ApiError as exc:
+        except Refused as exc:
             status = exc.status
             return error_response(exc.code, exc.message, status)
         except (RedisError, OSError) as exc:

@@ -1,23 +1,28 @@
-"""One hall's state in Redis: every change is one Lua script, so server processes can share it."""
+"""One hall's state in Redis: every change is one Lua script, so server processes can share it.
+
+Each script gets every key it touches in KEYS (the layout is in lua/common.lua) and answers
+what the caller needs, including the outbox entries it wrote in the same atomic change, so the
+caller publishes them at once without reading anything again.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError
 
-from queue_server.clock import Clock
+from queue_server.clock import Clock, SystemClock
 from queue_server.config import HallConfig
 from queue_server.domain.numbering import service_day
 from queue_server.domain.priority import MINUTE_MS, Rules
 from queue_server.store import keys
+
+Record = dict[str, Any]
+"""A ticket's record as the scripts keep it (JSON in the day's ticket hash)."""
 
 
 class StoreError(Exception):
@@ -30,72 +35,60 @@ class StoreError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Entry:
+    """An outbox entry: its stream ("calls" or "notify"), id, and fields (all strings)."""
+
+    stream: str
+    id: str
+    fields: dict[str, str]
+
+    @classmethod
+    def of(cls, raw: list[Any]) -> Entry:
+        stream, eid, *flat = raw
+        return cls(
+            stream, eid, {str(k): str(v) for k, v in zip(flat[::2], flat[1::2], strict=True)}
+        )
+
+
+def _entries(raw: Any) -> list[Entry]:
+    return [Entry.of(x) for x in raw] if isinstance(raw, list) else []
+
+
+@dataclass(frozen=True, slots=True)
 class Issued:
     ticket: str
     number: str
     ahead: int
     seq: int
-    event: str
+    issued_ms: int
+    secret: str
+    entries: list[Entry] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
-class Brief:
-    """What a call announces and notifies, returned by the script that made the call."""
-
-    number: str = ""
-    service: str = ""
-    cls: str = ""
-    phone: str = ""
-
-    @classmethod
-    def of(cls, raw: list[str | None]) -> Brief:
-        number, service, klass, phone = raw
-        return cls(number or "", service or "", klass or "", phone or "")
-
-
-@dataclass(frozen=True, slots=True)
-class Near:
-    ticket: str
-    ahead: int
-    number: str
-    phone: str
-
-
-@dataclass(frozen=True, slots=True)
-class Called:
-    """Outcome of next / call / unpark: the ticket called (or "" if none waited), the ticket
-    the window finished on the way, and the "near" notices due (ticket, ahead)."""
+class Changed:
+    """Outcome of a window or citizen action: the ticket it touched ("" if none) and its
+    record after the change, the ticket the window finished on the way (next), the hall seq,
+    the call seq (calls and recalls), tickets ahead (rejoin), and the outbox entries."""
 
     ticket: str
-    closed: str
+    record: Record | None
     seq: int
-    event: str = ""
     call_seq: int = 0
-    near: list[Near] = field(default_factory=list)
-    brief: Brief = Brief()
-
-
-@dataclass(frozen=True, slots=True)
-class Recalled:
-    missed: bool
-    ticket: str
-    seq: int
-    event: str = ""
-    call_seq: int = 0
-    recalls: int = 0
-    brief: Brief = Brief()
-
-
-@dataclass(frozen=True, slots=True)
-class Stepped:
-    ticket: str
-    seq: int
+    closed: str = ""
+    missed: bool = False
+    ahead: int = -1
+    entries: list[Entry] = field(default_factory=list)
 
 
 def _run_error(exc: ResponseError) -> StoreError:
     code, _, message = str(exc).partition(" ")
     # redis-py may prefix script errors with the command context; keep the code we raised.
     return StoreError(code.strip(), message.split(" script:", 1)[0].strip())
+
+
+def _record(raw: Any) -> Record | None:
+    return json.loads(raw) if isinstance(raw, str) and raw else None
 
 
 def rules_from_config(hall: HallConfig) -> dict[str, float]:
@@ -121,57 +114,105 @@ def offsets_from_config(hall: HallConfig) -> dict[str, dict[str, int]]:
     return {w.id: {s: round(o * MINUTE_MS) for s, o in w.services.items()} for w in hall.windows}
 
 
+def day_of(ticket: str) -> str:
+    """The day a ticket id belongs to ("20261126-A005" -> "20261126")."""
+    return ticket.split("-", 1)[0]
+
+
 class HallStore:
-    def __init__(
-        self, redis: Redis, scripts: dict[str, AsyncScript], hall: HallConfig, clock: Clock
-    ) -> None:
+    def __init__(self, redis: Any, scripts: dict[str, Any], hall: HallConfig, clock: Clock) -> None:
         self.redis = redis
         self.hall = hall
         self.clock = clock
+        self.outbox: Callable[[], str] = lambda: "none"  # this process's outbox (its relay id)
         self._scripts = scripts
-        self._prefix = keys.prefix(hall.id)
-        self._seq_key = keys.seq(hall.id)
+        self._services = ",".join(hall.service_ids)
+        self._classes = ",".join(hall.class_ids)
+        # With the real clock the scripts read Redis's: one clock for every server process.
+        self._redis_time = isinstance(clock, SystemClock)
 
     # -- plumbing --------------------------------------------------------------------------
-
-    def now_ms(self) -> int:
-        return int(self.clock.now() * 1000)
 
     def day(self) -> str:
         return service_day(self.clock.now(), self.hall.tz)
 
-    def day_start_ms(self) -> int:
-        local = datetime.fromtimestamp(self.clock.now(), self.hall.tz)
-        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        return int(midnight.timestamp() * 1000)
+    def _hall_keys(self, day: str, tickets_day: str | None = None) -> list[str]:
+        h, relay = self.hall.id, self.outbox()
+        return [
+            keys.seq(h),
+            keys.callseq(h),
+            keys.place(h),
+            keys.rules(h),
+            keys.handle_times(h),
+            keys.recent_calls(h),
+            keys.events(h),
+            keys.tickets(h, tickets_day or day),
+            keys.outbox(h, relay, "calls"),
+            keys.outbox(h, relay, "notify"),
+            keys.outbox_state(h, relay),
+            *[keys.queue(h, day, s, c) for s in self.hall.service_ids for c in self.hall.class_ids],
+        ]
 
-    async def _run(self, name: str, *args: str | int) -> Any:
+    def _window_keys(self, day: str, window: str) -> list[str]:
+        h = self.hall.id
+        return [
+            keys.window(h, window),
+            keys.window_services(h, window),
+            keys.parked(h, day, window),
+        ]
+
+    async def _run(
+        self,
+        name: str,
+        own_keys: list[str],
+        args: list[str | int],
+        day: str | None = None,
+        tickets_day: str | None = None,
+    ) -> Any:
+        day = day or self.day()
+        now = "" if self._redis_time else str(round(self.clock.now() * 1_000_000))
         try:
             return await self._scripts[name](
-                keys=[self._seq_key], args=[self._prefix, self.now_ms(), *args]
+                keys=self._hall_keys(day, tickets_day) + own_keys,
+                args=[now, day, self._services, self._classes, *args],
             )
         except ResponseError as exc:
             raise _run_error(exc) from exc
 
     # -- configuration ---------------------------------------------------------------------
 
+    def _rules_args(self, offsets: dict[str, dict[str, int]]) -> tuple[list[str], list[str]]:
+        windows = list(offsets)
+        h = self.hall.id
+        return [keys.meta(h), *[keys.window_services(h, w) for w in windows]], windows
+
     async def seed(self) -> bool:
         """Load the config file's rules into Redis unless they are there for this same file."""
-        done = await self._run(
-            "seed",
-            self.hall.fingerprint(),
-            json.dumps(rules_from_config(self.hall)),
-            json.dumps(offsets_from_config(self.hall)),
-            json.dumps({s.id: round(s.avg_minutes * MINUTE_MS) for s in self.hall.services}),
+        offsets = offsets_from_config(self.hall)
+        own, windows = self._rules_args(offsets)
+        priors = {s.id: round(s.avg_minutes * MINUTE_MS) for s in self.hall.services}
+        body, _ = await self._run(
+            "rules",
+            own,
+            [
+                "seed",
+                self.hall.fingerprint(),
+                "config file",
+                json.dumps(rules_from_config(self.hall)),
+                json.dumps(offsets),
+                json.dumps(priors),
+                *windows,
+            ],
         )
-        return bool(done)
+        return bool(body != 0)  # 0: Redis already had this file's rules
 
     async def rules(self) -> tuple[Rules, dict[str, float]]:
         """Live boosts and offsets (ms), and the other live numbers (recall_limit, …)."""
-        pipe = self.redis.pipeline(transaction=True)  # one consistent read
-        pipe.hgetall(keys.rules(self.hall.id))
+        h = self.hall.id
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(keys.rules(h))
         for w in self.hall.windows:
-            pipe.hgetall(keys.window_services(self.hall.id, w.id))
+            pipe.hgetall(keys.window_services(h, w.id))
         raw, *offs = await pipe.execute()
         boosts = {k[6:]: int(float(v)) for k, v in raw.items() if k.startswith("boost:")}
         other = {k: float(v) for k, v in raw.items() if not k.startswith("boost:")}
@@ -189,10 +230,13 @@ class HallStore:
         version: int,
     ) -> int:
         """Replace the rules read at `version`; StoreError rules_conflict if they changed."""
-        (seq, _event) = await self._run(
-            "rules", reason, json.dumps(values), json.dumps(offsets), version
+        own, windows = self._rules_args(offsets)
+        body, _ = await self._run(
+            "rules",
+            own,
+            ["manager", version, reason, json.dumps(values), json.dumps(offsets), "{}", *windows],
         )
-        return int(seq)
+        return int(body[0])
 
     # -- tickets ---------------------------------------------------------------------------
 
@@ -202,81 +246,86 @@ class HallStore:
         cls: str,
         channel: str,
         phone: str = "",
-        base_ms: int | None = None,
-    ) -> tuple[Issued, str]:
-        """Issue a ticket; returns it and its secret (shown once, to its holder)."""
+        phone_key: str = "",
+        slot_us: int | None = None,
+        lang: str = "zh",
+    ) -> Issued:
+        """Issue a ticket; its secret is shown once, to its holder."""
         secret = secrets.token_urlsafe(16)
-        digest = (
-            hashlib.sha256(f"{self.hall.id}:{phone}".encode()).hexdigest()[:24] if phone else ""
-        )
-        now = self.now_ms()
-        tid, number, ahead, seq, event = await self._run(
+        day = self.day()
+        h = self.hall.id
+        own = [keys.number_counter(h, day, service)]
+        if phone:
+            own.append(keys.phone_counter(h, day, phone_key))
+        body, entries = await self._run(
             "issue",
-            self.day(),
-            self.day_start_ms(),
-            service,
-            cls,
-            channel,
-            base_ms if base_ms is not None else now,
-            phone,
-            digest,
-            self.hall.queue.max_per_phone,
-            secret,
+            own,
+            [
+                service,
+                cls,
+                channel,
+                phone,
+                self.hall.queue.max_per_phone,
+                secret,
+                "" if slot_us is None else slot_us,
+                lang,
+            ],
+            day=day,
         )
-        return Issued(tid, number, int(ahead), int(seq), event), secret
+        tid, number, ahead, seq, issued = body
+        return Issued(tid, number, int(ahead), int(seq), int(issued), secret, _entries(entries))
 
-    async def ticket(self, tid: str) -> dict[str, str]:
-        fields = await self.redis.hgetall(keys.ticket(self.hall.id, tid))
-        return cast(dict[str, str], fields)
-
-    async def status(self, tid: str) -> tuple[dict[str, str], int] | None:
-        """A ticket's fields and how many are ahead of it (-1 unless queued)."""
-        out = await self._run("status", tid, self.day_start_ms())
+    async def status(self, tid: str) -> tuple[Record, int] | None:
+        """A ticket's record and how many are ahead of it (-1 unless queued today)."""
+        out = await self._run("status", [], [tid], tickets_day=day_of(tid))
         if not out:
             return None
-        flat, ahead = out
-        return dict(zip(flat[::2], flat[1::2], strict=True)), int(ahead)
+        raw, ahead = out
+        record = _record(raw)
+        return (record, int(ahead)) if record is not None else None
 
-    async def cancel(self, tid: str, secret: str) -> int:
-        _state, seq, _event = await self._run("citizen", tid, secret, "cancel", self.day_start_ms())
-        return int(seq)
-
-    async def rejoin(self, tid: str, secret: str) -> tuple[int, int]:
-        """Back into the queue after a miss; returns (seq, tickets ahead)."""
-        _state, seq, _event, ahead = await self._run(
-            "citizen", tid, secret, "rejoin", self.day_start_ms()
+    async def citizen(self, tid: str, secret: str, action: str) -> Changed:
+        """The holder's cancel or rejoin (at the back, within the hall's time after a miss)."""
+        body, entries = await self._run(
+            "citizen", [], [tid, secret, action], tickets_day=day_of(tid)
         )
-        return int(seq), int(ahead)
+        seq, ahead, raw = body
+        return Changed(tid, _record(raw), int(seq), ahead=int(ahead), entries=_entries(entries))
 
     # -- window actions --------------------------------------------------------------------
 
-    async def call(self, window: str, mode: str = "next", ticket: str = "") -> Called:
-        out = await self._run("next", window, mode, ticket, self.day_start_ms())
-        if out[0] == "":
-            return Called(ticket="", closed=out[1], seq=int(out[2]))
-        tid, closed, seq, event, call_seq, flat, brief = out
-        near = [
-            Near(flat[i], int(flat[i + 1]), flat[i + 2], flat[i + 3])
-            for i in range(0, len(flat), 4)
-        ]
-        return Called(tid, closed, int(seq), event, int(call_seq), near, Brief.of(brief))
-
-    async def recall(self, window: str) -> Recalled:
-        outcome, tid, seq, event, call_seq, recalls, brief = await self._run("recall", window)
-        return Recalled(
-            outcome == "missed",
-            tid,
-            int(seq),
-            event,
-            int(call_seq),
-            int(recalls),
-            Brief.of(brief),
+    async def call(self, window: str, mode: str = "next", ticket: str = "") -> Changed:
+        """next, call (a given ticket) or unpark."""
+        day = self.day()
+        body, entries = await self._run(
+            "next", self._window_keys(day, window), [window, mode, ticket], day=day
+        )
+        tid, closed, seq, call_seq, raw = body
+        return Changed(
+            tid, _record(raw), int(seq), int(call_seq), closed=closed, entries=_entries(entries)
         )
 
-    async def step(self, window: str, action: str, service: str = "", reason: str = "") -> Stepped:
+    async def recall(self, window: str) -> Changed:
+        body, entries = await self._run("recall", [keys.window(self.hall.id, window)], [window])
+        outcome, tid, seq, call_seq, raw = body
+        return Changed(
+            tid,
+            _record(raw),
+            int(seq),
+            int(call_seq),
+            missed=outcome == "missed",
+            entries=_entries(entries),
+        )
+
+    async def step(self, window: str, action: str, service: str = "", reason: str = "") -> Changed:
         """skip, start, finish, transfer (to `service`), park, pause (for `reason`), resume."""
-        out = await self._run("step", window, action, service, reason)
-        return Stepped(ticket=out[0], seq=int(out[1]))
+        day = self.day()
+        own = self._window_keys(day, window)
+        body, entries = await self._run(
+            "step", [own[0], own[2]], [window, action, service, reason], day=day
+        )
+        tid, seq, raw = body
+        return Changed(tid, _record(raw), int(seq), entries=_entries(entries))
 
     def find(self, number: str) -> str:
         """Today's ticket id for a number as printed ("A005")."""
@@ -285,15 +334,15 @@ class HallStore:
     # -- reads for screens -----------------------------------------------------------------
 
     async def snapshot(self, recent: int = 10) -> dict[str, Any]:
+        day = self.day()
+        own: list[str] = []
+        for w in self.hall.windows:
+            own += self._window_keys(day, w.id)
         raw = await self._run(
-            "snapshot",
-            self.day_start_ms(),
-            recent,
-            ",".join(self.hall.service_ids),
-            *[w.id for w in self.hall.windows],
+            "snapshot", own, [recent, *[w.id for w in self.hall.windows]], day=day
         )
         data: dict[str, Any] = json.loads(raw)
         return data
 
     async def seq(self) -> int:
-        return int(await self.redis.get(self._seq_key) or 0)
+        return int(await self.redis.get(keys.seq(self.hall.id)) or 0)

@@ -1,55 +1,40 @@
 """Every Redis key of hallcall, built here and nowhere else.
 
-All keys of a hall share the hash tag ``{hall}`` so a hall lives in one Redis Cluster slot and
-its Lua scripts may touch any of its keys. Scripts receive the prefix and build the same names
-(see lua/common.lua); the two must agree.
+All keys of a hall share the hash tag ``{hall}`` so a hall lives in one Redis Cluster slot.
+Scripts receive every key they touch in KEYS (see store/scripts.py for the layout); Lua never
+builds a key name.
+
+A day's keys (its tickets, queues, numbers, parked tickets, phone counters) carry the day in
+their name and expire two days after it: the day changes by itself, with no sweep.
 """
 
 from __future__ import annotations
+
+DAY_TTL = 2 * 86_400
+"""Seconds a day's keys live after they are made: ticket records stay readable the next day
+(status, ratings), then go by themselves."""
 
 
 def prefix(hall: str) -> str:
     return f"hc:{{{hall}}}:"
 
 
+# -- the hall -------------------------------------------------------------------------------
+
+
 def seq(hall: str) -> str:
+    """The hall's state version: every change bumps it."""
     return prefix(hall) + "seq"
 
 
 def callseq(hall: str) -> str:
+    """The hall's call counter (``seq`` on the calls topic)."""
     return prefix(hall) + "callseq"
 
 
-def ticket(hall: str, tid: str) -> str:
-    return prefix(hall) + f"t:{tid}"
-
-
-def queue(hall: str, service: str, cls: str) -> str:
-    return prefix(hall) + f"q:{service}:{cls}"
-
-
-def number_counter(hall: str, service: str, day: str) -> str:
-    return prefix(hall) + f"num:{service}:{day}"
-
-
-def phone_counter(hall: str, day: str, phone_digest: str) -> str:
-    return prefix(hall) + f"phone:{day}:{phone_digest}"
-
-
-def window(hall: str, wid: str) -> str:
-    return prefix(hall) + f"w:{wid}"
-
-
-def window_services(hall: str, wid: str) -> str:
-    return prefix(hall) + f"wsvc:{wid}"
-
-
-def parked(hall: str, wid: str) -> str:
-    return prefix(hall) + f"parked:{wid}"
-
-
-def missed(hall: str) -> str:
-    return prefix(hall) + "missed"
+def place(hall: str) -> str:
+    """The last queue place given (µs): places are strictly increasing per hall."""
+    return prefix(hall) + "place"
 
 
 def rules(hall: str) -> str:
@@ -70,6 +55,62 @@ def events(hall: str) -> str:
 
 def meta(hall: str) -> str:
     return prefix(hall) + "meta"
+
+
+def window(hall: str, wid: str) -> str:
+    """A window: current ticket, paused and why, signed-in staff."""
+    return prefix(hall) + f"w:{wid}"
+
+
+def window_services(hall: str, wid: str) -> str:
+    return prefix(hall) + f"wsvc:{wid}"
+
+
+# -- a day ----------------------------------------------------------------------------------
+
+
+def tickets(hall: str, day: str) -> str:
+    """The day's ticket records: ticket id -> JSON."""
+    return prefix(hall) + f"d:{day}:t"
+
+
+def queue(hall: str, day: str, service: str, cls: str) -> str:
+    return prefix(hall) + f"d:{day}:q:{service}:{cls}"
+
+
+def number_counter(hall: str, day: str, service: str) -> str:
+    return prefix(hall) + f"d:{day}:num:{service}"
+
+
+def phone_counter(hall: str, day: str, phone_key: str) -> str:
+    return prefix(hall) + f"d:{day}:phone:{phone_key}"
+
+
+def parked(hall: str, day: str, wid: str) -> str:
+    return prefix(hall) + f"d:{day}:parked:{wid}"
+
+
+# -- the outbox of one server process (relay) -----------------------------------------------
+
+
+def relays(hall: str) -> str:
+    """Ids of the relays (server processes) that have an outbox in this hall."""
+    return prefix(hall) + "relays"
+
+
+def outbox(hall: str, relay: str, stream: str) -> str:
+    """A relay's outbox stream: "calls" or "notify"."""
+    return prefix(hall) + f"ob:{relay}:{stream}"
+
+
+def outbox_state(hall: str, relay: str) -> str:
+    """A relay's counters (entries written per stream) and cursors (last entry published)."""
+    return prefix(hall) + f"ob:{relay}:state"
+
+
+def lease(hall: str, relay: str) -> str:
+    """Held by the live process that publishes this outbox (its owner, or an adopter)."""
+    return prefix(hall) + f"ob:{relay}:lease"
 
 
 def idempotency(hall: str, window: str, key_digest: str) -> str:

@@ -1,31 +1,27 @@
--- A ticket holder's own action. ARGV: prefix, now, ticket id, secret, action
--- ('cancel' | 'rejoin'), day_start
-local tid, secret, action = ARGV[3], ARGV[4], ARGV[5]
-local t = P .. 't:' .. tid
-local stored = redis.call('HGET', t, 'secret')
-if not stored then return fail('unknown_ticket', 'no such ticket') end
-if stored ~= secret then return fail('bad_secret', 'the ticket secret does not match') end
-local st = redis.call('HGET', t, 'state')
-local service, cls = redis.call('HGET', t, 'service'), redis.call('HGET', t, 'class')
+-- A ticket holder's own action. Own ARGV: ticket id, secret, action ('cancel' | 'rejoin').
+local tid, secret, action = ARGV[XA], ARGV[XA + 1], ARGV[XA + 2]
+local t = tload(tid)
+if not t then return fail('unknown_ticket', 'no such ticket') end
+if t.secret ~= secret then return fail('bad_secret', 'the ticket secret does not match') end
+if not today(tid) then return fail('ticket_expired', 'the ticket is from an earlier day') end
 if action == 'cancel' then
-  if st ~= 'waiting' and st ~= 'transferred' then
-    return fail('illegal_transition', 'a ' .. st .. ' ticket cannot be cancelled')
+  if t.state ~= 'waiting' and t.state ~= 'transferred' then
+    return fail('illegal_transition', 'a ' .. t.state .. ' ticket cannot be cancelled')
   end
-  redis.call('ZREM', P .. 'q:' .. service .. ':' .. cls, tid)
-  redis.call('HSET', t, 'state', 'cancelled', 'reason', 'citizen')
-  return {'cancelled', emit('cancel', tid, '', service)}
+  redis.call('ZREM', Q[t.service][t.class], tid)
+  t.state, t.reason = 'cancelled', 'citizen'
+  tsave(tid, t)
+  return answer({emit('cancel', tid, '', t.service), -1, cjson.encode(t)})
 end
--- rejoin: back of the queue (base = now), within the configured time after the miss
-if st ~= 'missed' then return fail('illegal_transition', 'a ' .. st .. ' ticket cannot rejoin') end
-local missed_at = tonumber(redis.call('HGET', t, 'missed_at'))
-if NOW - missed_at > rule('rejoin_ms', 0) then
+-- rejoin: at the back of the queue, within the configured time after the miss
+if t.state ~= 'missed' then return fail('illegal_transition', 'a ' .. t.state .. ' ticket cannot rejoin') end
+if NOW - t.missed_at > rule('rejoin_ms', 0) then
   return fail('rejoin_expired', 'the time to rejoin after a missed call has passed')
 end
-redis.call('ZREM', P .. 'missed', tid)
-redis.call('HSET', t, 'state', 'waiting', 'base', NOW, 'recalls', 0)
-redis.call('HDEL', t, 'near')
-redis.call('ZADD', P .. 'q:' .. service .. ':' .. cls, NOW, tid)
-local b = boosts()
-local a = ahead(service, tid, cls, b, tonumber(ARGV[6]))
-local seq, eid = emit('rejoin', tid, '', service)
-return {'waiting', seq, eid, a}
+local base = next_place()
+t.state, t.base, t.recalls, t.near, t.round = 'waiting', int(base), 0, nil, (t.round or 0) + 1
+tsave(tid, t)
+redis.call('ZADD', Q[t.service][t.class], int(base), tid)
+touch_day(Q[t.service][t.class])
+local seq = emit('rejoin', tid, '', t.service)
+return answer({seq, ahead(t.service, tid, base, t.class, boosts()), cjson.encode(t)})

@@ -1,27 +1,82 @@
--- Shared by every script (prepended by scripts.py). Key names mirror store/keys.py.
--- ARGV[1] is the hall's key prefix "hc:{hall}:", ARGV[2] the time in ms; KEYS[1] the hall's seq
--- key, declared so a cluster routes the script to the hall's slot.
-local P = ARGV[1]
-local NOW = tonumber(ARGV[2])
+-- Shared by every script (prepended by scripts.py). Key names come from store/keys.py, passed in
+-- KEYS; this file only names them.
+-- KEYS: 1 seq, 2 callseq, 3 place, 4 rules, 5 handle, 6 recent, 7 events, 8 the day's tickets,
+--   9 outbox calls, 10 outbox notify, 11 outbox state, then one queue per (service, class) of the
+--   day, service-major; then the script's own keys from KEYS[XK].
+-- ARGV: 1 now in µs ('' = the Redis server's clock), 2 day (YYYYMMDD), 3 services and 4 classes
+--   (comma-separated), then the script's own arguments from ARGV[XA].
+local K = {seq = KEYS[1], callseq = KEYS[2], place = KEYS[3], rules = KEYS[4], handle = KEYS[5],
+           recent = KEYS[6], events = KEYS[7], tickets = KEYS[8], ob_calls = KEYS[9],
+           ob_notify = KEYS[10], ob_state = KEYS[11]}
 local STREAM_MAX = __STREAM_MAX__
 local RECENT_MAX = __RECENT_MAX__
-local TICKET_TTL = __TICKET_TTL__
+local DAY_TTL = __DAY_TTL__
 local ALPHA = __EWMA_ALPHA__
 local OUTLIER = 4  -- durations over 4x the average are not learned from
+
+local function split(s)
+  local out = {}
+  for x in string.gmatch(s, '[^,]+') do out[#out + 1] = x end
+  return out
+end
+
+-- Integers as exact decimal strings: tostring() and redis.call() would print µs times with 14
+-- significant digits and lose the last ones.
+local function int(x) return string.format('%.0f', x) end
+
+local NOW_US
+if ARGV[1] == '' then
+  local t = redis.call('TIME')
+  NOW_US = tonumber(t[1]) * 1000000 + tonumber(t[2])
+else
+  NOW_US = tonumber(ARGV[1])
+end
+local NOW = math.floor(NOW_US / 1000)  -- ms: the unit of every time but queue places
+local DAY = ARGV[2]
+local SERVICES, CLASSES = split(ARGV[3]), split(ARGV[4])
+local Q = {}
+local XK = 12
+for _, s in ipairs(SERVICES) do
+  Q[s] = {}
+  for _, c in ipairs(CLASSES) do Q[s][c] = KEYS[XK]; XK = XK + 1 end
+end
+local XA = 5
+local STAFF = ''  -- the signed-in staff member of the acting window, set by window scripts
+local OUT = {}    -- outbox entries written by this change, returned for the fast path
 
 local function fail(code, message)
   return redis.error_reply(code .. ' ' .. message)
 end
 
+-- A day's key lives two days from the first write of the day.
+local function touch_day(key)
+  if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, DAY_TTL) end
+end
+
+local function tload(tid)
+  local raw = redis.call('HGET', K.tickets, tid)
+  if not raw then return nil end
+  return cjson.decode(raw)
+end
+
+local function tsave(tid, t)
+  redis.call('HSET', K.tickets, tid, cjson.encode(t))
+end
+
+-- Tickets of an earlier day are void for every action: a number is called once a day.
+local function today(tid)
+  return string.sub(tid, 1, #DAY + 1) == DAY .. '-'
+end
+
 local function rule(name, default)
-  local v = redis.call('HGET', P .. 'rules', name)
+  local v = redis.call('HGET', K.rules, name)
   if v then return tonumber(v) end
   return default
 end
 
 -- class -> boost (ms), from the live rules
 local function boosts()
-  local r = redis.call('HGETALL', P .. 'rules')
+  local r = redis.call('HGETALL', K.rules)
   local b = {}
   for i = 1, #r, 2 do
     if string.sub(r[i], 1, 6) == 'boost:' then b[string.sub(r[i], 7)] = tonumber(r[i + 1]) end
@@ -29,152 +84,186 @@ local function boosts()
   return b
 end
 
+-- The next queue place: the time (µs), strictly after every place given before, so tickets
+-- taken in one microsecond, or on servers with skewed clocks, keep the order they were taken.
+local function next_place()
+  local last = tonumber(redis.call('GET', K.place) or '0')
+  local p = math.max(NOW_US, last + 1)
+  redis.call('SET', K.place, int(p))
+  return p
+end
+
 -- Append an event to the hall's bounded stream; every change bumps the hall's seq.
 local function emit(etype, tid, window, service, extra)
-  local seq = redis.call('INCR', P .. 'seq')
+  local seq = redis.call('INCR', K.seq)
   local f = {'type', etype, 'ticket', tid or '', 'window', window or '', 'service', service or '',
              't', NOW, 'seq', seq}
+  if STAFF ~= '' then f[#f + 1] = 'staff'; f[#f + 1] = STAFF end
   if extra then for i = 1, #extra do f[#f + 1] = extra[i] end end
-  local id = redis.call('XADD', P .. 'events', 'MAXLEN', '~', STREAM_MAX, '*', unpack(f))
-  if tid and tid ~= '' then redis.call('EXPIRE', P .. 't:' .. tid, TICKET_TTL) end
+  local id = redis.call('XADD', K.events, 'MAXLEN', '~', STREAM_MAX, '*', unpack(f))
   return seq, id
 end
 
-local function tget(tid, field)
-  return redis.call('HGET', P .. 't:' .. tid, field)
+-- Write a message into this process's outbox in the same atomic change (transactional outbox):
+-- `n` counts the stream's entries, so the relay can tell when one is missing.
+local function outbox(stream, fields)
+  local key = stream == 'calls' and K.ob_calls or K.ob_notify
+  local n = redis.call('HINCRBY', K.ob_state, 'n:' .. stream, 1)
+  local f = {'n', n}
+  for i = 1, #fields do f[#f + 1] = fields[i] end
+  local id = redis.call('XADD', key, '*', unpack(f))
+  local entry = {stream, id}
+  for i = 1, #f do entry[#entry + 1] = f[i] end
+  OUT[#OUT + 1] = entry
 end
 
--- Number of queued tickets of `service` called before ticket `tid` of class `own`, in the
--- calling order (effective time, then base time, then id).
-local function ahead(service, tid, own, b, day_start)
+local function notice(kind, tid, t, window, ahead)
+  if not t.phone or t.phone == '' then return end
+  outbox('notify', {'kind', kind, 'ticket', tid, 'number', t.number, 'service', t.service,
+                    'window', window or '', 'ahead', ahead or 0, 'phone', t.phone,
+                    'lang', t.lang or '', 'round', t.round or 0, 'time', NOW})
+end
+
+-- Effective time of a queued ticket (µs): its place, minus its class's boost.
+local function effective(base, cls, b)
+  return base - (b[cls] or 0) * 1000
+end
+
+-- Number of queued tickets of `service` called before ticket `tid` (place `base`, class `own`),
+-- in the calling order (effective time, then place).
+local function ahead(service, tid, base, own, b)
   local n = 0
-  local base = tonumber(redis.call('HGET', P .. 't:' .. tid, 'base'))
-  local eff = base - (b[own] or 0)
-  for cls, boost in pairs(b) do
-    local q = P .. 'q:' .. service .. ':' .. cls
-    local rank = cls == own and redis.call('ZRANK', q, tid)
-    if rank then
-      n = n + rank - redis.call('ZCOUNT', q, '-inf', '(' .. day_start)
+  local eff = effective(base, own, b)
+  for _, cls in ipairs(CLASSES) do
+    local q = Q[service][cls]
+    if cls == own then
+      n = n + (redis.call('ZRANK', q, tid) or redis.call('ZCOUNT', q, '-inf', '(' .. int(base)))
     else
-      -- equal effective time: a smaller boost means an earlier base, which goes first
-      local hi = eff + boost
-      n = n + redis.call('ZCOUNT', q, day_start, (boost < (b[own] or 0)) and hi or ('(' .. hi))
+      -- before it: a lower effective time, or an equal one with an earlier place (which a
+      -- smaller boost means)
+      local bo = b[cls] or 0
+      local hi = eff + bo * 1000
+      n = n + redis.call('ZCOUNT', q, '-inf', (bo < (b[own] or 0)) and int(hi) or ('(' .. int(hi)))
     end
   end
   return n
 end
 
--- The first `count` queued tickets of `service` in calling order, as {tid, eff} pairs.
-local function front(service, count, b, day_start)
+-- The first `count` queued tickets of `service` in calling order, as {tid, eff, base}.
+local function front(service, count, b)
   local all = {}
-  for cls, boost in pairs(b) do
-    local r = redis.call('ZRANGEBYSCORE', P .. 'q:' .. service .. ':' .. cls, day_start, '+inf',
-                         'WITHSCORES', 'LIMIT', 0, count)
+  for _, cls in ipairs(CLASSES) do
+    local r = redis.call('ZRANGE', Q[service][cls], 0, count - 1, 'WITHSCORES')
     for i = 1, #r, 2 do
       local base = tonumber(r[i + 1])
-      all[#all + 1] = {r[i], base - boost, base}
+      all[#all + 1] = {r[i], effective(base, cls, b), base}
     end
   end
   table.sort(all, function(x, y)
     if x[2] ~= y[2] then return x[2] < y[2] end
-    if x[3] ~= y[3] then return x[3] < y[3] end
-    return x[1] < y[1]
+    return x[3] < y[3]
   end)
   local out = {}
   for i = 1, math.min(count, #all) do out[i] = all[i] end
   return out
 end
 
--- "Your turn is near" notices: every ticket with a phone among the first N+1 of a service,
--- once per ticket. Returns a list of {tid, ahead}.
-local function near_notices(service, b, day_start)
+-- "Your turn is near": a notice for every ticket with a phone among the first N+1 of a service,
+-- once per ticket and round.
+local function near_notices(service, b)
   local n = rule('notify_ahead', 0)
-  local out = {}
-  if n <= 0 then return out end
-  local f = front(service, n + 1, b, day_start)
+  if n <= 0 then return end
+  local f = front(service, n + 1, b)
   for i = 1, #f do
-    local t = P .. 't:' .. f[i][1]
-    local phone = redis.call('HGET', t, 'phone')
-    if phone and phone ~= '' and redis.call('HSETNX', t, 'near', '1') == 1 then
-      out[#out + 1] = {f[i][1], i - 1}
+    local t = tload(f[i][1])
+    if t and t.phone and t.phone ~= '' and not t.near then
+      t.near = 1
+      tsave(f[i][1], t)
+      notice('near', f[i][1], t, '', i - 1)
     end
   end
-  return out
 end
 
 -- Finish the window's current ticket (if any) and free the window; returns its id or ''.
-local function close_current(window, auto)
-  local w = P .. 'w:' .. window
-  local cur = redis.call('HGET', w, 'current')
+-- A ticket left at the window from an earlier day is dropped without a word.
+local function close_current(KW, window, auto)
+  local cur = redis.call('HGET', KW, 'current')
   if not cur or cur == '' then return '' end
-  local t = P .. 't:' .. cur
-  local st = redis.call('HGET', t, 'state')
-  if st == 'called' or st == 'serving' then
-    local from = tonumber(redis.call('HGET', t, 'started_at') or redis.call('HGET', t, 'called_at'))
-    local service = redis.call('HGET', t, 'service')
-    redis.call('HSET', t, 'state', 'done', 'done_at', NOW)
+  redis.call('HDEL', KW, 'current')
+  if not today(cur) then return '' end
+  local t = tload(cur)
+  if t and (t.state == 'called' or t.state == 'serving') then
+    local from = t.started_at or t.called_at
+    t.state, t.done_at = 'done', NOW
+    tsave(cur, t)
     if from then
       local d = NOW - from
-      local h = tonumber(redis.call('HGET', P .. 'handle', service) or '')
-      -- A ticket left open overnight or far beyond the norm says nothing about handling
-      -- times: learn only from plausible durations.
+      local h = tonumber(redis.call('HGET', K.handle, t.service) or '')
+      -- A ticket left open far beyond the norm says nothing about handling times: learn
+      -- only from plausible durations.
       if not h then
         h = d
       elseif d <= OUTLIER * h then
         h = h + ALPHA * (d - h)
       end
-      redis.call('HSET', P .. 'handle', service, math.floor(h))
+      redis.call('HSET', K.handle, t.service, math.floor(h))
     end
-    emit('finish', cur, window, service, {'auto', auto})
+    emit('finish', cur, window, t.service, {'auto', auto})
+    notice('finished', cur, t, window, 0)
   end
-  redis.call('HDEL', w, 'current')
   return cur
 end
 
--- Keep a call or recall for the board's list of recent calls.
-local function remember_call(tid, window, kind, service, eid, callseq)
-  local t = P .. 't:' .. tid
-  redis.call('LPUSH', P .. 'recent', cjson.encode({
-    event = eid, ticket = tid, number = redis.call('HGET', t, 'number'), service = service,
-    window = window, kind = kind, class = redis.call('HGET', t, 'class'),
-    time = NOW, seq = callseq}))
-  redis.call('LTRIM', P .. 'recent', 0, RECENT_MAX - 1)
+-- Keep a call or recall for the board's list of recent calls, and put it in the outbox.
+local function announce(tid, t, window, kind, eid, callseq)
+  local call = {event = eid, ticket = tid, number = t.number, service = t.service,
+                window = window, kind = kind, class = t.class, time = NOW, seq = callseq}
+  redis.call('LPUSH', K.recent, cjson.encode(call))
+  redis.call('LTRIM', K.recent, 0, RECENT_MAX - 1)
+  outbox('calls', {'kind', kind, 'event', eid, 'ticket', tid, 'number', t.number,
+                   'service', t.service, 'window', window, 'class', t.class, 'time', NOW,
+                   'seq', callseq})
 end
 
 -- Put a queued or parked ticket at the window and announce it.
-local function call_ticket(tid, window, kind)
-  local t = P .. 't:' .. tid
-  redis.call('HSET', t, 'state', 'called', 'window', window, 'called_at', NOW, 'recalls', 0)
-  redis.call('HDEL', t, 'started_at')
-  redis.call('HSET', P .. 'w:' .. window, 'current', tid)
-  local callseq = redis.call('INCR', P .. 'callseq')
-  local service = redis.call('HGET', t, 'service')
-  local seq, eid = emit(kind, tid, window, service, {'callseq', callseq})
-  remember_call(tid, window, kind, service, eid, callseq)
-  return seq, eid, callseq
+local function call_ticket(tid, t, KW, window, kind)
+  t.state, t.window, t.called_at, t.recalls, t.started_at = 'called', window, NOW, 0, nil
+  tsave(tid, t)
+  redis.call('HSET', KW, 'current', tid)
+  local callseq = redis.call('INCR', K.callseq)
+  local seq, eid = emit(kind, tid, window, t.service, {'callseq', callseq})
+  announce(tid, t, window, kind, eid, callseq)
+  notice('called', tid, t, window, 0)
+  return seq, callseq
 end
 
 -- Take a called ticket off the window as a no-show; it may rejoin for a while.
-local function miss(tid, window, etype)
-  local t = P .. 't:' .. tid
-  redis.call('HSET', t, 'state', 'missed', 'missed_at', NOW)
-  redis.call('HDEL', P .. 'w:' .. window, 'current')
-  redis.call('ZADD', P .. 'missed', NOW, tid)
-  redis.call('ZREMRANGEBYSCORE', P .. 'missed', '-inf', NOW - 86400000)
-  return emit(etype, tid, window, redis.call('HGET', t, 'service'))
+local function miss(tid, t, KW, window, etype)
+  t.state, t.missed_at = 'missed', NOW
+  tsave(tid, t)
+  redis.call('HDEL', KW, 'current')
+  local seq = emit(etype, tid, window, t.service)
+  notice('missed', tid, t, window, 0)
+  return seq
 end
 
--- The window's current ticket if it is in one of `states` (a set), else an error reply.
-local function current_in(window, states)
-  local cur = redis.call('HGET', P .. 'w:' .. window, 'current')
-  if not cur or cur == '' then return nil, fail('no_current', 'the window has no current ticket') end
-  local st = tget(cur, 'state')
-  if not st then  -- its record expired while it sat at the window (left open for days)
-    redis.call('HDEL', P .. 'w:' .. window, 'current')
-    return nil, fail('no_current', 'the window has no current ticket')
+-- The window's current ticket (id, record) if it is in one of `states` (a set), else nil and
+-- an error reply.
+local function current_in(KW, states)
+  local cur = redis.call('HGET', KW, 'current')
+  if not cur or cur == '' then return nil, nil, fail('no_current', 'the window has no current ticket') end
+  if not today(cur) then
+    return nil, nil, fail('ticket_expired', 'the ticket at the window is from an earlier day; press next')
   end
-  if not states[st] then
-    return nil, fail('illegal_transition', 'the current ticket is ' .. tostring(st))
+  local t = tload(cur)
+  if not t then return nil, nil, fail('no_current', 'the window has no current ticket') end
+  if not states[t.state] then
+    return nil, nil, fail('illegal_transition', 'the current ticket is ' .. tostring(t.state))
   end
-  return cur, nil
+  return cur, t, nil
+end
+
+-- What a window action answers: the body, then the outbox entries for the fast path.
+local function answer(body)
+  return {body, OUT}
 end

@@ -1,34 +1,36 @@
--- Issue a ticket. ARGV: prefix, now, day, day_start, service, class, channel, base, phone,
--- phone_digest, max_per_phone, secret
-local day, day_start, service, cls = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
-local channel, base, phone, digest = ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
-local max_per_phone, secret = tonumber(ARGV[11]), ARGV[12]
+-- Issue a ticket. Own KEYS: the service's number counter of the day, then (with a phone) the
+-- phone's counter of the day. Own ARGV: service, class, channel, phone, max tickets per phone,
+-- secret, appointment slot start in µs ('' if none), language.
+local KN, KPH = KEYS[XK], KEYS[XK + 1]
+local service, cls, channel, phone = ARGV[XA], ARGV[XA + 1], ARGV[XA + 2], ARGV[XA + 3]
+local max_per_phone, secret, slot, lang = tonumber(ARGV[XA + 4]), ARGV[XA + 5], ARGV[XA + 6], ARGV[XA + 7]
 
 if phone ~= '' then
-  local pk = P .. 'phone:' .. day .. ':' .. digest
-  local n = redis.call('INCR', pk)
-  if n == 1 then redis.call('EXPIRE', pk, 172800) end
-  if n > max_per_phone then
-    redis.call('DECR', pk)
+  if tonumber(redis.call('GET', KPH) or '0') >= max_per_phone then
     return fail('phone_limit', 'this phone has taken ' .. max_per_phone .. ' tickets today')
   end
+  redis.call('INCR', KPH)
+  touch_day(KPH)
 end
 
-local nk = P .. 'num:' .. service .. ':' .. day
-local n = redis.call('INCR', nk)
-if n == 1 then redis.call('EXPIRE', nk, 172800) end
+local n = redis.call('INCR', KN)
+touch_day(KN)
 local number = service .. string.format('%03d', n)
-local tid = day .. '-' .. number
-local t = P .. 't:' .. tid
-redis.call('HSET', t, 'number', number, 'service', service, 'class', cls, 'channel', channel,
-           'state', 'waiting', 'base', base, 'issued_at', NOW, 'secret', secret, 'day', day)
-if phone ~= '' then redis.call('HSET', t, 'phone', phone) end
-redis.call('EXPIRE', t, TICKET_TTL)
-redis.call('ZADD', P .. 'q:' .. service .. ':' .. cls, base, tid)
-
+local tid = DAY .. '-' .. number
+local base = next_place()
+-- An appointment checked in on time takes its slot as its place, never earlier than now.
+if slot ~= '' then base = math.max(tonumber(slot), base) end
+local t = {number = number, service = service, class = cls, channel = channel, state = 'waiting',
+           base = int(base), issued_at = NOW, secret = secret, lang = lang, round = 0}
+if phone ~= '' then t.phone = phone end
 local b = boosts()
-local a = ahead(service, tid, cls, b, day_start)
+local a = ahead(service, tid, base, cls, b)
 -- A ticket that starts within the notice distance gets no separate "near" notice.
-if phone ~= '' and a <= rule('notify_ahead', 0) then redis.call('HSET', t, 'near', '1') end
+if phone ~= '' and a <= rule('notify_ahead', 0) then t.near = 1 end
+tsave(tid, t)
+touch_day(K.tickets)
+redis.call('ZADD', Q[service][cls], int(base), tid)
+touch_day(Q[service][cls])
 local seq, eid = emit('issue', tid, '', service, {'class', cls, 'channel', channel})
-return {tid, number, a, seq, eid}
+notice('ticket_taken', tid, t, '', a)
+return answer({tid, number, a, seq, NOW})

@@ -1,13 +1,10 @@
--- A ticket's fields and, while queued, how many tickets are ahead of it.
--- ARGV: prefix, now, ticket id, day_start
-local tid, day_start = ARGV[3], tonumber(ARGV[4])
-local t = P .. 't:' .. tid
-local fields = redis.call('HGETALL', t)
-if #fields == 0 then return {} end
-local st = redis.call('HGET', t, 'state')
+-- A ticket's record and, while it is queued today, how many tickets are ahead of it.
+-- Own ARGV: ticket id. (KEYS[8] is the ticket's own day; the queues are today's.)
+local tid = ARGV[XA]
+local t = tload(tid)
+if not t then return {} end
 local a = -1
-if st == 'waiting' or st == 'transferred' then
-  local b = boosts()
-  a = ahead(redis.call('HGET', t, 'service'), tid, redis.call('HGET', t, 'class'), b, day_start)
+if (t.state == 'waiting' or t.state == 'transferred') and today(tid) then
+  a = ahead(t.service, tid, tonumber(t.base), t.class, boosts())
 end
-return {fields, a}
+return {cjson.encode(t), a}

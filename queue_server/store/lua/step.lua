@@ -1,50 +1,52 @@
--- A staff action on the window's current ticket. ARGV: prefix, now, window, action, service
--- (transfer target), reason (pause)
-local window, action = ARGV[3], ARGV[4]
+-- A staff action on the window's current ticket, or on the window. Own KEYS: the window, its
+-- parked tickets of the day. Own ARGV: window, action, service (transfer target), reason (pause).
+local KW, KP = KEYS[XK], KEYS[XK + 1]
+local window, action, target, reason = ARGV[XA], ARGV[XA + 1], ARGV[XA + 2], ARGV[XA + 3]
 local at_window = {called = true, serving = true}
+STAFF = redis.call('HGET', KW, 'staff') or ''
 
-if action == 'skip' then
-  local cur, err = current_in(window, {called = true})
-  if err then return err end
-  return {cur, miss(cur, window, 'skip')}
-elseif action == 'start' then
-  local cur, err = current_in(window, {called = true})
-  if err then return err end
-  redis.call('HSET', P .. 't:' .. cur, 'state', 'serving', 'started_at', NOW)
-  return {cur, emit('start', cur, window, tget(cur, 'service'))}
-elseif action == 'finish' then
-  local cur, err = current_in(window, at_window)
-  if err then return err end
-  close_current(window, '0')
-  return {cur, redis.call('GET', P .. 'seq')}
-elseif action == 'transfer' then
-  local cur, err = current_in(window, at_window)
-  if err then return err end
-  local target = ARGV[5]
-  local t = P .. 't:' .. cur
-  local from = redis.call('HGET', t, 'service')
-  if target == from then return fail('same_service', 'the ticket is already for ' .. from) end
-  -- First-window responsibility: the citizen keeps the original place (base time).
-  redis.call('HSET', t, 'state', 'transferred', 'service', target, 'from_service', from,
-             'from_window', window)
-  redis.call('ZADD', P .. 'q:' .. target .. ':' .. redis.call('HGET', t, 'class'),
-             redis.call('HGET', t, 'base'), cur)
-  redis.call('HDEL', P .. 'w:' .. window, 'current')
-  return {cur, emit('transfer', cur, window, target, {'from', from})}
-elseif action == 'park' then
-  local cur, err = current_in(window, at_window)
-  if err then return err end
-  redis.call('HSET', P .. 't:' .. cur, 'state', 'parked', 'parked_at', NOW)
-  redis.call('ZADD', P .. 'parked:' .. window, NOW, cur)
-  redis.call('HDEL', P .. 'w:' .. window, 'current')
-  return {cur, emit('park', cur, window, tget(cur, 'service'))}
-elseif action == 'pause' or action == 'resume' then
-  local w = P .. 'w:' .. window
+if action == 'pause' or action == 'resume' then
   local paused = action == 'pause' and '1' or '0'
-  if (redis.call('HGET', w, 'paused') or '0') == paused then
+  if (redis.call('HGET', KW, 'paused') or '0') == paused then
     return fail('illegal_transition', 'the window is already ' .. (paused == '1' and 'paused' or 'open'))
   end
-  redis.call('HSET', w, 'paused', paused, 'reason', paused == '1' and ARGV[6] or '')
-  return {'', emit(action, '', window, '', {'reason', ARGV[6]})}
+  redis.call('HSET', KW, 'paused', paused, 'reason', paused == '1' and reason or '')
+  return answer({'', emit(action, '', window, '', {'reason', reason}), ''})
 end
-return fail('bad_action', action)
+
+local states = (action == 'skip' or action == 'start') and {called = true} or at_window
+local cur, t, err = current_in(KW, states)
+if err then return err end
+local seq
+if action == 'skip' then
+  seq = miss(cur, t, KW, window, 'skip')
+elseif action == 'start' then
+  t.state, t.started_at = 'serving', NOW
+  tsave(cur, t)
+  seq = emit('start', cur, window, t.service)
+elseif action == 'finish' then
+  close_current(KW, window, '0')
+  t = tload(cur)
+  seq = redis.call('GET', K.seq)
+elseif action == 'transfer' then
+  local from = t.service
+  if target == from then return fail('same_service', 'the ticket is already for ' .. from) end
+  if not Q[target] then return fail('unknown_service', 'no service ' .. target) end
+  -- First-window responsibility: the citizen keeps the original place.
+  t.state, t.service, t.from_service, t.from_window = 'transferred', target, from, window
+  tsave(cur, t)
+  redis.call('ZADD', Q[target][t.class], t.base, cur)
+  touch_day(Q[target][t.class])
+  redis.call('HDEL', KW, 'current')
+  seq = emit('transfer', cur, window, target, {'from', from})
+elseif action == 'park' then
+  t.state, t.parked_at = 'parked', NOW
+  tsave(cur, t)
+  redis.call('ZADD', KP, NOW, cur)
+  touch_day(KP)
+  redis.call('HDEL', KW, 'current')
+  seq = emit('park', cur, window, t.service)
+else
+  return fail('bad_action', action)
+end
+return answer({cur, seq, cjson.encode(t)})

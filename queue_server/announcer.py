@@ -1,0 +1,96 @@
+"""What the hall says on MQTT: topics and payloads for outbox entries (calls, notices) and the
+retained snapshots (board, panels, the hall's settings). Pure apart from the live cache it
+reads for names and waits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from queue_server.config import HallConfig
+from queue_server.live import LiveCache
+from queue_server.protocol import (
+    Call,
+    Notice,
+    encode,
+    topic_board,
+    topic_calls,
+    topic_hall,
+    topic_notify,
+    topic_window,
+)
+from queue_server.snapshots import Waits, build_board, build_panel, hall_message, waiting_of
+from queue_server.store.hall_store import Entry
+
+
+class Announcer:
+    def __init__(self, config: HallConfig, live: LiveCache, lang: str) -> None:
+        self.config = config
+        self.live = live
+        self.lang = lang
+
+    def _window_name(self, window: str, lang: str) -> str:
+        w = self.config.window(window)
+        return w.name.get(lang) if w else window
+
+    def render(self, e: Entry) -> tuple[str, bytes]:
+        """An outbox entry as its topic and payload."""
+        f, hall = e.fields, self.config.id
+        if e.stream == "calls":
+            call = Call(
+                event=f["event"],
+                number=f["number"],
+                service=f["service"],
+                window=f["window"],
+                window_name=self._window_name(f["window"], self.lang),
+                kind=f["kind"],  # type: ignore[arg-type]
+                green=self.config.is_green(f["class"]),
+                time=int(f["time"]) / 1000,
+                seq=int(f["seq"]),
+            )
+            return topic_calls(hall), encode(call)
+        lang = f.get("lang") or self.lang
+        service = self.config.service(f["service"])
+        ahead = int(f.get("ahead", 0))
+        notice = Notice(
+            kind=f["kind"],  # type: ignore[arg-type]
+            phone=f["phone"],
+            number=f["number"],
+            service=f["service"],
+            time=int(f["time"]) / 1000,
+            window=f.get("window", ""),
+            ahead=ahead,
+            ticket=f["ticket"],
+            id=e.id,
+            hall=hall,
+            service_name=service.name.get(lang) if service else f["service"],
+            window_name=self._window_name(f["window"], lang) if f.get("window") else "",
+            eta_minutes=(
+                self.live.wait_minutes(f["service"], ahead) if f["kind"] == "ticket_taken" else None
+            ),
+            rejoin_minutes=self.live.rejoin_minutes if f["kind"] == "missed" else 0,
+            lang=lang,
+            key=f"{f['ticket']}/{f['kind']}/{f.get('round', 0)}",
+        )
+        return topic_notify(hall), encode(notice)
+
+    def waits(self, snap: dict[str, Any]) -> Waits:
+        waiting = waiting_of(snap)
+        return {
+            s.id: (waiting.get(s.id, 0), self.live.wait_minutes(s.id, waiting.get(s.id, 0)))
+            for s in self.config.services
+        }
+
+    def snapshot_messages(
+        self, snap: dict[str, Any], windows: set[str] | None, now: float
+    ) -> list[tuple[str, bytes]]:
+        """The retained board, the panels of `windows` (None: all, and the hall message)."""
+        c, lang = self.config, self.lang
+        out = [(topic_board(c.id), encode(build_board(c, snap, lang, now, self.waits(snap))))]
+        if windows is None:
+            out.append((topic_hall(c.id), encode(hall_message(c, lang, now))))
+        for w in c.windows:
+            if windows is None or w.id in windows:
+                out.append(
+                    (topic_window(c.id, w.id), encode(build_panel(c, snap, w.id, lang, now)))
+                )
+        return out

@@ -1,0 +1,66 @@
+"""The use cases' views as the API's models: names in the server's language, times as
+datetimes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+from queue_server.api import models as m
+from queue_server.config import HallConfig
+from queue_server.views import HallView, RulesView, TicketView, WindowOutcome, WindowView
+
+
+def ticket(t: TicketView, hall: HallConfig, lang: str) -> m.Ticket:
+    service = hall.service(t.service)
+    window = hall.window(t.window) if t.window else None
+    return m.Ticket(
+        id=t.id,
+        number=t.number,
+        service=t.service,
+        service_name=service.name.get(lang) if service else t.service,
+        cls=t.cls,
+        state=t.state,
+        ahead=t.ahead,
+        eta_minutes=t.eta_minutes,
+        issued_at=datetime.fromtimestamp(t.issued_at, UTC),
+        window=t.window,
+        window_name=window.name.get(lang) if window else None,
+        phone=t.phone,
+        recalls=t.recalls,
+    )
+
+
+def issued(t: TicketView, secret: str, hall: HallConfig, lang: str) -> m.Issued:
+    return m.Issued(**ticket(t, hall, lang).model_dump(), secret=secret)
+
+
+def outcome(o: WindowOutcome, hall: HallConfig, lang: str) -> m.WindowResult:
+    return m.WindowResult(
+        action=o.action,
+        window=o.window,
+        ticket=ticket(o.ticket, hall, lang) if o.ticket else None,
+        finished=o.finished,
+        seq=o.seq,
+    )
+
+
+def window_state(v: WindowView, hall: HallConfig, lang: str) -> m.WindowState:
+    return m.WindowState(
+        window=v.window,
+        name=v.name,
+        paused=v.paused,
+        reason=v.reason,
+        services=v.services,
+        current=ticket(v.current, hall, lang) if v.current else None,
+        waiting=v.waiting,
+        parked=v.parked,
+    )
+
+
+def hall_info(v: HallView) -> m.HallInfo:
+    return m.HallInfo.model_validate(asdict(v))
+
+
+def rules(v: RulesView) -> m.RulesOut:
+    return m.RulesOut.model_validate(asdict(v))

@@ -1,0 +1,65 @@
+"""What requests need from the hall's live state without reading Redis each time: the ETA
+inputs (handling times, open windows and their services) and which windows serve what.
+
+Refreshed from every snapshot the publisher reads (so under load it costs nothing) and, when
+older than `max_age` seconds of the hall's clock, before a request that needs it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from queue_server.clock import Clock
+from queue_server.config import HallConfig
+from queue_server.domain import eta
+from queue_server.domain.priority import MINUTE_MS
+from queue_server.snapshots import offsets_of, pairs
+
+MAX_AGE = 2.0
+
+
+class LiveCache:
+    def __init__(self, config: HallConfig, clock: Clock, max_age: float = MAX_AGE) -> None:
+        self.config = config
+        self.clock = clock
+        self.max_age = max_age
+        self._read_at = float("-inf")
+        # service -> windows serving it; from the config until the first read of the live rules
+        self.serving: dict[str, set[str]] = {
+            s.id: {w.id for w in config.windows if s.id in w.services} for s in config.services
+        }
+        self._handle: dict[str, float] = {s.id: s.avg_minutes * MINUTE_MS for s in config.services}
+        self._capacity: dict[str, float] = {s.id: 1.0 for s in config.services}
+        self.rejoin_minutes = config.queue.rejoin_minutes
+
+    @property
+    def stale(self) -> bool:
+        return self.clock.now() - self._read_at > self.max_age
+
+    def refresh(self, snap: dict[str, Any]) -> None:
+        self._read_at = self.clock.now()
+        offsets = offsets_of(snap)
+        self.serving = {
+            s.id: {w for w, offs in offsets.items() if s.id in offs} for s in self.config.services
+        }
+        self.rejoin_minutes = float(snap.get("rejoin_ms", 0)) / MINUTE_MS
+        open_windows = {w["id"] for w in snap["windows"] if not w["paused"]}
+        handle = pairs(snap["handle"])
+        for s in self.config.services:
+            learned = float(handle.get(s.id, 0))
+            self._handle[s.id] = learned if learned > 0 else s.avg_minutes * MINUTE_MS
+            self._capacity[s.id] = eta.capacity(s.id, offsets, open_windows)
+
+    def windows_serving(self, *services: str) -> set[str]:
+        """Windows whose panels show these services' queues, as managers last assigned them."""
+        out: set[str] = set()
+        for s in services:
+            out |= self.serving.get(s, set())
+        return out
+
+    def wait_minutes(self, service: str, ahead: int) -> int | None:
+        """Minutes until a ticket with `ahead` tickets before it is called (None: no window
+        is open for its service). The one place the server estimates a wait."""
+        return eta.wait_minutes(
+            ahead, self._handle.get(service, 0.0), self._capacity.get(service, 0)
+        )

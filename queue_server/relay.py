@@ -1,0 +1,336 @@
+"""The outbox relay of one hall in this server process.
+
+Every Lua change that calls a ticket or makes a notice also appends the message to this
+process's outbox streams in Redis (``calls`` and ``notify``), in the same atomic step. Then:
+
+- **Fast path.** The request that made the change hands the script's answer to `publish_now`,
+  which publishes at once (QoS 1, many in flight). Durability costs the call nothing.
+- **Position.** An entry is deleted from its stream when the broker acknowledged it, in batches;
+  what is left in a stream is exactly what may not have reached the broker. Nothing lives only
+  in memory, so no in-memory cap can drop a call.
+- **Replay.** A sweep reads the streams and publishes what the fast path did not (an answer
+  lost with a cancelled request, entries written while the broker was away). After the broker
+  returns: snapshots first (the publisher does that), then the calls younger than
+  `replay_calls_age` (older ones are history, which the board shows), then every notice (the
+  SMS gateway decides what is stale). Calls always go before notices.
+- **Crash and takeover.** Each process holds a lease on its outbox (renewed every second). A
+  process that finds an outbox whose lease lapsed (its owner was killed) takes the lease,
+  replays the outbox and removes it once drained. A restarted server is a new relay and
+  adopts its former self's outbox the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiomqtt
+import paho.mqtt.client as paho
+
+from queue_server import metrics
+from queue_server.clock import Clock
+from queue_server.store import keys
+from queue_server.store.hall_store import Entry
+
+log = logging.getLogger(__name__)
+
+STREAMS = ("calls", "notify")  # in this order: calls before notices
+LEASE_MS = 5_000
+RENEW_EVERY = 1.0
+ADOPT_EVERY = 2.0
+SWEEP_EVERY = 0.25
+DELETE_EVERY = 0.05
+BATCH = 2_000
+
+Render = Callable[[Entry], tuple[str, bytes]]
+"""Turns an outbox entry into its MQTT topic and payload (the announcer)."""
+
+
+class Sender:
+    """QoS 1 publishes with many in flight: straight to paho (aiomqtt's publish waits for each
+    acknowledgement), with a callback per acknowledgement."""
+
+    def __init__(self, client: aiomqtt.Client) -> None:
+        self._paho: paho.Client = client._client
+        self._waiting: dict[int, Callable[[], None]] = {}
+        original: Any = self._paho.on_publish
+
+        def on_publish(c: Any, userdata: Any, mid: int, rc: Any, props: Any) -> None:
+            if original is not None:
+                original(c, userdata, mid, rc, props)
+            done = self._waiting.pop(mid, None)
+            if done is not None:
+                done()
+
+        self._paho.on_publish = on_publish
+
+    def send(self, topic: str, payload: bytes, done: Callable[[], None]) -> bool:
+        info = self._paho.publish(topic, payload, qos=1)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            return False
+        if info.is_published():
+            done()
+        else:
+            self._waiting[info.mid] = done
+        return True
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._waiting)
+
+
+@dataclass
+class Outbox:
+    """One relay's two streams, as this process publishes them."""
+
+    relay: str
+    own: bool
+    published: set[str] = field(default_factory=set)  # sent, not yet acknowledged
+    acked: dict[str, list[str]] = field(default_factory=lambda: {s: [] for s in STREAMS})
+    acked_ids: set[str] = field(default_factory=set)  # acknowledged, not yet deleted
+    candidates: set[str] = field(default_factory=set)  # seen unpublished by the last sweep
+    replay: bool = True  # apply the age rule to calls (after connecting, or adopted)
+
+
+class Relay:
+    def __init__(
+        self,
+        redis: Any,
+        scripts: dict[str, Any],
+        hall: str,
+        instance: str,
+        render: Render,
+        clock: Clock,
+        replay_calls_age: float = 60.0,
+    ) -> None:
+        self.redis = redis
+        self.hall = hall
+        self.render = render
+        self.clock = clock
+        self.replay_calls_age = replay_calls_age
+        self._scripts = scripts
+        self._instance = instance
+        self._holder = f"{instance}-{secrets.token_hex(4)}"  # this process, as lease holder
+        self.id = self._new_id()
+        self._outboxes: dict[str, Outbox] = {self.id: Outbox(self.id, own=True, replay=False)}
+        self._sender: Sender | None = None
+        self._live = False  # fast path on: connected and caught up
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._registering: asyncio.Future[None] | None = None
+        self.lag = 0.0
+
+    def current_id(self) -> str:
+        """The outbox this process writes to now (it changes if the lease was lost)."""
+        return self.id
+
+    def _new_id(self) -> str:
+        return f"{self._instance}-{secrets.token_hex(4)}"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def register(self) -> None:
+        """Claim this process's outbox before any change is made."""
+        await self.redis.sadd(keys.relays(self.hall), self.id)
+        await self._lease(self.id, "renew")
+
+    async def _lease(self, relay: str, mode: str) -> bool:
+        got = await self._scripts["lease"](
+            keys=[keys.lease(self.hall, relay)], args=[self._holder, LEASE_MS, mode]
+        )
+        return bool(got)
+
+    async def keep_leases(self) -> None:
+        """Renew the leases of this process's outboxes, for as long as it runs."""
+        while not self._stopping:
+            for relay in list(self._outboxes):
+                try:
+                    held = await self._lease(relay, "renew")
+                except Exception as exc:  # Redis away: the publisher's outage log says so
+                    log.debug("hall %s: cannot renew lease %s: %s", self.hall, relay, exc)
+                    break
+                if not held:
+                    self._lost(relay)
+            await asyncio.sleep(RENEW_EVERY)
+
+    def _lost(self, relay: str) -> None:
+        """Another process took this lease (we stalled past it): it replays that outbox now."""
+        self._outboxes.pop(relay, None)
+        if relay == self.id:
+            self.id = self._new_id()
+            self._outboxes[self.id] = Outbox(self.id, own=True, replay=False)
+            log.warning("hall %s: lost the outbox lease; writing to %s now", self.hall, self.id)
+            self._registering = asyncio.ensure_future(self.register())
+
+    async def drain(self, timeout: float = 2.0) -> None:
+        """Before a clean stop: wait for the broker to acknowledge what is in flight."""
+        deadline = time.monotonic() + timeout
+        # acks arrive on paho's callback: polling a few times is simpler than an event per ack
+        while any(o.published for o in self._outboxes.values()) and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        with contextlib.suppress(Exception):
+            await self._delete_acked()
+
+    async def release(self) -> None:
+        """On a clean stop: leases given up, so another process adopts what is left at once."""
+        self._stopping = True
+        with contextlib.suppress(Exception):
+            await self._delete_acked()
+            for ob in list(self._outboxes.values()):
+                if not await self._retire(ob):  # entries left: let another process adopt them
+                    await self.redis.delete(keys.lease(self.hall, ob.relay))
+
+    # -- the broker link -------------------------------------------------------------------
+
+    def connected(self, client: aiomqtt.Client) -> None:
+        self._sender = Sender(client)
+        for ob in self._outboxes.values():
+            ob.published.clear()  # unacknowledged ones go again: at least once
+            ob.candidates.clear()
+            ob.replay = True
+
+    def disconnected(self) -> None:
+        self._sender = None
+        self._live = False
+        for ob in self._outboxes.values():
+            ob.published.clear()
+
+    async def catch_up(self) -> None:
+        """After the snapshots: replay every outbox, then turn the fast path on."""
+        await self.sweep(eager=True)
+        self._live = True
+        await self.sweep(eager=True)  # what was written while the fast path was off
+
+    # -- fast path -------------------------------------------------------------------------
+
+    def publish_now(self, entries: list[Entry]) -> None:
+        """Publish a change's outbox entries at once (calls first). While the link is down or
+        replaying, the sweep publishes them from Redis instead."""
+        if not entries or not self._live or self._sender is None:
+            return
+        ob = self._outboxes.get(self.id)
+        if ob is None:
+            return
+        for stream in STREAMS:
+            for e in entries:
+                if e.stream == stream and e.id not in ob.published:
+                    self._send(ob, e)
+
+    def _send(self, ob: Outbox, e: Entry) -> None:
+        if self._sender is None:
+            return
+        topic, payload = self.render(e)
+
+        def done() -> None:
+            if e.id in ob.published:
+                ob.published.discard(e.id)
+                ob.acked[e.stream].append(e.id)
+                ob.acked_ids.add(e.id)
+                metrics.RELAYED.labels(self.hall, e.stream).inc()
+
+        ob.published.add(e.id)
+        if not self._sender.send(topic, payload, done):
+            ob.published.discard(e.id)
+
+    # -- sweeping, deleting, adopting ------------------------------------------------------
+
+    async def run(self) -> None:
+        """While connected: delete acknowledged entries, sweep, adopt lapsed outboxes."""
+        last_sweep = last_adopt = 0.0
+        while not self._stopping and self._sender is not None:
+            await self._delete_acked()
+            now = time.monotonic()
+            if now - last_sweep >= SWEEP_EVERY:
+                last_sweep = now
+                await self.sweep()
+            if now - last_adopt >= ADOPT_EVERY:
+                last_adopt = now
+                await self._adopt()
+            await asyncio.sleep(DELETE_EVERY)
+
+    async def _delete_acked(self) -> None:
+        pipe = None
+        for ob in self._outboxes.values():
+            for stream, ids in ob.acked.items():
+                if ids:
+                    pipe = pipe or self.redis.pipeline(transaction=False)
+                    pipe.xdel(keys.outbox(self.hall, ob.relay, stream), *ids)
+                    ob.acked[stream] = []
+                    ob.acked_ids.difference_update(ids)
+        if pipe is not None:
+            await pipe.execute()
+
+    async def sweep(self, eager: bool = False) -> None:
+        """Publish what is in the streams and was not published. An entry of this process's
+        own outbox is left one sweep for the fast path unless `eager`."""
+        oldest: float | None = None
+        for ob in list(self._outboxes.values()):
+            for stream in STREAMS:
+                start = "-"
+                while self._sender is not None:
+                    key = keys.outbox(self.hall, ob.relay, stream)
+                    batch = await self.redis.xrange(key, min=start, count=BATCH)
+                    if not batch:
+                        break
+                    for eid, fields in batch:
+                        t = float(fields.get("time", 0)) / 1000
+                        oldest = t if oldest is None else min(oldest, t)
+                        self._sweep_one(ob, Entry(stream, eid, fields), eager)
+                    if len(batch) < BATCH:
+                        break
+                    start = "(" + batch[-1][0]
+            ob.replay = False
+            if not ob.own and not ob.published and not any(ob.acked.values()):
+                await self._retire(ob)
+        self.lag = max(0.0, self.clock.now() - oldest) if oldest is not None else 0.0
+        metrics.OUTBOX_LAG.labels(self.hall).set(self.lag)
+
+    def _sweep_one(self, ob: Outbox, e: Entry, eager: bool) -> None:
+        if e.id in ob.published or e.id in ob.acked_ids:
+            return
+        if ob.replay and e.stream == "calls":
+            age = self.clock.now() - float(e.fields.get("time", 0)) / 1000
+            if age > self.replay_calls_age:  # history now: the board shows it
+                ob.acked["calls"].append(e.id)
+                ob.acked_ids.add(e.id)
+                return
+        if ob.own and not eager and e.id not in ob.candidates:
+            ob.candidates.add(e.id)  # the fast path may be about to send it
+            return
+        ob.candidates.discard(e.id)
+        if self._sender is not None:
+            self._send(ob, e)
+
+    async def _adopt(self) -> None:
+        for relay in await self.redis.smembers(keys.relays(self.hall)):
+            if relay in self._outboxes:
+                continue
+            if await self._lease(relay, "take"):
+                log.warning(
+                    "hall %s: adopting the outbox of %s (its process stopped)", self.hall, relay
+                )
+                self._outboxes[relay] = Outbox(relay, own=False)
+                self._wake.set()
+
+    async def _retire(self, ob: Outbox) -> bool:
+        h = self.hall
+        done = await self._scripts["retire"](
+            keys=[
+                keys.outbox(h, ob.relay, "calls"),
+                keys.outbox(h, ob.relay, "notify"),
+                keys.outbox_state(h, ob.relay),
+                keys.lease(h, ob.relay),
+                keys.relays(h),
+            ],
+            args=[ob.relay, self._holder],
+        )
+        if done and not ob.own:
+            self._outboxes.pop(ob.relay, None)
+            log.info("hall %s: the outbox of %s is replayed and removed", h, ob.relay)
+        return bool(done)

@@ -1,0 +1,108 @@
+"""What the use cases answer: plain data, no HTTP. The API layer maps these to its models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    id: str
+    number: str
+    service: str
+    cls: str
+    state: str
+    ahead: int | None  # while queued
+    eta_minutes: int | None  # while queued; None if no window is open for it
+    issued_at: float  # epoch seconds
+    window: str | None = None  # at a window, or called there
+    phone: str | None = None  # masked
+    recalls: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedView:
+    ticket: TicketView
+    secret: str  # shown once, to the holder
+
+
+@dataclass(frozen=True, slots=True)
+class WindowOutcome:
+    action: str
+    window: str
+    ticket: TicketView | None
+    finished: str | None  # number finished on the way (next)
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class WindowView:
+    window: str
+    name: str
+    paused: bool
+    reason: str
+    services: dict[str, float]  # service -> offset minutes
+    current: TicketView | None
+    waiting: dict[str, int]
+    parked: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceView:
+    id: str
+    name: str
+    waiting: int
+    eta_minutes: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class WindowInfoView:
+    id: str
+    name: str
+    services: list[str]
+    paused: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ClassView:
+    id: str
+    name: str
+    staff_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HallView:
+    id: str
+    name: str
+    address: str
+    timezone: str
+    open_now: bool
+    hours: dict[str, list[str]]
+    closed_dates: list[str]
+    booking: str
+    notices: list[str]
+    services: list[ServiceView] = field(default_factory=list)
+    windows: list[WindowInfoView] = field(default_factory=list)
+    classes: list[ClassView] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RulesView:
+    boost_minutes: dict[str, float]
+    window_services: dict[str, dict[str, float]]
+    recall_limit: int
+    rejoin_minutes: float
+    notify_ahead: int
+    starvation_bound_minutes: float
+    max_overtake_minutes: float
+
+
+@dataclass(frozen=True, slots=True)
+class RulesChange:
+    """A manager's change: only what is given changes."""
+
+    boost_minutes: dict[str, float] | None = None
+    window_services: dict[str, dict[str, float]] | None = None
+    recall_limit: int | None = None
+    rejoin_minutes: float | None = None
+    notify_ahead: int | None = None
