@@ -53,6 +53,7 @@ class Options:
 def tokens_of(hall: HallConfig) -> dict[str, Principal]:
     found = {w.token_sha256: Principal("window", w.id) for w in hall.windows}
     found.update({t: Principal("manager") for t in hall.managers.token_sha256})
+    found.update({t: Principal("sms") for t in hall.sms.token_sha256})
     return found
 
 

@@ -26,7 +26,7 @@ SHA256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SPAN = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
 
-DEMO_TOKENS = {f"demo-window-{n}" for n in range(1, 21)} | {"demo-manager"}
+DEMO_TOKENS = {f"demo-window-{n}" for n in range(1, 21)} | {"demo-manager", "demo-sms"}
 
 
 def hash_token(token: str) -> str:
@@ -199,6 +199,88 @@ class VoiceSettings(_Model):
         return value
 
 
+NOTICE_KINDS = ("ticket_taken", "near", "called", "missed", "finished")
+SMS_FIELDS = ("number", "window", "service", "ahead", "eta", "rejoin", "link", "hall")
+
+
+class SmsTemplates(_Model):
+    """SMS texts per notice kind. Fields: {number} {window} {service} {ahead} {eta} {rejoin}
+    {link} {hall}; `ticket_taken_no_eta` is used while no window serves the ticket's service."""
+
+    ticket_taken: Text = Text(
+        zh="您已取号{number}，前面还有{ahead}人，预计等候{eta}分钟",
+        en="Your number is {number}: {ahead} ahead of you, about {eta} minutes to wait",
+    )
+    ticket_taken_no_eta: Text = Text(
+        zh="您已取号{number}，前面还有{ahead}人", en="Your number is {number}: {ahead} ahead of you"
+    )
+    near: Text = Text(
+        zh="请做好准备，前面还有{ahead}人", en="Please get ready: {ahead} ahead of you"
+    )
+    called: Text = Text(
+        zh="请{number}号到{window}办理", en="Number {number}, please go to {window}"
+    )
+    missed: Text = Text(
+        zh="您的号码{number}已过号，请在{rejoin}分钟内重新排队",
+        en="Number {number} missed the call; you may rejoin within {rejoin} minutes",
+    )
+    finished: Text = Text(
+        zh="感谢您的办理，请评价本次服务：{link}",
+        en="Thank you. Please rate our service: {link}",
+    )
+
+    @model_validator(mode="after")
+    def _fields(self) -> SmsTemplates:
+        for kind, text in self:
+            for part in (text.zh, text.en):
+                for name in re.findall(r"{([^{}]*)}", part):
+                    if name not in SMS_FIELDS:
+                        raise ValueError(f"{kind}: unknown field {{{name}}}")
+        return self
+
+
+class ProviderTemplate(_Model):
+    """A provider's pre-approved template for one notice kind: its code and where each
+    parameter comes from (a template field name, as in SmsTemplates)."""
+
+    template: str = Field(min_length=1, max_length=64)
+    params: dict[str, str] | list[str] = {}
+
+    @field_validator("params")
+    @classmethod
+    def _fields(cls, value: dict[str, str] | list[str]) -> dict[str, str] | list[str]:
+        for name in value.values() if isinstance(value, dict) else value:
+            if name not in SMS_FIELDS:
+                raise ValueError(f"unknown field {name!r} (one of {', '.join(SMS_FIELDS)})")
+        return value
+
+
+class SmsSettings(_Model):
+    """The `[sms]` section: what the SMS gateway sends (published on the ``hall`` topic)."""
+
+    signature: Text = Text(zh="政务服务中心", en="Government Service Centre")
+    templates: SmsTemplates = SmsTemplates()
+    # The ticket status page linked from "finished" notices ({hall}, {ticket}).
+    link: str = "http://127.0.0.1:8080/api/v1/halls/{hall}/tickets/{ticket}"
+    # Pre-approved provider templates per notice kind (Chinese carriers send nothing else).
+    aliyun: dict[str, ProviderTemplate] = {}
+    tencent: dict[str, ProviderTemplate] = {}
+    # The gateway's token: it reads any ticket's state (to drop stale notices), nothing else.
+    token_sha256: list[SHA256] = []
+
+    @field_validator("aliyun", "tencent")
+    @classmethod
+    def _kinds(cls, value: dict[str, ProviderTemplate]) -> dict[str, ProviderTemplate]:
+        for kind in value:
+            if kind not in NOTICE_KINDS:
+                raise ValueError(f"unknown notice kind {kind!r}")
+        return value
+
+    def for_gateway(self) -> dict[str, Any]:
+        """What the ``hall`` topic carries for the gateway (no token hashes)."""
+        return self.model_dump(mode="json", exclude={"token_sha256"})
+
+
 class Managers(_Model):
     token_sha256: list[SHA256] = Field(min_length=1)
 
@@ -233,6 +315,7 @@ class HallConfig(_Model):
     managers: Managers
     display: DisplaySettings = DisplaySettings()
     voice: VoiceSettings = VoiceSettings()
+    sms: SmsSettings = SmsSettings()
 
     @model_validator(mode="after")
     def _references(self) -> HallConfig:
@@ -288,6 +371,7 @@ class HallConfig(_Model):
 
     def uses_demo_tokens(self) -> bool:
         hashes = {w.token_sha256 for w in self.windows} | set(self.managers.token_sha256)
+        hashes |= set(self.sms.token_sha256)
         return bool(hashes & DEMO_TOKEN_HASHES)
 
     def fingerprint(self) -> str:

@@ -8,6 +8,7 @@ VAR=${HALLCALL_VAR:-$ROOT/var}
 REDIS_PORT=${HALLCALL_REDIS_PORT:-6390}
 MQTT_PORT=${HALLCALL_MQTT_PORT:-1884}
 HTTP=${HALLCALL_HTTP:-127.0.0.1:8080}
+SMS_LISTEN=${HALLCALL_SMS_LISTEN:-127.0.0.1:8091}
 USERS="hallcall-server hallcall-display hallcall-window hallcall-sms"
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 
@@ -58,7 +59,7 @@ start() {
     nohup "$ROOT/.venv/bin/queue-server" >>"$VAR/log/queue-server.log" 2>&1 &
   echo $! >"$VAR/queue-server.pid"
   for _ in $(seq 100); do
-    curl -fs "http://$HTTP/healthz" >/dev/null 2>&1 && window_clients && return 0
+    curl -fs "http://$HTTP/healthz" >/dev/null 2>&1 && window_clients && start_sms && return 0
     alive "$VAR/queue-server.pid" || break
     sleep 0.1
   done
@@ -79,8 +80,25 @@ window_clients() {  # window 3's caller panel, headless: PNG frames in var/snaps
   done
 }
 
+start_sms() {  # the SMS gateway, printing each message (phone masked) to var/log/sms-gateway.log
+  if alive "$VAR/sms-gateway.pid"; then kill "$(cat "$VAR/sms-gateway.pid")"; sleep 0.5; fi
+  HALLCALL_MQTT_URL="mqtt://hallcall-sms:$MQTT_PASSWORD_sms@127.0.0.1:$MQTT_PORT" \
+  HALLCALL_SERVER_URL="http://$HTTP" HALLCALL_SMS_TOKEN=demo-sms HALLCALL_SMS_LISTEN="$SMS_LISTEN" \
+  HALLCALL_SMS_DATA="$VAR/sms" HALLCALL_SMS_PROVIDER=console \
+    nohup "$ROOT/.venv/bin/sms-gateway" >>"$VAR/log/sms-gateway.log" 2>&1 &
+  echo $! >"$VAR/sms-gateway.pid"
+  for _ in $(seq 100); do
+    curl -fs "http://$SMS_LISTEN/healthz" >/dev/null 2>&1 && return 0
+    alive "$VAR/sms-gateway.pid" || break
+    sleep 0.1
+  done
+  echo "sms-gateway did not start:" >&2
+  tail -n 5 "$VAR/log/sms-gateway.log" >&2
+  exit 1
+}
+
 stop() {
-  for pidfile in "$VAR/window-panel.pid" "$VAR/window-pad.pid" "$VAR/queue-server.pid" "$VAR/mosquitto/mosquitto.pid" "$VAR/redis/redis.pid"; do
+  for pidfile in "$VAR/sms-gateway.pid" "$VAR/window-panel.pid" "$VAR/window-pad.pid" "$VAR/queue-server.pid" "$VAR/mosquitto/mosquitto.pid" "$VAR/redis/redis.pid"; do
     if alive "$pidfile"; then kill "$(cat "$pidfile")"; fi
     rm -f "$pidfile"
   done
@@ -96,6 +114,7 @@ hallcall demo hall is up.
   health         http://$HTTP/healthz   metrics: http://$HTTP/metrics
   Redis          redis://127.0.0.1:$REDIS_PORT (AOF in var/redis)
   MQTT           mqtt://127.0.0.1:$MQTT_PORT   users and passwords: var/secrets.env
+  SMS gateway    console provider: texts in var/log/sms-gateway.log   metrics: http://$SMS_LISTEN/metrics
   logs           var/log/
 
 Try it:
@@ -107,7 +126,7 @@ Window 3 (its panel is drawn headless to var/snapshots/panel-demo-3.png):
   .venv/bin/window-client next --hall demo --window 3          # exit 3: nobody waiting
   .venv/bin/window-client status --hall demo --window 3 --json
   .venv/bin/window-client pause --hall demo --window 3 --reason 午休
-Demo tokens: demo-window-1 … demo-window-6, demo-manager.   Stop: make stop
+Demo tokens: demo-window-1 … demo-window-6, demo-manager, demo-sms.   Stop: make stop
 INFO
 }
 

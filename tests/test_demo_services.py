@@ -18,13 +18,14 @@ from tests.services import ROOT, free_port
 
 @pytest.mark.slow
 def test_the_demo_services_come_up_and_down(tmp_path: Path) -> None:
-    ports = {"redis": free_port(), "mqtt": free_port(), "http": free_port()}
+    ports = {"redis": free_port(), "mqtt": free_port(), "http": free_port(), "sms": free_port()}
     env = {
         **os.environ,
         "HALLCALL_VAR": str(tmp_path / "var"),
         "HALLCALL_REDIS_PORT": str(ports["redis"]),
         "HALLCALL_MQTT_PORT": str(ports["mqtt"]),
         "HALLCALL_HTTP": f"127.0.0.1:{ports['http']}",
+        "HALLCALL_SMS_LISTEN": f"127.0.0.1:{ports['sms']}",
     }
     script = str(ROOT / "scripts" / "services.sh")
 
@@ -39,6 +40,9 @@ def test_the_demo_services_come_up_and_down(tmp_path: Path) -> None:
         base = f"http://127.0.0.1:{ports['http']}"
         with urllib.request.urlopen(f"{base}/healthz", timeout=5) as resp:  # noqa: S310
             assert json.load(resp) == {"redis": True, "mqtt": {"demo": True}, "status": "ok"}
+        sms = f"http://127.0.0.1:{ports['sms']}/healthz"
+        with urllib.request.urlopen(sms, timeout=5) as resp:  # noqa: S310
+            assert json.load(resp)["mqtt"] == {"demo": True}
         r = redis.Redis(port=ports["redis"], decode_responses=True)
         assert r.config_get("appendonly")["appendonly"] == "yes"
         assert r.config_get("appendfsync")["appendfsync"] == "always"

@@ -49,12 +49,12 @@ class Route:
 
 @dataclass(frozen=True)
 class Principal:
-    role: Literal["window", "manager"]
+    role: Literal["window", "manager", "sms"]
     window: str = ""
 
     @property
     def label(self) -> str:
-        return f"window {self.window}" if self.role == "window" else "manager"
+        return f"window {self.window}" if self.role == "window" else self.role
 
 
 HALLS: web.AppKey[dict[str, Hall]] = web.AppKey("halls")
@@ -95,6 +95,8 @@ def authorize(request: web.Request, auth: Auth) -> Principal | None:
     if auth in ("public", "ticket"):
         return None
     p = principal(request)
+    if p.role == "sms":
+        raise Refused("forbidden", "the SMS gateway's token only reads ticket states")
     if auth == "manager" and p.role != "manager":
         raise Refused("forbidden", "this needs a manager's token")
     if auth == "window" and p.role == "window" and p.window != request.match_info["window"]:
@@ -124,6 +126,11 @@ async def parse_body(request: web.Request, route: Route) -> BaseModel | None:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"]) or "body"
         raise Refused("invalid_request", f"{where}: {err['msg']}") from None
+
+
+def sms_reader(request: web.Request) -> bool:
+    """True when the request carries the hall's SMS gateway token (it reads any ticket)."""
+    return "Authorization" in request.headers and principal(request).role == "sms"
 
 
 def check_path(request: web.Request) -> None:
