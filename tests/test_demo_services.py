@@ -41,7 +41,7 @@ def test_the_demo_services_come_up_and_down(tmp_path: Path) -> None:
         with urllib.request.urlopen(f"{base}/healthz", timeout=5) as resp:  # noqa: S310
             assert json.load(resp) == {"redis": True, "mqtt": {"demo": True}, "status": "ok"}
         sms = f"http://127.0.0.1:{ports['sms']}/healthz"
-        with urllib.request.urlopen(sms, timeout=5) as resp:  # noqa: S310
+        with urllib.request.urlopen(sms, timeout=5) as resp:
             assert json.load(resp)["mqtt"] == {"demo": True}
         r = redis.Redis(port=ports["redis"], decode_responses=True)
         assert r.config_get("appendonly")["appendonly"] == "yes"
