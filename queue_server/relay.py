@@ -126,6 +126,11 @@ class Relay:
         self._registering: asyncio.Future[None] | None = None
         self.lag = 0.0
 
+    @property
+    def live(self) -> bool:
+        """The fast path is on: connected, and the outboxes replayed."""
+        return self._live
+
     def current_id(self) -> str:
         """The outbox this process writes to now (it changes if the lease was lost)."""
         return self.id

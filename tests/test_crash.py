@@ -1,0 +1,226 @@
+"""No call lost under load and crashes: real queue-server processes, Redis and Mosquitto.
+
+Load: issuers taking tickets (a quarter with phones) and six windows pressing next as fast as
+they can. Then a `kill -9` of the server, of the broker, or of one of two servers. Afterwards
+every call committed in Redis (the hall's call counter) appears on `calls`: no seq gap.
+The observer is queue_server.link.Link, the reconnecting subscriber every client program uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import signal
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from redis.asyncio import Redis
+
+from queue_server.link import Link, Message, parse_mqtt_url
+from queue_server.store import keys
+from tests.services import MANAGER_TOKEN, Broker, HttpProcess, RedisServer, hall_toml
+
+WINDOWS = {str(n): {"ABC"[(n - 1) % 3]: 0} for n in range(1, 7)}
+STAFF = {"Authorization": f"Bearer {MANAGER_TOKEN}"}
+
+
+def token(window: str) -> str:
+    return f"crash-{window}"
+
+
+class Calls:
+    """Every call seq seen on the calls topic."""
+
+    def __init__(self) -> None:
+        self.seqs: set[int] = set()
+        self.changed = asyncio.Event()
+
+    async def on_message(self, msg: Message) -> None:
+        if msg.kind == "calls":
+            self.seqs.add(int(msg.body["seq"]))
+            self.changed.set()
+
+    async def complete(self, redis: Redis, hall: str, timeout: float = 20.0) -> int:
+        """Until every call counted in Redis was seen; returns how many."""
+        total = int(await redis.get(keys.callseq(hall)) or 0)
+        async with asyncio.timeout(timeout):
+            while not set(range(1, total + 1)) <= self.seqs:
+                self.changed.clear()
+                await self.changed.wait()
+        return total
+
+
+@contextlib.asynccontextmanager
+async def observe(url: str, hall: str, gate: asyncio.Event | None = None) -> AsyncIterator[Calls]:
+    calls = Calls()
+
+    def state(up: bool) -> None:
+        if up and gate is not None:
+            gate.set()
+
+    link = Link(
+        parse_mqtt_url(url),
+        hall,
+        ["calls"],
+        calls.on_message,
+        on_state=state,
+        client_id=f"crash-{uuid.uuid4().hex[:8]}",
+        persistent=True,
+        max_backoff=0.2,
+    )
+    task = asyncio.create_task(link.run())
+    try:
+        yield calls
+    finally:
+        link.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def load(urls: list[str], hall: str, stop: asyncio.Event) -> int:
+    """Issue and call until `stop`; requests to a dead server just fail. Returns calls made."""
+    made = 0
+    phones = itertools.count(13_800_000_000)
+    timeout = aiohttp.ClientTimeout(total=2)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+
+        async def issuer(i: int) -> None:
+            for n in itertools.count():
+                if stop.is_set():
+                    return
+                body: dict[str, str] = {"service": "ABC"[n % 3]}
+                if n % 4 == 0:
+                    body["phone"] = str(next(phones))
+                url = f"{urls[(i + n) % len(urls)]}/api/v1/halls/{hall}/tickets"
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    async with session.post(url, json=body, headers=STAFF) as resp:
+                        await resp.read()
+                await asyncio.sleep(0)
+
+        async def window(w: str) -> None:
+            nonlocal made
+            headers = {"Authorization": f"Bearer {token(w)}"}
+            for n in itertools.count():
+                if stop.is_set():
+                    return
+                url = f"{urls[(int(w) + n) % len(urls)]}/api/v1/halls/{hall}/windows/{w}/next"
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    async with session.post(url, headers=headers) as resp:
+                        body = await resp.json(content_type=None)
+                        made += bool(resp.status == 200 and body.get("ticket"))
+                await asyncio.sleep(0)
+
+        await asyncio.gather(*(issuer(i) for i in range(4)), *(window(w) for w in WINDOWS))
+    return made
+
+
+@pytest.fixture
+def hall_file(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    hall = f"crash{uuid.uuid4().hex[:8]}"
+    path = tmp_path / "hall.toml"
+    path.write_text(hall_toml(hall, WINDOWS, token), encoding="utf-8")
+    yield hall, path
+
+
+def server(config: Path, redis: RedisServer, broker: Broker, tmp: Path, name: str) -> HttpProcess:
+    p = HttpProcess.queue_server(
+        config, redis.url, broker.url(), tmp / f"{name}.log", "--instance", name
+    )
+    p.wait()
+    return p
+
+
+def kill(p: HttpProcess) -> None:
+    os.kill(p.pid, signal.SIGKILL)
+    p.proc.wait()
+
+
+async def run_load_then(
+    urls: list[str], hall: str, crash: Callable[[], Awaitable[None]], seconds: float = 1.5
+) -> int:
+    """Load for `seconds`, crash something in the middle of it, stop."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(load(urls, hall, stop))
+    await asyncio.sleep(seconds / 2)
+    await crash()
+    await asyncio.sleep(seconds / 2)
+    stop.set()
+    return await task
+
+
+@pytest.mark.slow
+async def test_kill_9_of_the_server_under_load_loses_no_call(
+    redis_server: RedisServer, broker: Broker, hall_file: tuple[str, Path], tmp_path: Path
+) -> None:
+    hall, config = hall_file
+    redis = Redis.from_url(redis_server.url, decode_responses=True)
+    first = server(config, redis_server, broker, tmp_path, "a")
+    async with observe(broker.url("hallcall-display"), hall) as calls:
+
+        async def crash() -> None:
+            kill(first)
+
+        made = await run_load_then([first.url], hall, crash)
+        # the restarted server is a new relay: it adopts the dead one's outbox
+        second = server(config, redis_server, broker, tmp_path, "a2")
+        try:
+            total = await calls.complete(redis, hall)
+        finally:
+            second.stop()
+    await redis.aclose()
+    assert total >= made >= 10, (total, made)
+
+
+@pytest.mark.slow
+async def test_kill_9_of_the_broker_under_load_loses_no_call(
+    redis_server: RedisServer, hall_file: tuple[str, Path], tmp_path: Path
+) -> None:
+    hall, config = hall_file
+    redis = Redis.from_url(redis_server.url, decode_responses=True)
+    broker = Broker(tmp_path / "mosquitto").start()
+    srv = server(config, redis_server, broker, tmp_path, "b")
+    try:
+        async with observe(broker.url("hallcall-display"), hall) as calls:
+
+            async def crash() -> None:
+                assert broker.proc is not None
+                broker.proc.send_signal(signal.SIGKILL)
+                broker.proc.wait()
+                await asyncio.sleep(0.5)  # calls go on committing while it is away
+                broker.start()  # same port, same users
+
+            made = await run_load_then([srv.url], hall, crash, 2.0)
+            total = await calls.complete(redis, hall)
+    finally:
+        srv.stop()
+        broker.stop()
+        await redis.aclose()
+    assert total >= made >= 10, (total, made)
+
+
+@pytest.mark.slow
+async def test_two_servers_one_killed_loses_no_call(
+    redis_server: RedisServer, broker: Broker, hall_file: tuple[str, Path], tmp_path: Path
+) -> None:
+    hall, config = hall_file
+    redis = Redis.from_url(redis_server.url, decode_responses=True)
+    a = server(config, redis_server, broker, tmp_path, "c1")
+    b = server(config, redis_server, broker, tmp_path, "c2")
+    try:
+        async with observe(broker.url("hallcall-display"), hall) as calls:
+
+            async def crash() -> None:
+                kill(a)
+
+            made = await run_load_then([a.url, b.url], hall, crash)
+            total = await calls.complete(redis, hall)  # b adopts a's outbox
+    finally:
+        b.stop()
+        await redis.aclose()
+    assert total >= made >= 10, (total, made)
+    assert "adopting the outbox" in b.log_text()

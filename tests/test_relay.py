@@ -1,0 +1,164 @@
+"""The outbox relay on a real Redis and a real Mosquitto: replay order after an outage, the age
+rule for calls, and the adoption of a dead process's outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+from redis.asyncio import Redis
+
+from queue_server.announcer import Announcer
+from queue_server.clock import ManualClock
+from queue_server.config import HallConfig
+from queue_server.live import LiveCache
+from queue_server.publisher import HallPublisher
+from queue_server.relay import Relay
+from queue_server.settings import parse_mqtt_url
+from queue_server.store import keys
+from queue_server.store.hall_store import HallStore
+from queue_server.store.scripts import register
+from tests.conftest import subscribe
+from tests.services import Broker
+
+
+async def _empty(redis: Redis, key: str) -> bool:
+    return not await redis.xlen(key)
+
+
+async def _absent(redis: Redis, key: str, member: str) -> bool:
+    return member not in await redis.smembers(key)
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+@dataclass
+class Node:
+    """One server process's parts for a hall, without HTTP."""
+
+    store: HallStore
+    relay: Relay
+    publisher: HallPublisher
+
+
+async def node(redis: Redis, cfg: HallConfig, clock: ManualClock, broker: Broker) -> Node:
+    scripts = register(redis)
+    store = HallStore(redis, scripts, cfg, clock)
+    await store.seed()
+    live = LiveCache(cfg, clock)
+    announcer = Announcer(cfg, live, "zh")
+    relay = Relay(redis, scripts, cfg.id, "t", announcer.render, clock, replay_calls_age=60)
+    store.outbox = relay.current_id
+    await relay.register()
+    pub = HallPublisher(cfg.id, parse_mqtt_url(broker.url()), relay, instance="t")
+
+    async def snapshot(windows: set[str] | None) -> tuple[int, list[tuple[str, bytes]]]:
+        snap = await store.snapshot()
+        live.refresh(snap)
+        return int(snap["seq"]), announcer.snapshot_messages(snap, windows, clock.now())
+
+    pub.bind(snapshot, store.seq)
+    return Node(store, relay, pub)
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    """Wait for a condition that only polling can see (Redis state another task changes)."""
+    async with asyncio.timeout(timeout):
+        while not await check():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def running() -> AsyncIterator[list[asyncio.Task[None]]]:
+    tasks: list[asyncio.Task[None]] = []
+    yield tasks
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_after_an_outage_snapshots_then_young_calls_then_notices(
+    redis: Redis,
+    broker: Broker,
+    hall_cfg: HallConfig,
+    clock: ManualClock,
+    running: list[asyncio.Task[None]],
+) -> None:
+    """Changes made while the broker link is down wait in the outbox, not in memory. When it
+    comes up: the board first, then the calls younger than the age limit (older ones are
+    history), then every notice. The outbox is empty after the acknowledgements."""
+    n = await node(redis, hall_cfg, clock, broker)
+    await n.store.issue("A", "normal", "kiosk", phone="13800000001", phone_key="a")
+    await n.store.call("1")  # old by the time the link is up: history
+    clock.advance(120)
+    await n.store.issue("B", "normal", "kiosk", phone="13800000002", phone_key="b")
+    await n.store.call("4")
+    hall = hall_cfg.id
+    async with subscribe(broker, [f"hallcall/{hall}/#"], user="hallcall-server") as sub:
+        running.append(asyncio.create_task(n.publisher.run()))
+        for kind in ("ticket_taken", "called"):
+            for number in ("A001", "B001"):
+                await sub.get(
+                    "/notify", where=lambda b, k=kind, n=number: (b["kind"], b["number"]) == (k, n)
+                )
+        order = [t.rsplit("/", 1)[-1] for t, _, retained in sub.history if not retained]
+        calls = [b for t, b, _ in sub.history if t.endswith("/calls")]
+    assert [c["number"] for c in calls] == ["B001"]  # A001's call is two minutes old
+    first_call = order.index("calls")
+    assert "board" in order[:first_call]  # snapshots first
+    assert all(k != "notify" for k in order[:first_call])  # calls before notices
+    for stream in ("calls", "notify"):
+        key = keys.outbox(hall, n.relay.id, stream)
+        await until(functools.partial(_empty, redis, key))
+
+
+async def test_a_live_process_adopts_the_outbox_of_a_dead_one(
+    redis: Redis,
+    broker: Broker,
+    hall_cfg: HallConfig,
+    clock: ManualClock,
+    running: list[asyncio.Task[None]],
+) -> None:
+    """A process made calls and died before publishing them (its lease lapses): another
+    process takes the lease, publishes them and removes the drained outbox."""
+    dead = await node(redis, hall_cfg, clock, broker)
+    for _ in range(3):
+        await dead.store.issue("A", "normal", "kiosk")
+    for _ in range(3):
+        await dead.store.call("1")
+    await redis.delete(keys.lease(hall_cfg.id, dead.relay.id))  # as when its TTL runs out
+    alive = await node(redis, hall_cfg, clock, broker)
+    async with subscribe(broker, [f"hallcall/{hall_cfg.id}/calls"]) as sub:
+        running.append(asyncio.create_task(alive.publisher.run()))
+        seqs = sorted([(await sub.get("/calls", timeout=10))["seq"] for _ in range(3)])
+    assert seqs == [1, 2, 3]
+    relays = keys.relays(hall_cfg.id)
+    await until(lambda: _absent(redis, relays, dead.relay.id))
+    assert not await redis.exists(keys.outbox(hall_cfg.id, dead.relay.id, "calls"))
+    assert alive.relay.id in await redis.smembers(keys.relays(hall_cfg.id))
+
+
+async def test_the_fast_path_publishes_from_the_answer(
+    redis: Redis,
+    broker: Broker,
+    hall_cfg: HallConfig,
+    clock: ManualClock,
+    running: list[asyncio.Task[None]],
+) -> None:
+    """A call made while the link is up goes out from the script's answer: it arrives although
+    its outbox entry was removed before any sweep could read it."""
+    n = await node(redis, hall_cfg, clock, broker)
+    async with subscribe(broker, [f"hallcall/{hall_cfg.id}/calls"]) as sub:
+        running.append(asyncio.create_task(n.publisher.run()))
+        await until(lambda: _true(n.relay.live))
+        await n.store.issue("A", "normal", "kiosk")
+        called = await n.store.call("1")
+        (entry,) = called.entries
+        assert await redis.xdel(keys.outbox(hall_cfg.id, n.relay.id, "calls"), entry.id) == 1
+        n.relay.publish_now(called.entries)
+        assert (await sub.get("/calls"))["number"] == "A001"
