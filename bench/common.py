@@ -27,10 +27,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from queue_server.link import client_for, parse_mqtt_url
 from queue_server.protocol import decode
-from tests.services import ROOT, Broker, HttpProcess, RedisServer, free_port
+from tests.services import KIOSK_TOKEN, ROOT, Broker, HttpProcess, RedisServer, free_port
 from tests.services import hall_toml as shared_hall_toml
 
 DEMO = ROOT / "config" / "halls" / "demo.toml"
+KIOSK = {"Authorization": f"Bearer {KIOSK_TOKEN}"}  # the bench halls' kiosk: phoneless tickets
 
 
 class BenchError(RuntimeError):

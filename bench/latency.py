@@ -19,6 +19,7 @@ import time
 import aiohttp
 
 from bench.common import (
+    KIOSK,
     BenchError,
     Watch,
     bare,
@@ -39,7 +40,7 @@ async def pre_issue(session: aiohttp.ClientSession, base: str, n: int) -> None:
     sem = asyncio.Semaphore(32)
 
     async def one() -> None:
-        async with sem, session.post(url, json={"service": "A"}) as resp:
+        async with sem, session.post(url, json={"service": "A"}, headers=KIOSK) as resp:
             if resp.status != 201:
                 raise BenchError(f"issue failed: {resp.status} {await resp.text()}")
 

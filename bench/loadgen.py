@@ -9,8 +9,9 @@ the first error on stderr and exits 1. A failing server never looks fast.
         [--phone-every K] [--phone-base B] [--token T]
 
 Every K-th request carries a phone (K=4: 25%, K=1: all; 0: none), each a distinct valid
-mainland mobile number counted from B; the others send `Authorization: Bearer T` if a token
-is given (halls may want a kiosk device token for phoneless tickets).
+mainland mobile number counted from B (online tickets, no token); the others send
+`Authorization: Bearer T`, a kiosk's token: a ticket without a phone comes from a kiosk
+(default T: the kiosk of the bench halls, tests/services.py KIOSK_TOKEN).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from bench.common import percentiles, phone
+from tests.services import KIOSK_TOKEN
 
 SERVICES = "ABC"
 JSON = {"Content-Type": "application/json"}
@@ -113,7 +115,7 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=1_000)
     p.add_argument("--phone-every", type=int, default=0)
     p.add_argument("--phone-base", type=int, default=0)
-    p.add_argument("--token", default="")
+    p.add_argument("--token", default=KIOSK_TOKEN, help="for phoneless tickets: a kiosk's")
     a = p.parse_args()
     requests = a.requests or (0 if a.seconds else 20_000)
     plan = Plan(a.url, a.concurrency, a.phone_every, a.phone_base, a.token)

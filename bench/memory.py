@@ -28,7 +28,7 @@ from typing import Any
 import aiohttp
 from redis.asyncio import Redis
 
-from bench.common import BenchError, hall_toml, phone, rss_mb, server, stack, window_token
+from bench.common import KIOSK, BenchError, hall_toml, phone, rss_mb, server, stack, window_token
 from tests.services import HttpProcess
 
 WINDOWS = 10
@@ -59,8 +59,9 @@ async def over_http(srv: HttpProcess, halls: list[str], per_window: int, first: 
             service = "ABC"[(n - 1) % 3]
             for k in range(first, first + per_window):
                 i = (h * WINDOWS + n - 1) * 1_000_000 + k  # distinct over the whole day
-                body = {"service": service} | ({"phone": phone(i)} if k % 4 == 0 else {})
-                await post(f"{base}/tickets", json=body)
+                online = k % 4 == 0  # with a phone, no token; else from the hall's kiosk
+                body = {"service": service} | ({"phone": phone(i)} if online else {})
+                await post(f"{base}/tickets", json=body, headers=None if online else KIOSK)
                 called = await post(f"{base}/windows/{n}/next", headers=auth)
                 if not called.get("ticket"):
                     raise BenchError(f"{hall} window {n} found nobody to call: {called}")

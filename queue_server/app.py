@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from aiohttp import web
@@ -16,14 +17,26 @@ from redis.exceptions import RedisError
 from queue_server.announcer import Announcer
 from queue_server.api import models as m
 from queue_server.api import openapi
+from queue_server.api.guard import GUARDS, LIMITS, HallGuard
 from queue_server.api.handlers import ROUTES
-from queue_server.api.routes import DEMO_WARNED, HALLS, TOKENS, Principal, error_response, wrap
+from queue_server.api.routes import (
+    DEMO_WARNED,
+    HALLS,
+    OUTAGE,
+    TOKENS,
+    Principal,
+    error_response,
+    wrap,
+)
 from queue_server.clock import Clock
 from queue_server.config import HallConfig
+from queue_server.domain.phones import phone_key
 from queue_server.hall import Hall
+from queue_server.limits import ServerLimits
 from queue_server.link import MqttTarget
 from queue_server.live import LiveCache
 from queue_server.metrics import REGISTRY
+from queue_server.outage import Outage
 from queue_server.publisher import HallPublisher
 from queue_server.relay import Relay
 from queue_server.store.hall_store import HallStore
@@ -44,16 +57,19 @@ class StartupError(RuntimeError):
 class Options:
     redis_url: str
     mqtt: MqttTarget
+    secret: bytes  # HALLCALL_SECRET: keys the per-phone digests
     lang: str = "zh"
     instance: str = "server"
     snapshot_interval: float = 0.05
     replay_calls_age: float = 60.0  # after an outage, older calls are history (the board)
+    limits: ServerLimits = field(default_factory=ServerLimits)
 
 
 def tokens_of(hall: HallConfig) -> dict[str, Principal]:
     found = {w.token_sha256: Principal("window", w.id) for w in hall.windows}
     found.update({t: Principal("manager") for t in hall.managers.token_sha256})
     found.update({t: Principal("sms") for t in hall.sms.token_sha256})
+    found.update({k.token_sha256: Principal("kiosk", k.id) for k in hall.kiosks})
     return found
 
 
@@ -73,7 +89,17 @@ async def json_errors(
 
 
 def create_app(halls: dict[str, HallConfig], options: Options, clock: Clock) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024, middlewares=[json_errors])
+    app = web.Application(
+        client_max_size=64 * 1024,
+        middlewares=[json_errors],
+        # aiohttp closes a connection that has not sent a whole request head within its
+        # keep-alive timeout (since connecting or its last response): the header timeout.
+        # A body cut short is not waited for after the answer (lingering).
+        handler_args={"keepalive_timeout": options.limits.header_timeout, "lingering_time": 0},
+    )
+    app[LIMITS] = options.limits
+    app[GUARDS] = {h.id: HallGuard.of(h.limits) for h in halls.values()}
+    app[OUTAGE] = Outage("Redis", logging.getLogger("queue_server.store"))
     app[TOKENS] = {h.id: tokens_of(h) for h in halls.values()}
     app[DEMO_WARNED] = set()
     app[HALLS] = {}
@@ -125,8 +151,18 @@ def create_app(halls: dict[str, HallConfig], options: Options, clock: Clock) -> 
                 relay,
                 instance=options.instance,
                 min_interval=options.snapshot_interval,
+                outage=app[OUTAGE],
             )
-            hall = Hall(cfg, store, live, announcer, pub, clock, options.lang)
+            hall = Hall(
+                cfg,
+                store,
+                live,
+                announcer,
+                pub,
+                clock,
+                options.lang,
+                phone_key=functools.partial(phone_key, options.secret, cfg.id),
+            )
             pub.bind(hall.snapshot_messages, store.seq)
             app[HALLS][cfg.id] = hall
             app[PUBLISHERS][cfg.id] = pub

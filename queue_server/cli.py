@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import secrets
 import socket
 import sys
 
-from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from queue_server.app import Options, StartupError, create_app
 from queue_server.clock import SystemClock
 from queue_server.config import ConfigError, hash_token, load_halls
+from queue_server.connections import raise_open_files, serve
 from queue_server.domain.priority import MINUTE_MS
-from queue_server.settings import Settings, SettingsError
+from queue_server.settings import Settings, SettingsError, require_secret
 from queue_server.store.hall_store import policy_from_config
 
 log = logging.getLogger("queue_server")
@@ -103,9 +104,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"starvation bound {bound:g} min (limit {h.queue.max_overtake_minutes:g})"
             )
         return 0
+    try:
+        secret = require_secret(settings)
+    except SettingsError as exc:
+        print(f"queue-server: {exc}", file=sys.stderr)
+        return 2
     options = Options(
         redis_url=settings.redis_url,
         mqtt=settings.mqtt,
+        secret=secret,
+        limits=raise_open_files(settings.limits),
         lang=settings.lang,
         instance=args.instance or "server",
     )
@@ -120,13 +128,14 @@ def main(argv: list[str] | None = None) -> int:
         settings.mqtt.port,
     )
     try:
-        web.run_app(
-            app,
-            host=settings.http_host,
-            port=settings.http_port,
-            print=None,
-            access_log=None,
-            reuse_port=hasattr(socket, "SO_REUSEPORT"),
+        asyncio.run(
+            serve(
+                app,
+                settings.http_host,
+                settings.http_port,
+                options.limits,
+                reuse_port=hasattr(socket, "SO_REUSEPORT"),
+            )
         )
     except StartupError as exc:
         print(f"queue-server: {exc}", file=sys.stderr)

@@ -15,10 +15,19 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from queue_server.domain import limits
+from queue_server.domain.text import clean_or_keep
 
 ID = Annotated[str, Field(pattern=limits.ID)]
 SERVICE_ID = Annotated[str, Field(pattern=limits.SERVICE_ID)]
@@ -26,7 +35,11 @@ SHA256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SPAN = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
 
-DEMO_TOKENS = {f"demo-window-{n}" for n in range(1, 21)} | {"demo-manager", "demo-sms"}
+DEMO_TOKENS = (
+    {f"demo-window-{n}" for n in range(1, 21)}
+    | {f"demo-kiosk-{n}" for n in range(1, 5)}
+    | {"demo-manager", "demo-sms"}
+)
 
 
 def hash_token(token: str) -> str:
@@ -45,11 +58,15 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+ShownText = Annotated[str, BeforeValidator(clean_or_keep), Field(max_length=200)]
+"""Text that screens show: control and bidi characters removed, one line, bounded."""
+
+
 class Text(_Model):
     """A text in Chinese (default) and English."""
 
-    zh: str = Field(min_length=1)
-    en: str = ""
+    zh: Annotated[ShownText, Field(min_length=1)]
+    en: ShownText = ""
 
     def get(self, lang: str) -> str:
         return self.en if lang == "en" and self.en else self.zh
@@ -91,6 +108,14 @@ class Window(_Model):
             if not low <= offset <= high:
                 raise ValueError(f"offset of {sid} must be {low}..{high} minutes")
         return value
+
+
+class Kiosk(_Model):
+    """A self-service ticket machine: its token issues tickets without a phone number."""
+
+    id: ID
+    name: Text
+    token_sha256: SHA256
 
 
 class Hours(_Model):
@@ -154,6 +179,16 @@ class QueueRules(_Model):
     issue_outside_hours: bool = False
     appointment_grace_minutes: float = Field(default=15, ge=0, le=120)  # late, then normal queue
     appointment_early_minutes: float = Field(default=60, ge=0, le=480)  # earliest check-in
+
+
+class Limits(_Model):
+    """Per client address, on routes that take no token (issuing online, ticket status, hall
+    info): a steady rate with a burst. Citizens on the hall's Wi-Fi may share one address."""
+
+    public_per_minute: int = Field(default=300, ge=1, le=1_000_000)
+    public_burst: int = Field(default=60, ge=1, le=1_000_000)
+    # wrong tokens from one address in a minute before it is refused for the rest of it
+    failed_tokens_per_minute: int = Field(default=10, ge=1, le=10_000)
 
 
 Lang = Literal["zh", "en"]
@@ -309,9 +344,11 @@ class HallConfig(_Model):
     hall: HallInfo
     hours: Hours = Hours()
     queue: QueueRules = QueueRules()
+    limits: Limits = Limits()
     services: list[Service] = Field(min_length=1)
     classes: list[PriorityClass] = Field(min_length=1)
     windows: list[Window] = Field(min_length=1)
+    kiosks: list[Kiosk] = []
     managers: Managers
     display: DisplaySettings = DisplaySettings()
     voice: VoiceSettings = VoiceSettings()
@@ -323,6 +360,7 @@ class HallConfig(_Model):
             ("services", self.services),
             ("classes", self.classes),
             ("windows", self.windows),
+            ("kiosks", self.kiosks),
         ):
             ids = [i.id for i in items]
             dup = {i for i in ids if ids.count(i) > 1}
@@ -370,8 +408,8 @@ class HallConfig(_Model):
         return bool(found and found.green)
 
     def uses_demo_tokens(self) -> bool:
-        hashes = {w.token_sha256 for w in self.windows} | set(self.managers.token_sha256)
-        hashes |= set(self.sms.token_sha256)
+        hashes = {w.token_sha256 for w in self.windows} | {k.token_sha256 for k in self.kiosks}
+        hashes |= set(self.managers.token_sha256) | set(self.sms.token_sha256)
         return bool(hashes & DEMO_TOKEN_HASHES)
 
     def fingerprint(self) -> str:

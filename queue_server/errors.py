@@ -6,6 +6,8 @@ from __future__ import annotations
 STATUS = {
     "bad_json": 400,
     "invalid_request": 400,
+    "invalid_phone": 400,
+    "phone_required": 400,
     "unknown_service": 400,
     "unknown_class": 400,
     "unauthorized": 401,
@@ -30,6 +32,9 @@ STATUS = {
     "hall_closed": 409,
     "rules_rejected": 422,
     "phone_limit": 429,
+    "rate_limited": 429,
+    "body_timeout": 408,
+    "client_gone": 400,
     "internal": 500,
     "unavailable": 503,
 }
@@ -38,10 +43,11 @@ STATUS = {
 class Refused(Exception):
     """A request the hall refuses, with a code clients can act on."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.retry_after = retry_after  # seconds, sent as Retry-After
 
     @property
     def status(self) -> int:

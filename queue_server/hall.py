@@ -4,7 +4,6 @@ are `Refused` with a code, and the API layer maps both."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -62,13 +61,12 @@ class Hall:
         outlet: Outlet,
         clock: Clock,
         lang: str = "zh",
-        phone_key: Callable[[str], str] | None = None,
+        *,
+        phone_key: Callable[[str], str],
     ) -> None:
         self.config = config
-        # the per-phone counter's key: never the number itself
-        self.phone_key = phone_key or (
-            lambda phone: hashlib.sha256(f"{config.id}:{phone}".encode()).hexdigest()[:24]
-        )
+        # the per-phone counter's key, an HMAC keyed outside Redis: never the number itself
+        self.phone_key = phone_key
         self.store = store
         self.live = live
         self.announcer = announcer
@@ -120,14 +118,14 @@ class Hall:
             raise Refused("unknown_class", f"hall {self.id} has no priority class {cls_id}")
         if cls.needs_staff and not staff:
             raise Refused("staff_only", f"class {cls.id} tickets are issued by staff")
-        if channel == "mobile" and not phone:  # no one stands at a kiosk: limit by phone
-            raise Refused("invalid_request", "tickets taken online need a phone number")
         now = self.clock.now()
         if not self.config.queue.issue_outside_hours and not is_open(
             self.config.hours, now, self.config.hall.timezone
         ):
             raise Refused("hall_closed", f"{self.config.hall.name.get(self.lang)} is closed now")
         slot_us, cls = self._slot_place(slot_start, staff, cls)
+        if channel == "mobile" and not phone:  # no kiosk or staff: the phone is the limit
+            raise Refused("phone_required", "tickets taken online need a phone number")
         await self._fresh_live()  # before the change: nothing may fail after it
         if not self.live.serving.get(service.id):
             raise Refused(

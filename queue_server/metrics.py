@@ -46,3 +46,19 @@ SNAPSHOTS = Counter(
     ["hall"],
     registry=REGISTRY,
 )
+AUTH_FAILURES = Counter(
+    "hallcall_auth_failures_total", "Requests with a wrong token", ["hall"], registry=REGISTRY
+)
+RATE_LIMITED = Counter(
+    "hallcall_rate_limited_total",
+    "Requests refused with 429 rate_limited (public: token-less rate; tokens: wrong tokens)",
+    ["hall", "kind"],
+    registry=REGISTRY,
+)
+CONNECTIONS_REFUSED = Counter(
+    "hallcall_connections_refused_total",
+    "HTTP connections closed at once: over the global or the per-address cap",
+    ["reason"],
+    registry=REGISTRY,
+)
+CONNECTIONS = Gauge("hallcall_http_connections", "Open HTTP connections", registry=REGISTRY)

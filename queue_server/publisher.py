@@ -19,6 +19,7 @@ import aiomqtt
 
 from queue_server import metrics
 from queue_server.link import MqttTarget, backoff, client_for
+from queue_server.outage import Outage
 from queue_server.protocol import Status, encode, topic_status
 from queue_server.relay import Relay
 from queue_server.store.hall_store import Entry
@@ -40,8 +41,10 @@ class HallPublisher:
         relay: Relay,
         instance: str = "server",
         min_interval: float = 0.05,
+        outage: Outage | None = None,
     ) -> None:
         self.hall = hall
+        self._outage = outage or Outage("Redis", log)  # shared with the routes by the app
         self.target = target
         self.relay = relay
         self.instance = instance
@@ -189,7 +192,7 @@ class HallPublisher:
         try:
             seq, messages = await self._snapshot(windows)
         except Exception as exc:  # Redis away: keep the marks and try again
-            log.debug("hall %s: cannot read snapshot: %s", self.hall, exc)
+            self._outage.failed(exc, f"hall {self.hall}: snapshot")
             self.mark(windows)
             return False
         # one at a time: a call published meanwhile never queues behind a burst of panels
@@ -197,6 +200,7 @@ class HallPublisher:
         for topic, payload in messages:
             await client.publish(topic, payload, qos=1, retain=True)
         metrics.SNAPSHOTS.labels(self.hall).inc()
+        self._outage.ok()
         # Another server process may have changed the hall after our read and published
         # before us; if so, publish again so the retained board is the newest.
         with contextlib.suppress(Exception):

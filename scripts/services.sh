@@ -35,6 +35,9 @@ secrets() {  # one password per program user, made once, kept in var/secrets.env
       mosquitto_passwd -b "$VAR/mosquitto/passwd" "$u" "$pw"
     done
   fi
+  if [ ! -s "$VAR/server.secret" ]; then  # HALLCALL_SECRET: keys the per-phone digests
+    (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(32))' >"$VAR/server.secret")
+  fi
 }
 
 start() {
@@ -56,6 +59,7 @@ start() {
   HALLCALL_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
   HALLCALL_MQTT_URL="mqtt://hallcall-server:$MQTT_PASSWORD_server@127.0.0.1:$MQTT_PORT" \
   HALLCALL_HTTP="$HTTP" \
+  HALLCALL_SECRET_FILE="$VAR/server.secret" \
     nohup "$ROOT/.venv/bin/queue-server" >>"$VAR/log/queue-server.log" 2>&1 &
   echo $! >"$VAR/queue-server.pid"
   for _ in $(seq 100); do
@@ -118,7 +122,8 @@ hallcall demo hall is up.
   logs           var/log/
 
 Try it:
-  curl -s -XPOST http://$HTTP/api/v1/halls/demo/tickets -H 'Content-Type: application/json' -d '{"service":"A"}'
+  curl -s -XPOST http://$HTTP/api/v1/halls/demo/tickets -H 'Authorization: Bearer demo-kiosk-1' -d '{"service":"A"}'
+  curl -s -XPOST http://$HTTP/api/v1/halls/demo/tickets -d '{"service":"B","phone":"13800001111"}'
   curl -s -XPOST http://$HTTP/api/v1/halls/demo/windows/3/next -H 'Authorization: Bearer demo-window-3'
   .venv/bin/queue-server watch demo --mqtt-url 'mqtt://hallcall-display:$MQTT_PASSWORD_display@127.0.0.1:$MQTT_PORT'
 Window 3 (its panel is drawn headless to var/snapshots/panel-demo-3.png):
@@ -126,7 +131,7 @@ Window 3 (its panel is drawn headless to var/snapshots/panel-demo-3.png):
   .venv/bin/window-client next --hall demo --window 3          # exit 3: nobody waiting
   .venv/bin/window-client status --hall demo --window 3 --json
   .venv/bin/window-client pause --hall demo --window 3 --reason 午休
-Demo tokens: demo-window-1 … demo-window-6, demo-manager, demo-sms.   Stop: make stop
+Demo tokens: demo-window-1 … demo-window-6, demo-kiosk-1, demo-manager, demo-sms.   Stop: make stop
 INFO
 }
 

@@ -22,13 +22,14 @@ from queue_server.clock import ManualClock
 from queue_server.config import HallConfig, load_hall
 from queue_server.protocol import decode
 from queue_server.settings import parse_mqtt_url
-from tests.services import ROOT, Broker, RedisServer
+from tests.services import ROOT, SECRET, Broker, RedisServer
 
 DEMO = ROOT / "config" / "halls" / "demo.toml"
 # Thursday 2026-11-26 10:00 in Shanghai: the demo hall is open.
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
 W = {n: {"Authorization": f"Bearer demo-window-{n}"} for n in range(1, 7)}
 MANAGER = {"Authorization": "Bearer demo-manager"}
+KIOSK = {"Authorization": "Bearer demo-kiosk-1"}
 
 
 @pytest.fixture(scope="session")
@@ -82,11 +83,11 @@ class Api:
         return f"/api/v1/halls/{self.hall}{rest}"
 
     async def issue(self, service: str = "A", staff: bool = False, **extra: Any) -> dict[str, Any]:
-        """Take a ticket; `staff` sends window 1's token (boosted classes need one)."""
+        """Take a ticket; `staff` sends window 1's token (boosted classes need one); with a
+        phone it is an online ticket (no token), without one it comes from the kiosk."""
+        headers = W[1] if staff else None if extra.get("phone") else KIOSK
         resp = await self.client.post(
-            self.path("/tickets"),
-            json={"service": service, **extra},
-            headers=W[1] if staff else None,
+            self.path("/tickets"), json={"service": service, **extra}, headers=headers
         )
         assert resp.status == 201, await resp.text()
         body: dict[str, Any] = await resp.json()
@@ -112,7 +113,10 @@ async def api(
     hall_cfg: HallConfig,
 ) -> AsyncIterator[Api]:
     options = Options(
-        redis_url=redis_server.url, mqtt=parse_mqtt_url(broker.url()), snapshot_interval=0.01
+        redis_url=redis_server.url,
+        mqtt=parse_mqtt_url(broker.url()),
+        secret=SECRET.encode(),
+        snapshot_interval=0.01,
     )
     app = create_app({hall_cfg.id: hall_cfg}, options, clock)
     client = TestClient(TestServer(app))

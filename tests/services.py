@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ACL = ROOT / "config" / "mosquitto" / "acl"
 VENV_BIN = Path(sys.executable).parent
 MANAGER_TOKEN = "test-manager"
+KIOSK_TOKEN = "test-kiosk"  # the kiosk of every hall_toml hall: issues tickets without a phone
+SECRET = "test-secret-" + "0" * 16  # HALLCALL_SECRET of test and benchmark servers
 USERS = ("hallcall-server", "hallcall-display", "hallcall-window", "hallcall-sms")
 
 
@@ -152,16 +154,26 @@ class HttpProcess:
 
     @classmethod
     def queue_server(
-        cls, config: Path, redis_url: str, mqtt_url: str, log: Path, *flags: str
+        cls,
+        config: Path,
+        redis_url: str,
+        mqtt_url: str,
+        log: Path,
+        *flags: str,
+        env: dict[str, str] | None = None,
     ) -> HttpProcess:
+        """The queue server as a child process; `env` adds or overrides HALLCALL_* settings."""
         port = free_port()
-        env = {
+        settings = {
             "HALLCALL_CONFIG": str(config),
             "HALLCALL_REDIS_URL": redis_url,
             "HALLCALL_MQTT_URL": mqtt_url,
             "HALLCALL_HTTP": f"127.0.0.1:{port}",
+            "HALLCALL_SECRET": SECRET,
         }
-        return cls.spawn([str(VENV_BIN / "queue-server"), *flags], env, log, port)
+        return cls.spawn(
+            [str(VENV_BIN / "queue-server"), *flags], settings | (env or {}), log, port
+        )
 
     @property
     def pid(self) -> int:
@@ -211,6 +223,8 @@ def hall_toml(
         f'[hall]\nid = "{hall}"\nname = {{ zh = "测试大厅{hall}" }}\naddress = {{ zh = "本机" }}\n'
         f'timezone = "{timezone}"',
         "[queue]\nissue_outside_hours = true",
+        # tests and benchmarks send thousands of token-less requests a second from one address
+        "[limits]\npublic_per_minute = 1000000\npublic_burst = 100000",
     ]
     lines += [
         f'[[services]]\nid = "{s}"\nname = {{ zh = "业务{s}" }}\navg_minutes = {m}'
@@ -228,5 +242,9 @@ def hall_toml(
             f'[[windows]]\nid = "{wid}"\nname = {{ zh = "{wid}号窗口" }}\n'
             f'services = {{ {offsets} }}\ntoken_sha256 = "{hash_token(token(wid))}"'
         )
+    lines.append(
+        f'[[kiosks]]\nid = "k1"\nname = {{ zh = "取号机" }}\n'
+        f'token_sha256 = "{hash_token(KIOSK_TOKEN)}"'
+    )
     lines.append(f'[managers]\ntoken_sha256 = ["{hash_token(MANAGER_TOKEN)}"]')
     return "\n\n".join(lines) + "\n"

@@ -12,8 +12,8 @@ from aiohttp.web import Application, Request
 from queue_server.app import Options, create_app
 from queue_server.clock import ManualClock
 from queue_server.settings import parse_mqtt_url
-from tests.conftest import MANAGER, Api, W, demo_hall, subscribe
-from tests.services import Broker, RedisServer
+from tests.conftest import KIOSK, MANAGER, Api, W, demo_hall, subscribe
+from tests.services import SECRET, Broker, RedisServer
 
 
 async def test_recall_then_no_show_with_notices(api: Api, broker: Broker) -> None:
@@ -103,7 +103,9 @@ async def two_halls(
     a, b = demo_hall(f"ha{uuid.uuid4().hex[:6]}"), demo_hall(f"hb{uuid.uuid4().hex[:6]}")
     app = create_app(
         {a.id: a, b.id: b},
-        Options(redis_url=redis_server.url, mqtt=parse_mqtt_url(broker.url())),
+        Options(
+            redis_url=redis_server.url, mqtt=parse_mqtt_url(broker.url()), secret=SECRET.encode()
+        ),
         ManualClock(1_795_658_400.0),
     )
     client: TestClient[Request, Application] = TestClient(TestServer(app))
@@ -120,7 +122,9 @@ async def test_several_halls_are_separate(
     assert {h["id"] for h in halls["halls"]} == {a, b}
     async with subscribe(broker, [f"hallcall/{b}/calls"]) as sub:
         for hall in (a, a, b):
-            r = await client.post(f"/api/v1/halls/{hall}/tickets", json={"service": "A"})
+            r = await client.post(
+                f"/api/v1/halls/{hall}/tickets", json={"service": "A"}, headers=KIOSK
+            )
             assert r.status == 201
         r = await client.post(f"/api/v1/halls/{b}/windows/1/next", headers=W[1])
         body = await r.json()
@@ -150,14 +154,21 @@ async def test_english_when_asked(redis_server: RedisServer, redis: object, brok
     cfg = demo_hall()
     app = create_app(
         {cfg.id: cfg},
-        Options(redis_url=redis_server.url, lang="en", mqtt=parse_mqtt_url(broker.url())),
+        Options(
+            redis_url=redis_server.url,
+            lang="en",
+            mqtt=parse_mqtt_url(broker.url()),
+            secret=SECRET.encode(),
+        ),
         ManualClock(1_795_658_400.0),
     )
     client: TestClient[Request, Application] = TestClient(TestServer(app))
     await client.start_server()
     try:
         async with subscribe(broker, [f"hallcall/{cfg.id}/calls"]) as sub:
-            r = await client.post(f"/api/v1/halls/{cfg.id}/tickets", json={"service": "A"})
+            r = await client.post(
+                f"/api/v1/halls/{cfg.id}/tickets", json={"service": "A"}, headers=KIOSK
+            )
             assert (await r.json())["service_name"] == "Household registration"
             await client.post(f"/api/v1/halls/{cfg.id}/windows/3/next", headers=W[3])
             assert (await sub.get("/calls"))["window_name"] == "Window 3"

@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 
 from queue_server.store import keys
 from tests.conftest import subscribe
-from tests.services import MANAGER_TOKEN, Broker, HttpProcess, RedisServer, hall_toml
+from tests.services import KIOSK_TOKEN, MANAGER_TOKEN, Broker, HttpProcess, RedisServer, hall_toml
 
 TICKETS = 2_000
 IN_FLIGHT = 50
@@ -105,6 +105,7 @@ async def issue_all(session: aiohttp.ClientSession, hall: Hall) -> list[Response
     plan = [(rng.choice("AAABBC"), "green" if i % 10 == 0 else "normal") for i in range(TICKETS)]
     sem = asyncio.Semaphore(IN_FLIGHT)
     staff = {"Authorization": f"Bearer {MANAGER_TOKEN}"}
+    kiosk = {"Authorization": f"Bearer {KIOSK_TOKEN}"}
 
     async def one(i: int, service: str, cls: str) -> Response:
         server = hall.servers[i % 2]
@@ -114,7 +115,7 @@ async def issue_all(session: aiohttp.ClientSession, hall: Hall) -> list[Response
                 session,
                 url,
                 {"service": service, "class": cls},
-                staff if cls != "normal" else None,
+                staff if cls != "normal" else kiosk,
             )
 
     return await asyncio.gather(*(one(i, s, c) for i, (s, c) in enumerate(plan)))

@@ -61,6 +61,8 @@ def test_the_demo_services_come_up_and_down(tmp_path: Path) -> None:
             "MQTT_PASSWORD_display=" in secrets
             and oct((tmp_path / "var" / "secrets.env").stat().st_mode)[-3:] == "600"
         )
+        secret = tmp_path / "var" / "server.secret"  # HALLCALL_SECRET, made on first start
+        assert len(secret.read_text().strip()) >= 16 and oct(secret.stat().st_mode)[-3:] == "600"
     finally:
         stopped = run("stop")
     assert stopped.returncode == 0

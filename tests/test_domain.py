@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from queue_server.config import Hours
 from queue_server.domain import eta
 from queue_server.domain.hours import is_open
-from queue_server.domain.masking import mask_phone, normalize_phone, valid_phone
+from queue_server.domain.masking import mask_phone
 from queue_server.domain.numbering import service_day
+from queue_server.domain.phones import PhoneError, canonical_phone
 from queue_server.domain.priority import (
     MINUTE_MS,
     RuleError,
@@ -132,7 +133,6 @@ def test_eta_capacity_and_wait() -> None:
 def test_masking() -> None:
     assert mask_phone("13812345678") == "138****5678"
     assert "12345" not in mask_phone("+8613812345678")
-    assert valid_phone("13812345678") and not valid_phone("12ab")
 
 
 def test_opening_hours() -> None:
@@ -160,5 +160,6 @@ def test_phone_numbers_have_one_form() -> None:
         "139-1234-5678",
         "139 1234 5678",
     ]
-    assert {normalize_phone(f) for f in forms} == {"13912345678"}
-    assert normalize_phone("+4930123456") == "+4930123456"  # not a Chinese mobile: kept
+    assert {canonical_phone(f) for f in forms} == {"13912345678"}
+    with pytest.raises(PhoneError):
+        canonical_phone("+4930123456")  # not a mainland mobile number

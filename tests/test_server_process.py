@@ -12,8 +12,8 @@ from typing import Any
 
 import aiohttp
 
-from tests.conftest import DEMO, W, subscribe
-from tests.services import ROOT, Broker, HttpProcess, RedisServer, free_port
+from tests.conftest import DEMO, KIOSK, W, subscribe
+from tests.services import ROOT, SECRET, Broker, HttpProcess, RedisServer, free_port
 
 BIN = str(Path(sys.executable).parent / "queue-server")
 
@@ -49,6 +49,7 @@ def test_redis_down_at_start(tmp_path: Path) -> None:
         f"redis://127.0.0.1:{port}/0",
         "--http",
         f"127.0.0.1:{free_port()}",
+        HALLCALL_SECRET=SECRET,
     )
     assert out.returncode == 1
     assert f"cannot reach Redis at redis://127.0.0.1:{port}/0" in out.stderr
@@ -91,7 +92,8 @@ async def test_broker_down_at_start_then_back(
                     return body
 
             assert (await health())["status"] == "degraded"
-            async with s.post(f"{base}/api/v1/halls/demo/tickets", json={"service": "C"}) as r:
+            url = f"{base}/api/v1/halls/demo/tickets"
+            async with s.post(url, json={"service": "C"}, headers=KIOSK) as r:
                 assert r.status == 201  # HTTP keeps answering while the broker is away
             async with s.post(f"{base}/api/v1/halls/demo/windows/5/next", headers=W[5]) as r:
                 assert (await r.json())["ticket"]["number"] == "C001"

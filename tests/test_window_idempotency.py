@@ -75,7 +75,10 @@ async def test_one_key_at_two_server_processes_at_once(
         auth = {"Authorization": "Bearer demo-window-3"}
         async with aiohttp.ClientSession() as http:
             for _ in range(4):
-                async with http.post(f"{base[0]}/tickets", json={"service": "B"}) as r:
+                kiosk = {"Authorization": "Bearer demo-kiosk-1"}
+                async with http.post(
+                    f"{base[0]}/tickets", json={"service": "B"}, headers=kiosk
+                ) as r:
                     assert r.status == 201
 
             async def call(url: str, key: dict[str, str]) -> dict[str, Any]:

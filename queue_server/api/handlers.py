@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from queue_server.api import models as m
 from queue_server.api import present
-from queue_server.api.routes import HALLS, PRINCIPAL, Route, principal, sms_reader
+from queue_server.api.routes import HALLS, PRINCIPAL, Route, sms_reader
 from queue_server.errors import Refused
 from queue_server.hall import ACTIONS
 from queue_server.views import RulesChange
@@ -39,17 +39,28 @@ async def hall_info(request: web.Request, _: BaseModel | None) -> m.HallInfo:
     return present.hall_info(await _hall(request).info())
 
 
-async def issue(request: web.Request, body: BaseModel | None) -> m.Issued:
-    staff = request.headers.get("Authorization") is not None
-    if staff and principal(request).role == "sms":  # staff: any other token of the hall
+def channel_of(request: web.Request, req: m.IssueRequest) -> m.Channel:
+    """Who calls decides the channel: a kiosk's token, a staff token (a slot time makes it an
+    appointment check-in), or no token at all (online, so a phone number is needed)."""
+    who = request.get(PRINCIPAL)  # the wrapper checked the token, if one was sent
+    if who is None:
+        return "mobile"
+    if who.role == "sms":
         raise Refused("forbidden", "the SMS gateway's token only reads ticket states")
+    if who.role == "kiosk":
+        return "kiosk"
+    return "appointment" if req.slot_start is not None else "staff"
+
+
+async def issue(request: web.Request, body: BaseModel | None) -> m.Issued:
     req = cast(m.IssueRequest, body)
     hall = _hall(request)
+    channel = channel_of(request, req)
     out = await hall.issue(
         req.service,
         req.cls,
-        req.channel,
-        staff=staff,
+        channel,
+        staff=channel in ("staff", "appointment"),
         phone=req.phone or "",
         slot_start=req.slot_start,
     )
@@ -138,7 +149,8 @@ ROUTES: list[Route] = [
         "POST",
         f"{H}/tickets",
         issue,
-        "take a ticket (kiosk, mobile; staff for staff-only classes with a token)",
+        "take a ticket: with a kiosk's token, a staff token (staff-only classes, slot "
+        "times), or none (online: a phone number is needed)",
         body=m.IssueRequest,
         response=m.Issued,
         status=201,

@@ -4,14 +4,17 @@ generated from them."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from queue_server.domain import limits
-from queue_server.domain.masking import normalize_phone
+from queue_server.domain.phones import MAX_LENGTH, PhoneError, canonical_phone
+from queue_server.domain.text import clean_or_keep
 
 Channel = Literal["kiosk", "mobile", "staff", "appointment"]
+"""Decided by who calls, never by the body: a kiosk's token, staff's token, or none (online)."""
 
 
 class Body(BaseModel):
@@ -27,10 +30,10 @@ class IssueRequest(Body):
     service: str = Field(pattern=limits.SERVICE_ID, description="service id (its number prefix)")
     phone: str | None = Field(
         default=None,
-        pattern=r"^\+?[0-9]{6,15}$",
-        description="for SMS notices; never shown unmasked",
+        max_length=MAX_LENGTH,
+        description="a mainland mobile number, any usual form (+86, 0086, separators), for "
+        "SMS notices; needed when no kiosk or staff token is sent; never shown unmasked",
     )
-    channel: Channel = "kiosk"
     cls: str = Field(
         default="normal",
         alias="class",
@@ -46,7 +49,12 @@ class IssueRequest(Body):
     @field_validator("phone", mode="before")
     @classmethod
     def _one_form(cls, value: object) -> object:
-        return normalize_phone(value) if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        try:
+            return canonical_phone(value)
+        except PhoneError as exc:  # its own error code: the client can tell the citizen
+            raise PydanticCustomError("invalid_phone", str(exc)) from None
 
 
 class Ticket(Body):
@@ -74,7 +82,11 @@ class Empty(Body):
 
 
 class PauseRequest(Body):
-    reason: str = Field(default="", max_length=60, description="shown on screens, e.g. 午休")
+    reason: Annotated[str, BeforeValidator(clean_or_keep)] = Field(
+        default="",
+        max_length=60,
+        description="shown on screens, e.g. 午休; control and bidi characters are removed",
+    )
 
 
 class TransferRequest(Body):

@@ -6,6 +6,7 @@ errors to JSON ``{"error", "message"}``; the OpenAPI document is generated from 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -14,15 +15,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 from pydantic import BaseModel, ValidationError
 from redis.exceptions import RedisError
 
 from queue_server import metrics
 from queue_server.api import idempotency
 from queue_server.api import models as m
+from queue_server.api.guard import LIMITS, check_failures, check_public, token_failed
 from queue_server.api.idempotency import Answer
 from queue_server.config import DEMO_TOKEN_HASHES, hash_token
-from queue_server.errors import Refused
+from queue_server.errors import STATUS, Refused
+from queue_server.outage import Outage
 
 if TYPE_CHECKING:
     from queue_server.hall import Hall
@@ -49,22 +53,28 @@ class Route:
 
 @dataclass(frozen=True)
 class Principal:
-    role: Literal["window", "manager", "sms"]
-    window: str = ""
+    role: Literal["window", "manager", "kiosk", "sms"]
+    window: str = ""  # the window's id, or the kiosk's
 
     @property
     def label(self) -> str:
-        return f"window {self.window}" if self.role == "window" else self.role
+        return self.role if self.role in ("manager", "sms") else f"{self.role} {self.window}"
 
 
 HALLS: web.AppKey[dict[str, Hall]] = web.AppKey("halls")
 TOKENS: web.AppKey[dict[str, dict[str, Principal]]] = web.AppKey("tokens")  # hall -> sha256 ->
 DEMO_WARNED: web.AppKey[set[str]] = web.AppKey("demo_warned")
 PRINCIPAL = web.RequestKey("principal", Principal)
+OUTAGE = web.AppKey("outage", Outage)  # Redis: logged when it starts and when it ends
 
 
-def error_response(code: str, message: str, status: int) -> web.Response:
-    return web.json_response(m.Error(error=code, message=message).model_dump(), status=status)
+def error_response(
+    code: str, message: str, status: int, retry_after: int | None = None
+) -> web.Response:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return web.json_response(
+        m.Error(error=code, message=message).model_dump(), status=status, headers=headers
+    )
 
 
 def principal(request: web.Request) -> Principal:
@@ -75,10 +85,12 @@ def principal(request: web.Request) -> Principal:
             "unauthorized",
             "send the window's or manager's token as 'Authorization: Bearer <token>'",
         )
-    digest = hash_token(token.strip())
     hall = request.match_info["hall"]
+    check_failures(request, hall)  # an address guessing tokens waits out the minute
+    digest = hash_token(token.strip())
     found = request.app[TOKENS].get(hall, {}).get(digest)
     if found is None:
+        token_failed(request, hall)
         raise Refused("unauthorized", f"the token is not valid for hall {hall}")
     warned = request.app[DEMO_WARNED]
     if digest in DEMO_TOKEN_HASHES and digest not in warned:
@@ -93,12 +105,21 @@ def principal(request: web.Request) -> Principal:
 
 def authorize(request: web.Request, auth: Auth) -> Principal | None:
     if auth in ("public", "ticket"):
-        return None
+        # Token-less requests spend their address's allowance; a token (a kiosk's, staff's)
+        # exempts them, so it must be a valid one.
+        if "hall" not in request.match_info:
+            return None
+        if "Authorization" not in request.headers:
+            check_public(request, request.match_info["hall"])
+            return None
+        return principal(request)
     p = principal(request)
     if p.role == "sms":
         raise Refused("forbidden", "the SMS gateway's token only reads ticket states")
     if auth == "manager" and p.role != "manager":
         raise Refused("forbidden", "this needs a manager's token")
+    if auth == "window" and p.role == "kiosk":
+        raise Refused("forbidden", "a kiosk's token only issues tickets")
     if auth == "window" and p.role == "window" and p.window != request.match_info["window"]:
         raise Refused(
             "forbidden",
@@ -107,10 +128,22 @@ def authorize(request: web.Request, auth: Auth) -> Principal | None:
     return p
 
 
+async def read_body(request: web.Request) -> bytes:
+    """The body, within the body timeout; a client that stops sending or goes away is a
+    client error (never a store outage)."""
+    try:
+        async with asyncio.timeout(request.app[LIMITS].body_timeout):
+            return await request.read()
+    except TimeoutError:
+        raise Refused("body_timeout", "the request body did not arrive in time") from None
+    except (ConnectionError, RequestPayloadError) as exc:
+        raise Refused("client_gone", f"the client stopped sending: {exc}") from None
+
+
 async def parse_body(request: web.Request, route: Route) -> BaseModel | None:
     if route.body is None:
         return None
-    raw = await request.read()
+    raw = await read_body(request)
     if not raw.strip():
         if route.body_required:
             raise Refused("bad_json", "the request needs a JSON body")
@@ -125,7 +158,8 @@ async def parse_body(request: web.Request, route: Route) -> BaseModel | None:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"]) or "body"
-        raise Refused("invalid_request", f"{where}: {err['msg']}") from None
+        code = err["type"] if err["type"] in STATUS else "invalid_request"  # e.g. invalid_phone
+        raise Refused(code, f"{where}: {err['msg']}") from None
 
 
 def sms_reader(request: web.Request) -> bool:
@@ -156,6 +190,12 @@ async def _answer(route: Route, request: web.Request, body: BaseModel | None) ->
     return Answer(route.status, result.model_dump_json(by_alias=True))
 
 
+def store_answered(request: web.Request) -> None:
+    """A hall's route succeeded, so Redis answers: ends a logged outage."""
+    if "hall" in request.match_info:
+        request.app[OUTAGE].ok()
+
+
 def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
@@ -170,6 +210,7 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
             if key is None:
                 result = await route.handler(request, body)
                 status = route.status
+                store_answered(request)
                 return web.Response(
                     body=result.model_dump_json(by_alias=True),
                     status=status,
@@ -184,17 +225,24 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
                 lambda: _answer(route, request, body),
             )
             status = answer.status
+            store_answered(request)
             resp = web.Response(body=answer.body, status=status, content_type="application/json")
             if answer.replayed:
                 resp.headers["Idempotent-Replayed"] = "true"
             return resp
         except Refused as exc:
             status = exc.status
-            return error_response(exc.code, exc.message, status)
+            if exc.code == "client_gone":  # nobody reads the answer; not the server's fault
+                log.debug("%s %s: %s", request.method, request.path, exc.message)
+            return error_response(exc.code, exc.message, status, exc.retry_after)
         except (RedisError, OSError) as exc:
             status = 503
-            log.error("%s %s: store unavailable: %s", request.method, request.path, exc)
+            request.app[OUTAGE].failed(exc, f"{request.method} {request.path}")
             return error_response("unavailable", "the queue store is unavailable; try again", 503)
+        except asyncio.CancelledError:  # the client went away and aiohttp was told to cancel
+            status = 400
+            log.debug("%s %s: the client went away", request.method, request.path)
+            raise
         except web.HTTPException as exc:  # aiohttp's own (body too large): JSON by middleware
             status = exc.status
             raise
