@@ -3,11 +3,11 @@ the real server and for the floor, a bare aiohttp endpoint that runs one EVALSHA
 QoS 1 publish (bench/bare.py), in the same run.
 
 Each `next` waits for its call to arrive before the next one is sent, so nothing queues:
-this is the path's own latency. Rounds alternate between the two so the machine's other load
-hits both alike. Send and arrival are timed with perf_counter in this process; a call is
-matched to its request by (hall, window, number).
+this is the path's own latency. Calls alternate between the two, one each in turn, so the
+machine's other load hits both alike. Send and arrival are timed with perf_counter in this
+process; a call is matched to its request by (hall, window, number).
 
-    python -m bench.latency [--calls 500] [--rounds 2]
+    python -m bench.latency [--calls 500] [--rounds 2]   (rounds x calls of each)
 """
 
 from __future__ import annotations
@@ -49,9 +49,10 @@ async def pre_issue(session: aiohttp.ClientSession, base: str, n: int) -> None:
 
 async def sequential(
     session: aiohttp.ClientSession, w: Watch, url: str, hall: str, calls: int
-) -> list[float]:
-    """`calls` next → call latencies in ms, one at a time."""
+) -> tuple[list[float], list[float]]:
+    """`calls` next → call latencies in ms, one at a time; and the HTTP answers' times."""
     out: list[float] = []
+    answers: list[float] = []
     auth = {"Authorization": f"Bearer {window_token(HALL, 1)}"}
     for _ in range(calls):
         t0 = time.perf_counter()
@@ -59,11 +60,12 @@ async def sequential(
             if resp.status != 200:
                 raise BenchError(f"POST {url} answered {resp.status}: {await resp.text()}")
             body = await resp.json()
+        answers.append((time.perf_counter() - t0) * 1000)
         if not body.get("ticket"):
             raise BenchError(f"POST {url} called nobody: {body}")
         arrived = await w.arrival((hall, "1", body["ticket"]["number"]))
         out.append((arrived - t0) * 1000)
-    return out
+    return out, answers
 
 
 async def measure(srv: str, floor: str, w: Watch, calls: int, rounds: int) -> None:
@@ -72,19 +74,23 @@ async def measure(srv: str, floor: str, w: Watch, calls: int, rounds: int) -> No
         "bare": (f"{floor}/bare/{BARE}/windows/1/next", BARE),
     }
     lat: dict[str, list[float]] = {name: [] for name in targets}
+    http: dict[str, list[float]] = {name: [] for name in targets}
     async with aiohttp.ClientSession() as session:
         await pre_issue(session, srv, (calls + 20) * rounds)
         for url, hall in targets.values():  # warm-up: connections, scripts; not timed
             await sequential(session, w, url, hall, 20)
-        for _ in range(rounds):
+        for _ in range(rounds * calls):
             for name, (url, hall) in targets.items():
-                lat[name] += await sequential(session, w, url, hall, calls)
+                calls_ms, answers_ms = await sequential(session, w, url, hall, 1)
+                lat[name] += calls_ms
+                http[name] += answers_ms
     q = {name: percentiles(ms) for name, ms in lat.items()}
+    h = {name: percentiles(ms) for name, ms in http.items()}
     print(f"latency: one window, sequential, next -> call at a subscriber, {rounds} x {calls}")
     for name, p in q.items():
         print(
             f"  {name:<9} p50 {p['p50']:.2f} ms  p90 {p['p90']:.2f}  p99 {p['p99']:.2f}"
-            f"  max {p['max']:.2f}"
+            f"  max {p['max']:.2f}; HTTP answer p50 {h[name]['p50']:.2f} ms"
         )
     print(
         f"  ratio of p50s: {q['hallcall']['p50'] / q['bare']['p50']:.2f}x the bare endpoint"
