@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import secrets
 import socket
@@ -16,6 +17,7 @@ from queue_server.clock import SystemClock
 from queue_server.config import ConfigError, hash_token, load_halls
 from queue_server.connections import raise_open_files, serve
 from queue_server.domain.priority import MINUTE_MS
+from queue_server.domain.secrets import hash_secret
 from queue_server.settings import Settings, SettingsError, require_secret
 from queue_server.store.hall_store import policy_from_config
 
@@ -54,7 +56,28 @@ def parser() -> argparse.ArgumentParser:
         help="print a new random token (or the given one) and the sha256 to put in a hall file",
     )
     t.add_argument("token", nargs="?")
+    sub.add_parser(
+        "hash-secret",
+        help="hash a staff PIN or password (scrypt) for a hall file's [[staff]] secret_hash; "
+        "reads it from stdin, or asks twice on a terminal",
+    )
     return p
+
+
+def hash_secret_command() -> int:
+    """Never from argv (it would show in `ps` and the shell history)."""
+    if sys.stdin.isatty():
+        secret = getpass.getpass("PIN or password: ")
+        if getpass.getpass("again: ") != secret:
+            print("queue-server: the two entries differ", file=sys.stderr)
+            return 2
+    else:
+        secret = sys.stdin.readline().rstrip("\r\n")
+    if len(secret) < 4:
+        print("queue-server: a PIN has at least 4 characters", file=sys.stderr)
+        return 2
+    print(hash_secret(secret))
+    return 0
 
 
 class OneLineBadRequests(logging.Filter):
@@ -76,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if args.command == "hash-secret":
+        return hash_secret_command()
     if args.command == "hash-token":
         token = args.token or secrets.token_urlsafe(24)
         print(f"token:  {token}\nsha256: {hash_token(token)}")

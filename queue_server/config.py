@@ -27,6 +27,8 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from queue_server.domain import limits
+from queue_server.domain.rating import DEFAULT_REASONS
+from queue_server.domain.secrets import valid_hash
 from queue_server.domain.text import clean_or_keep
 
 ID = Annotated[str, Field(pattern=limits.ID)]
@@ -38,6 +40,7 @@ _SPAN = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
 DEMO_TOKENS = (
     {f"demo-window-{n}" for n in range(1, 21)}
     | {f"demo-kiosk-{n}" for n in range(1, 5)}
+    | {f"demo-pad-{n}" for n in range(1, 21)}
     | {"demo-manager", "demo-sms"}
 )
 
@@ -99,6 +102,7 @@ class Window(_Model):
     name: Text
     services: dict[str, float] = Field(min_length=1)  # service id -> offset in minutes
     token_sha256: SHA256
+    pad_token_sha256: SHA256 | None = None  # the window's rating pad: ratings, nothing else
 
     @field_validator("services")
     @classmethod
@@ -316,6 +320,38 @@ class SmsSettings(_Model):
         return self.model_dump(mode="json", exclude={"token_sha256"})
 
 
+class StaffMember(_Model):
+    """A member of staff who signs in at a window; the PIN is kept as a scrypt hash
+    (`queue-server hash-secret`)."""
+
+    id: ID
+    name: str = Field(min_length=1, max_length=40)
+    department: str = Field(default="", max_length=40)
+    secret_hash: str
+
+    @field_validator("secret_hash")
+    @classmethod
+    def _hash(cls, value: str) -> str:
+        if not valid_hash(value):
+            raise ValueError("not a hash made by `queue-server hash-secret` (scrypt$...)")
+        return value
+
+
+class StaffRules(_Model):
+    require_signin: bool = False  # refuse `next` at a window nobody signed in to
+    max_wrong_pins: int = Field(default=5, ge=1, le=20)  # then the staff id is locked
+    lockout_minutes: float = Field(default=15, gt=0, le=1440)
+
+
+class RatingSettings(_Model):
+    """好差评 at this hall: the five levels' wording is national (domain/rating.py)."""
+
+    minutes: float = Field(default=1440, gt=0, le=10080)  # a rating is taken this long
+    reasons: list[str] = Field(default=list(DEFAULT_REASONS), min_length=1)
+    points: bool = False  # ask a 1-5 score for each of 整体满意度, 服务效率, 服务水平, 服务态度
+    pad_seconds: float = Field(default=30, ge=5, le=300)  # the pad gives up after this
+
+
 class Managers(_Model):
     token_sha256: list[SHA256] = Field(min_length=1)
 
@@ -353,6 +389,9 @@ class HallConfig(_Model):
     display: DisplaySettings = DisplaySettings()
     voice: VoiceSettings = VoiceSettings()
     sms: SmsSettings = SmsSettings()
+    staff: list[StaffMember] = []
+    staff_rules: StaffRules = StaffRules()
+    rating: RatingSettings = RatingSettings()
 
     @model_validator(mode="after")
     def _references(self) -> HallConfig:
@@ -361,6 +400,7 @@ class HallConfig(_Model):
             ("classes", self.classes),
             ("windows", self.windows),
             ("kiosks", self.kiosks),
+            ("staff", self.staff),
         ):
             ids = [i.id for i in items]
             dup = {i for i in ids if ids.count(i) > 1}
@@ -392,6 +432,9 @@ class HallConfig(_Model):
     def window(self, wid: str) -> Window | None:
         return next((w for w in self.windows if w.id == wid), None)
 
+    def staff_member(self, sid: str) -> StaffMember | None:
+        return next((x for x in self.staff if x.id == sid), None)
+
     def priority_class(self, cid: str) -> PriorityClass | None:
         return next((c for c in self.classes if c.id == cid), None)
 
@@ -410,6 +453,7 @@ class HallConfig(_Model):
     def uses_demo_tokens(self) -> bool:
         hashes = {w.token_sha256 for w in self.windows} | {k.token_sha256 for k in self.kiosks}
         hashes |= set(self.managers.token_sha256) | set(self.sms.token_sha256)
+        hashes |= {w.pad_token_sha256 for w in self.windows if w.pad_token_sha256}
         return bool(hashes & DEMO_TOKEN_HASHES)
 
     def fingerprint(self) -> str:

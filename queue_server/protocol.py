@@ -147,6 +147,10 @@ class WindowPanel:
     waiting: dict[str, int] = field(default_factory=dict)  # per service the window serves
     parked: list[str] = field(default_factory=list)
     recall_limit: int = 0  # recalls allowed before a no-show (the panel counts down)
+    staff: str = ""  # signed-in staff: "1001 张*" (id and masked name)
+    today: dict[str, Any] = field(default_factory=dict)  # served, no_shows, avg_minutes
+    finished: dict[str, Any] | None = None  # the last ticket finished here: ticket, number, at
+    rated: str = ""  # number of the last ticket rated here (never its level)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +172,9 @@ class HallMessage:
     display: dict[str, Any]  # config.DisplaySettings
     voice: dict[str, Any]  # config.VoiceSettings
     sms: dict[str, Any] = field(default_factory=dict)  # templates and signature for the gateway
+    # 好差评 for rating pads: version, levels [{level, zh, en}] (5..1), reasons, points,
+    # pad_seconds
+    rating: dict[str, Any] = field(default_factory=dict)
     version: str = ""  # fingerprint of the hall file
     time: float = 0.0
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from queue_server.config import HallConfig
+from queue_server.domain import rating
 from queue_server.protocol import Board, BoardService, BoardWindow, HallMessage, WindowPanel
 
 
@@ -140,6 +141,20 @@ def hall_message(hall: HallConfig, lang: str, now: float) -> HallMessage:
         display=c.display.model_dump(mode="json"),
         voice=c.voice.model_dump(mode="json"),
         sms=c.sms.for_gateway(),
+        rating=rating_settings(c),
         version=c.fingerprint(),
         time=now,
     )
+
+
+def rating_settings(hall: HallConfig) -> dict[str, Any]:
+    """What a rating pad shows: the national wording (versioned) and the hall's choices."""
+    return {
+        "version": rating.WORDING_VERSION,
+        "levels": [{"level": n, **words} for n, words in rating.LEVELS.items()],
+        "reasons": list(hall.rating.reasons),
+        "points": [{"id": p, **words} for p, words in rating.POINTS.items()]
+        if hall.rating.points
+        else [],
+        "pad_seconds": hall.rating.pad_seconds,
+    }
