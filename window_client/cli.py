@@ -2,6 +2,7 @@
 
     window-client next --hall demo --window 3 [--json]
     window-client panel --hall demo --window 3 [--snapshot DIR]
+    window-client pad --hall demo --window 3 [--snapshot DIR]
 
 The window token comes from HALLCALL_WINDOW_TOKEN or --token-file (the pad's from
 HALLCALL_PAD_TOKEN), never from the command line. Exit codes: 0 done, 2 usage or settings,
@@ -58,7 +59,7 @@ def parser() -> argparse.ArgumentParser:
         "not accepted, 6 server unreachable.",
     )
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in ("panel",):
+    for name in ("panel", "pad"):
         env = "HALLCALL_WINDOW_TOKEN" if name == "panel" else "HALLCALL_PAD_TOKEN"
         p = sub.add_parser(
             name,
@@ -73,7 +74,9 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument("--on-top", action="store_true", help="keep the window on top")
         else:
             p.add_argument(
-                "--idle-after", type=float, default=30.0, help="seconds before giving up"
+                "--idle-after",
+                type=float,
+                help="seconds with no choice before idle (default: the hall's pad_seconds)",
             )
     for name in COMMANDS:
         p = sub.add_parser(name, help=t(name, "en"))
@@ -168,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_panel(args)
         lang = st.language(args.lang)  # bad settings stop before anything is sent
         token = st.read_token("HALLCALL_WINDOW_TOKEN", args.token_file)
+        if args.command == "pad":
+            from window_client.pad import run_pad
+
+            return run_pad(args)
         return asyncio.run(run_action(args, lang, token, st.server_url(args.server)))
     except st.SettingsError as exc:
         print(f"window-client: {exc}", file=sys.stderr)

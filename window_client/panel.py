@@ -1,9 +1,8 @@
 """The caller panel: a small pygame window for the staff at one window.
 
-Networking apart from drawing: the MQTT link and HTTP answers feed a `PanelState`; the loop
-reads input events, redraws when the state changed (or once a second for the clock), and
-yields to asyncio between frames. Every action has a button and a key (see keys.py); the
-actions that need more (transfer, call, call back, pause reason, sign-in) open a prompt.
+The MQTT link and HTTP answers feed a `PanelState` (see screen.py for the loop). Every action
+has a button and a key (keys.py); the actions that need more (transfer, call, call back, pause
+reason, sign-in) open a prompt.
 """
 
 from __future__ import annotations
@@ -12,29 +11,26 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
-import time
-from collections.abc import Callable
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pygame
 
-from queue_server.link import Link, Message, MqttTarget
+from queue_server.link import Message, MqttTarget
 from window_client import draw, keys
 from window_client import settings as st
 from window_client.api import Outcome, ServerApi
-from window_client.draw import Button, Fonts
+from window_client.draw import Button
+from window_client.screen import ScreenApp, run_screen
 from window_client.state import PanelState
 from window_client.texts import t
 
 log = logging.getLogger(__name__)
 
 SIZE = (560, 440)
-FRAME = 0.02  # seconds between input polls: a key press waits at most this long
 OFFLINE_POLL = 5.0  # seconds between HTTP reads of the window while the broker is away
-SNAPSHOT_EVERY = 0.5  # at most two PNG frames a second
 PROMPTED = ("transfer", "call", "unpark", "pause", "signin")
 
 
@@ -49,10 +45,10 @@ class Prompt:
         return self.action == "signin" and bool(self.staff)
 
 
-Waiter = tuple[Callable[[PanelState], bool], asyncio.Future[float]]
+class PanelApp(ScreenApp[PanelState]):
+    kind = "panel"
+    size = SIZE
 
-
-class PanelApp:
     def __init__(
         self,
         api: ServerApi,
@@ -62,22 +58,11 @@ class PanelApp:
         lang: str = "zh",
         snapshot: Path | None = None,
     ) -> None:
-        self.api = api
-        self.state = PanelState(api.hall, window, lang)
-        self.mqtt = mqtt
+        super().__init__(api, window, mqtt, PanelState(api.hall, window, lang), snapshot)
         self.bindings = bindings
-        self.snapshot = snapshot
         self.prompt: Prompt | None = None
-        self.buttons: list[Button] = []
-        self.fonts = Fonts()
-        self.frames = 0
         self._hints = {a: keys.label(code) for code, a in reversed(bindings.items())}
         self._window_services: list[str] = []
-        self._stop = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._waiters: list[Waiter] = []
-        self._link: Link | None = None
-        self._surface: pygame.Surface | None = None
 
     # -- input ----------------------------------------------------------------------------
 
@@ -117,7 +102,7 @@ class PanelApp:
         elif action == "signin":
             staff, _, pin = arg.partition("\n")
             body = {"staff": staff, "pin": pin}
-        self._spawn(self.perform(action, body))
+        self.spawn(self.perform(action, body))
 
     def _number(self, typed: str) -> str:
         """A keypad has digits only: "5" at a window serving B means B005."""
@@ -155,11 +140,6 @@ class PanelApp:
         reply = await self.api.act(s.window, action, body)
         s.apply_reply(action, reply)
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     # -- feeds ----------------------------------------------------------------------------
 
     async def on_message(self, msg: Message) -> None:
@@ -173,7 +153,7 @@ class PanelApp:
 
     async def _poll_while_offline(self) -> None:
         """Without the broker the panel reads its window over HTTP, so it is never blank."""
-        while not self._stop.is_set():
+        while not self.stopped.is_set():
             if not self.state.online:
                 reply = await self.api.window(self.state.window)
                 reachable = reply.outcome is not Outcome.UNREACHABLE
@@ -184,7 +164,7 @@ class PanelApp:
                     self.state.changed()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(OFFLINE_POLL):
-                    await self._stop.wait()
+                    await self.stopped.wait()
 
     # -- drawing --------------------------------------------------------------------------
 
@@ -304,82 +284,16 @@ class PanelApp:
         prefix = f"{p.staff} / " if p.staff else ""
         self.fonts.text(surface, (12, 398), f"> {prefix}{shown}_", 22, draw.ACCENT)
 
-    # -- the loop -------------------------------------------------------------------------
+    # -- the screen's hooks ----------------------------------------------------------------
 
-    async def until(self, check: Callable[[PanelState], bool], timeout: float = 5.0) -> float:
-        """Wait until a frame showing a state that passes `check` is drawn; its time
-        (perf_counter) when it was."""
-        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        self._waiters.append((check, fut))
-        async with asyncio.timeout(timeout):
-            return await fut
+    def on_link(self, up: bool) -> None:
+        self.state.set_online(up)
 
-    def _frame(self, surface: pygame.Surface, now: float) -> None:
-        self.render(surface, now)
-        pygame.display.flip()
-        self.frames += 1
-        drawn = time.perf_counter()
-        for check, fut in list(self._waiters):
-            if fut.done():
-                self._waiters.remove((check, fut))
-            elif check(self.state):
-                fut.set_result(drawn)
-                self._waiters.remove((check, fut))
+    def clock(self, now: float) -> int:
+        return int(now) if self.state.current else 0  # the time at the window, by the second
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._link is not None:
-            self._link.stop()
-
-    @property
-    def _png(self) -> str:
-        return f"panel-{self.state.hall}-{self.state.window}.png"
-
-    @property
-    def surface(self) -> pygame.Surface | None:
-        return self._surface
-
-    async def run(self, on_top: bool = False) -> None:
-        self._surface = surface = pygame.display.set_mode(SIZE)
-        pygame.display.set_caption(f"hallcall {self.state.hall} · {self.state.window}")
-        if on_top:
-            with contextlib.suppress(AttributeError, pygame.error):
-                pygame.display.get_wm_info()  # some window managers need the window mapped
-                pygame.Window.from_display_module().always_on_top = True
-        async with asyncio.TaskGroup() as tg:
-            if self.mqtt is not None:
-                self._link = Link(
-                    self.mqtt,
-                    self.state.hall,
-                    [f"windows/{self.state.window}", "hall"],
-                    self.on_message,
-                    on_state=self.state.set_online,
-                    program=f"hallcall-window/panel-{self.state.window}",
-                )
-                tg.create_task(self._link.run())
-            tg.create_task(self._poll_while_offline())
-            tg.create_task(self._loop(surface))
-
-    async def _loop(self, surface: pygame.Surface) -> None:
-        shown, tick, saved_at, unsaved = -1, -1, 0.0, False
-        while not self._stop.is_set():
-            for ev in pygame.event.get():
-                self.handle(ev)
-            now = time.time()
-            second = int(now) if self.state.current else tick
-            if self.state.version != shown or second != tick or self._waiters:
-                shown, tick = self.state.version, second
-                self._frame(surface, now)
-                unsaved = True
-            if self.snapshot is not None and unsaved and now - saved_at >= SNAPSHOT_EVERY:
-                draw.save_png(surface, self.snapshot / self._png)
-                saved_at, unsaved = now, False
-            await asyncio.sleep(FRAME)
-        if self.snapshot is not None and unsaved:  # the last state, for whoever looks later
-            draw.save_png(surface, self.snapshot / self._png)
-        for task in list(self._tasks):
-            task.cancel()
-        await self.api.close()
+    def side_tasks(self) -> list[Coroutine[Any, Any, None]]:
+        return [self._poll_while_offline()]
 
 
 def run_panel(args: argparse.Namespace) -> int:
@@ -391,19 +305,13 @@ def run_panel(args: argparse.Namespace) -> int:
     draw.init_video(headless=snapshot is not None)
     bindings = keys.load(args.keys)
 
-    async def main() -> None:
-        app = PanelApp(
-            ServerApi(server, args.hall, token, args.timeout),
-            args.window,
-            mqtt,
-            bindings,
-            lang,
-            snapshot,
-        )
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):  # say offline, write the last frame
-            loop.add_signal_handler(sig, app.stop)
-        await app.run(on_top=args.on_top)
-
-    asyncio.run(main())
+    app = PanelApp(
+        ServerApi(server, args.hall, token, args.timeout),
+        args.window,
+        mqtt,
+        bindings,
+        lang,
+        snapshot,
+    )
+    run_screen(app, on_top=args.on_top)
     return 0
