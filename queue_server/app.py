@@ -70,6 +70,9 @@ def tokens_of(hall: HallConfig) -> dict[str, Principal]:
     found.update({t: Principal("manager") for t in hall.managers.token_sha256})
     found.update({t: Principal("sms") for t in hall.sms.token_sha256})
     found.update({k.token_sha256: Principal("kiosk", k.id) for k in hall.kiosks})
+    found.update(
+        {w.pad_token_sha256: Principal("pad", w.id) for w in hall.windows if w.pad_token_sha256}
+    )
     return found
 
 

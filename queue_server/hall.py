@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from queue_server import metrics
+from queue_server import metrics, staffing
 from queue_server.announcer import Announcer
 from queue_server.clock import Clock
 from queue_server.config import DAYS, HallConfig, PriorityClass
@@ -89,6 +89,10 @@ class Hall:
     def _after(self, changed: list[Entry], windows: Iterable[str] | None) -> None:
         self.outlet.publish_now(changed)
         self.outlet.mark(windows)
+
+    # for the use cases beside this module (staffing, ratings)
+    do = _do
+    after = _after
 
     async def _fresh_live(self) -> None:
         if self.live.stale:
@@ -227,12 +231,18 @@ class Hall:
     # -- windows ---------------------------------------------------------------------------
 
     async def act(
-        self, window: str, action: str, service: str = "", number: str = "", reason: str = ""
+        self,
+        window: str,
+        action: str,
+        service: str = "",
+        number: str = "",
+        reason: str = "",
+        case: str = "",
     ) -> WindowOutcome:
         if self.config.window(window) is None:
             raise Refused("unknown_window", f"hall {self.id} has no window {window}")
         try:
-            changed = await self._act(window, action, service, number, reason)
+            changed = await self._act(window, action, service, number, reason, case)
         except Refused as exc:
             metrics.ACTIONS.labels(self.id, action, exc.code).inc()
             raise
@@ -255,8 +265,14 @@ class Hall:
         return WindowOutcome(action, window, ticket, finished, changed.seq)
 
     async def _act(
-        self, window: str, action: str, service: str, number: str, reason: str
+        self, window: str, action: str, service: str, number: str, reason: str, case: str
     ) -> Changed:
+        if (
+            action in CALL_ACTIONS
+            and self.config.staff_rules.require_signin
+            and not await staffing.signed_in(self, window)
+        ):
+            raise Refused("signin_required", f"sign in at window {window} before calling")
         if action in CALL_ACTIONS:
             target = self.store.find(number) if number else ""
             return await self._do(self.store.call(window, action, target))
@@ -266,7 +282,7 @@ class Hall:
             raise Refused("unknown_action", f"no window action {action}")
         if action == "transfer" and self.config.service(service) is None:
             raise Refused("unknown_service", f"hall {self.id} has no service {service}")
-        return await self._do(self.store.step(window, action, service, reason))
+        return await self._do(self.store.step(window, action, service, reason, case))
 
     async def window_state(self, window: str) -> WindowView:
         cfg = self.config.window(window)

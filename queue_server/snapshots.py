@@ -7,6 +7,7 @@ from typing import Any
 
 from queue_server.config import HallConfig
 from queue_server.domain import rating
+from queue_server.domain.masking import mask_name
 from queue_server.protocol import Board, BoardService, BoardWindow, HallMessage, WindowPanel
 
 
@@ -118,7 +119,34 @@ def build_panel(
         waiting={s: waiting.get(s, 0) for s in pairs(w["offsets"])},
         parked=[str(p) for p in _list(w["parked"])],
         recall_limit=hall.queue.recall_limit,
+        staff=_staff(hall, str(w.get("staff") or "")),
+        today=_today(w.get("today")),
+        finished=(
+            {
+                "ticket": w["done"]["ticket"],
+                "number": w["done"]["number"],
+                "at": w["done"]["at"] / 1000,
+            }
+            if isinstance(w.get("done"), dict)
+            else None
+        ),
+        rated=str(w.get("rated") or ""),
     )
+
+
+def _staff(hall: HallConfig, sid: str) -> str:
+    """ "1001 张*": who is signed in, the name masked."""
+    member = hall.staff_member(sid) if sid else None
+    return f"{sid} {mask_name(member.name)}" if member else sid
+
+
+def _today(raw: Any) -> dict[str, Any]:
+    """The window's figures today: served, no-shows, average handling minutes."""
+    if not isinstance(raw, dict):
+        return {"served": 0, "no_shows": 0, "avg_minutes": 0.0}
+    served = int(raw.get("served", 0))
+    avg = raw.get("handle_ms", 0) / served / 60_000 if served else 0.0
+    return {"served": served, "no_shows": int(raw.get("no_shows", 0)), "avg_minutes": round(avg, 1)}
 
 
 def hall_message(hall: HallConfig, lang: str, now: float) -> HallMessage:

@@ -106,3 +106,22 @@ class RulesChange:
     recall_limit: int | None = None
     rejoin_minutes: float | None = None
     notify_ahead: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StaffOutcome:
+    action: str  # signin, signout
+    window: str
+    staff: str  # the id signed in (signin) or out (signout)
+    name: str  # masked: 张*
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class RatedView:
+    ticket: str
+    number: str
+    level: int
+    wording: str  # the level in the national wording, in the hall's language
+    version: str  # of that wording
+    at: float  # epoch seconds

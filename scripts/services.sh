@@ -72,11 +72,12 @@ start() {
   exit 1
 }
 
-window_clients() {  # window 3's caller panel, headless: PNG frames in var/snapshots
+window_clients() {  # window 3's caller panel and rating pad, headless: PNGs in var/snapshots
   local prog
-  for prog in panel; do
+  for prog in panel pad; do
     if alive "$VAR/window-$prog.pid"; then kill "$(cat "$VAR/window-$prog.pid")"; fi
     HALLCALL_SERVER_URL="http://$HTTP" HALLCALL_WINDOW_TOKEN=demo-window-3 \
+    HALLCALL_PAD_TOKEN=demo-pad-3 \
     HALLCALL_MQTT_URL="mqtt://hallcall-window:$MQTT_PASSWORD_window@127.0.0.1:$MQTT_PORT" \
       nohup "$ROOT/.venv/bin/window-client" "$prog" --hall demo --window 3 \
         --snapshot "$VAR/snapshots" >>"$VAR/log/window-$prog.log" 2>&1 &
@@ -126,12 +127,15 @@ Try it:
   curl -s -XPOST http://$HTTP/api/v1/halls/demo/tickets -d '{"service":"B","phone":"13800001111"}'
   curl -s -XPOST http://$HTTP/api/v1/halls/demo/windows/3/next -H 'Authorization: Bearer demo-window-3'
   .venv/bin/queue-server watch demo --mqtt-url 'mqtt://hallcall-display:$MQTT_PASSWORD_display@127.0.0.1:$MQTT_PORT'
-Window 3 (its panel is drawn headless to var/snapshots/panel-demo-3.png):
+Window 3 (panel and rating pad drawn headless to var/snapshots/panel-demo-3.png, pad-demo-3.png):
   export HALLCALL_SERVER_URL=http://$HTTP HALLCALL_WINDOW_TOKEN=demo-window-3
+  HALLCALL_STAFF_PIN=1111 .venv/bin/window-client signin --hall demo --window 3 --staff 1001
   .venv/bin/window-client next --hall demo --window 3          # exit 3: nobody waiting
+  .venv/bin/window-client finish --hall demo --window 3 --case BJ-0001   # the pad asks for a rating
   .venv/bin/window-client status --hall demo --window 3 --json
   .venv/bin/window-client pause --hall demo --window 3 --reason 午休
-Demo tokens: demo-window-1 … demo-window-6, demo-kiosk-1, demo-manager, demo-sms.   Stop: make stop
+Demo tokens: demo-window-1 … demo-window-6, demo-kiosk-1, demo-pad-1 … demo-pad-6, demo-manager,
+demo-sms. Demo staff (id/PIN): 1001/1111, 1002/2222, 1003/3333.   Stop: make stop
 INFO
 }
 

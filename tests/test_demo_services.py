@@ -56,6 +56,10 @@ def test_the_demo_services_come_up_and_down(tmp_path: Path) -> None:
         while not panel.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert panel.exists(), (tmp_path / "var" / "log" / "window-panel.log").read_text()
+        pad = panel.with_name("pad-demo-3.png")
+        while not pad.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pad.exists(), (tmp_path / "var" / "log" / "window-pad.log").read_text()
         secrets = (tmp_path / "var" / "secrets.env").read_text()
         assert (
             "MQTT_PASSWORD_display=" in secrets

@@ -14,7 +14,9 @@ from tests.conftest import Api
 from tests.services import Broker
 from window_client import draw, keys
 from window_client.api import ServerApi
+from window_client.pad import PadApp
 from window_client.panel import PanelApp
+from window_client.screen import ScreenApp
 
 
 def server_url(api: Api) -> str:
@@ -32,7 +34,7 @@ def type_text(text: str) -> None:
     key(pygame.K_RETURN, "\r")
 
 
-def click(app: PanelApp, action: str, arg: str = "") -> None:
+def click(app: ScreenApp[Any], action: str, arg: str = "") -> None:
     """A mouse click on the button of `action` (and `arg`) as the panel drew it last."""
     button = next(b for b in app.buttons if b.action == action and (not arg or b.arg == arg))
     pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=button.rect.center, button=1))
@@ -60,6 +62,27 @@ async def running_panel(
     try:
         if broker is not None:
             await app.until(lambda s: s.online and s.seq > 0 and bool(s.service_names))
+        yield app
+    finally:
+        app.stop()
+        await task
+
+
+@contextlib.asynccontextmanager
+async def running_pad(
+    api: Api, broker: Broker, window: str = "3", timeout: float | None = None
+) -> AsyncIterator[PadApp]:
+    draw.init_video(headless=True)
+    pygame.event.clear()
+    app = PadApp(
+        ServerApi(server_url(api), api.hall, f"demo-pad-{window}", 2.0),
+        window,
+        parse_mqtt_url(broker.url("hallcall-window")),
+        timeout=timeout,
+    )
+    task = asyncio.create_task(app.run())
+    try:
+        await app.until(lambda s: s.online and bool(s.reason_choices))
         yield app
     finally:
         app.stop()

@@ -139,6 +139,9 @@ def describe(command: str, reply: Reply, window: str, lang: str) -> str:
         if b.get("parked"):
             parts.append(f"{t('parked', lang)} {' '.join(b['parked'])}")
         return "  ".join(p for p in parts if p)
+    if command in ("signin", "signout"):
+        who = f"{reply.body.get('staff', '')} {reply.body.get('name', '')}".strip()
+        return f"{t(command, lang)} {who} · {t('done', lang)}"
     number = reply.number
     line = t(command, lang) + (f" {number}" if number else "") + f" · {t('done', lang)}"
     if reply.body.get("finished"):

@@ -217,7 +217,7 @@ class PanelApp(ScreenApp[PanelState]):
             today = (
                 f"{t('today', lang)}: {t('finish', lang)} {d.get('served', 0)}  "
                 f"{t('skip', lang)} {d.get('no_shows', 0)}  "
-                f"{d.get('avg_minutes', 0):.1f} min"
+                + t("average", lang, m=f"{d.get('avg_minutes', 0):.1f}")
             )
             f.text(surface, (12, y), today, 16, draw.DIM)
         y += 26

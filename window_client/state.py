@@ -135,7 +135,7 @@ class PanelState:
         elif action in ("pause", "resume"):
             self.paused = action == "pause"
         elif action == "signin":
-            self.staff = str(reply.body.get("staff", self.staff))
+            self.staff = f"{reply.body.get('staff', '')} {reply.body.get('name', '')}".strip()
         elif action == "signout":
             self.staff = ""
         number = reply.number

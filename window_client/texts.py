@@ -38,6 +38,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "type_reason": {"zh": "输入暂停原因后按回车", "en": "Type the reason, then Enter"},
     "type_staff": {"zh": "工号 + 回车，密码 + 回车", "en": "Staff id, Enter; PIN, Enter"},
     "done": {"zh": "完成", "en": "Done"},
+    "average": {"zh": "平均 {m} 分钟", "en": "avg {m} min"},
 }
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, cast
 from aiohttp import web
 from pydantic import BaseModel
 
+from queue_server import ratings, staffing
 from queue_server.api import models as m
 from queue_server.api import present
 from queue_server.api.routes import HALLS, PRINCIPAL, Route, sms_reader
@@ -47,6 +48,8 @@ def channel_of(request: web.Request, req: m.IssueRequest) -> m.Channel:
         return "mobile"
     if who.role == "sms":
         raise Refused("forbidden", "the SMS gateway's token only reads ticket states")
+    if who.role == "pad":
+        raise Refused("forbidden", "a rating pad's token only rates")
     if who.role == "kiosk":
         return "kiosk"
     return "appointment" if req.slot_start is not None else "staff"
@@ -95,6 +98,7 @@ def window_action(action: str) -> Route:
             service=body.service if isinstance(body, m.TransferRequest) else "",
             number=body.number if isinstance(body, m.NumberRequest) else "",
             reason=body.reason if isinstance(body, m.PauseRequest) else "",
+            case=(body.case or "") if isinstance(body, m.FinishRequest) else "",
         )
         return present.outcome(out, hall.config, hall.lang)
 
@@ -105,6 +109,8 @@ def window_action(action: str) -> Route:
         body = m.NumberRequest
     elif action == "pause":
         body = m.PauseRequest
+    elif action == "finish":
+        body = m.FinishRequest
     return Route(
         "POST",
         f"/api/v1/halls/{{hall}}/windows/{{window}}/{action}",
@@ -112,10 +118,49 @@ def window_action(action: str) -> Route:
         summary=f"window staff: {action}",
         auth="window",
         body=body,
-        body_required=body not in (m.Empty, m.PauseRequest),
+        body_required=body not in (m.Empty, m.PauseRequest, m.FinishRequest),
         response=m.WindowResult,
         idempotent=True,
     )
+
+
+def staff_action(action: str) -> Route:
+    async def handler(request: web.Request, body: BaseModel | None) -> m.StaffResult:
+        hall, window = _hall(request), request.match_info["window"]
+        if isinstance(body, m.SigninRequest):
+            return present.staff(await staffing.signin(hall, window, body.staff, body.pin))
+        return present.staff(await staffing.signout(hall, window))
+
+    signin = action == "signin"
+    return Route(
+        "POST",
+        f"/api/v1/halls/{{hall}}/windows/{{window}}/{action}",
+        handler,
+        summary="staff signs in at the window with id and PIN (5 wrong PINs lock the id)"
+        if signin
+        else "the signed-in staff member signs out",
+        auth="window",
+        body=m.SigninRequest if signin else m.Empty,
+        body_required=signin,
+        response=m.StaffResult,
+        idempotent=True,
+    )
+
+
+async def rate(request: web.Request, body: BaseModel | None) -> m.Rated:
+    hall, req = _hall(request), cast(m.RatingRequest, body)
+    pad = request.get(PRINCIPAL)
+    view = await ratings.rate(
+        hall,
+        request.match_info["ticket"],
+        req.level,
+        req.reasons,
+        req.scores,
+        req.comment,
+        pad_window=pad.window if pad is not None else "",
+        secret=None if pad is not None else _secret(request),
+    )
+    return present.rated(view)
 
 
 async def window_state(request: web.Request, _: BaseModel | None) -> m.WindowState:
@@ -188,6 +233,18 @@ ROUTES: list[Route] = [
         response=m.WindowState,
     ),
     *[window_action(a) for a in ACTIONS],
+    *[staff_action(a) for a in ("signin", "signout")],
+    Route(
+        "POST",
+        f"{H}/tickets/{{ticket}}/rating",
+        rate,
+        "好差评: rate a finished service once (the window's rating pad, or the holder with the "
+        "ticket secret); 2 and below need a reason",
+        auth="pad",
+        body=m.RatingRequest,
+        response=m.Rated,
+        status=201,
+    ),
     Route(
         "GET",
         f"{H}/rules",

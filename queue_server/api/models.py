@@ -192,3 +192,49 @@ class Health(Body):
     redis: bool
     mqtt: dict[str, bool]
     status: Literal["ok", "degraded", "down"]
+
+
+class FinishRequest(Body):
+    case: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,40}$",
+        description="case number (办件编号), stored with the service's rating",
+    )
+
+
+class SigninRequest(Body):
+    staff: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", description="staff id")
+    pin: str = Field(min_length=1, max_length=64, description="PIN or password")
+
+
+class StaffResult(Body):
+    action: str
+    window: str
+    staff: str = Field(description="the staff id signed in (signin) or out (signout)")
+    name: str = Field(description="masked")
+    seq: int
+
+
+class RatingRequest(Body):
+    level: int = Field(
+        strict=True,
+        ge=1,
+        le=5,
+        description="5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意",
+    )
+    reasons: list[str] = Field(
+        default=[], max_length=10, description="from the hall's list; needed for 2 and below"
+    )
+    scores: dict[str, int] = Field(
+        default={}, description="per point (overall, efficiency, competence, attitude): 1-5"
+    )
+    comment: str = Field(default="", max_length=200)
+
+
+class Rated(Body):
+    ticket: str
+    number: str
+    level: int
+    wording: str = Field(description="the level in the national 好差评 wording")
+    version: str = Field(description="version of that wording")
+    at: datetime

@@ -30,7 +30,7 @@ def build(routes: list[Route], version: str) -> dict[str, Any]:
             {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
             for p in re.findall(r"{(\w+)}", r.path)
         ]
-        if r.auth == "ticket":
+        if r.auth in ("ticket", "pad"):
             params.append(
                 {
                     "name": "X-Ticket-Secret",
@@ -60,6 +60,8 @@ def build(routes: list[Route], version: str) -> dict[str, Any]:
             }
         if r.auth in ("window", "manager"):
             op["security"] = [{"bearer": []}]
+        elif r.auth == "pad":  # the window's rating pad token, or none with the ticket secret
+            op["security"] = [{"bearer": []}, {}]
         responses: dict[str, Any] = {
             str(r.status): {
                 "description": "OK",

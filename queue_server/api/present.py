@@ -8,7 +8,15 @@ from datetime import UTC, datetime
 
 from queue_server.api import models as m
 from queue_server.config import HallConfig
-from queue_server.views import HallView, RulesView, TicketView, WindowOutcome, WindowView
+from queue_server.views import (
+    HallView,
+    RatedView,
+    RulesView,
+    StaffOutcome,
+    TicketView,
+    WindowOutcome,
+    WindowView,
+)
 
 
 def ticket(t: TicketView, hall: HallConfig, lang: str) -> m.Ticket:
@@ -64,3 +72,18 @@ def hall_info(v: HallView) -> m.HallInfo:
 
 def rules(v: RulesView) -> m.RulesOut:
     return m.RulesOut.model_validate(asdict(v))
+
+
+def staff(o: StaffOutcome) -> m.StaffResult:
+    return m.StaffResult(action=o.action, window=o.window, staff=o.staff, name=o.name, seq=o.seq)
+
+
+def rated(v: RatedView) -> m.Rated:
+    return m.Rated(
+        ticket=v.ticket,
+        number=v.number,
+        level=v.level,
+        wording=v.wording,
+        version=v.version,
+        at=datetime.fromtimestamp(v.at, UTC),
+    )

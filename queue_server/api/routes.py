@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Auth = Literal["public", "ticket", "window", "manager"]
+# "pad": a window's rating pad token, or without a token the ticket's secret (ratings)
+Auth = Literal["public", "ticket", "window", "manager", "pad"]
 Handler = Callable[[web.Request, BaseModel | None], Awaitable[BaseModel]]
 
 
@@ -53,11 +54,13 @@ class Route:
 
 @dataclass(frozen=True)
 class Principal:
-    role: Literal["window", "manager", "kiosk", "sms"]
-    window: str = ""  # the window's id, or the kiosk's
+    role: Literal["window", "manager", "kiosk", "sms", "pad"]
+    window: str = ""  # the window's id (its pad's too), or the kiosk's
 
     @property
     def label(self) -> str:
+        if self.role == "pad":
+            return f"rating pad {self.window}"
         return self.role if self.role in ("manager", "sms") else f"{self.role} {self.window}"
 
 
@@ -113,9 +116,17 @@ def authorize(request: web.Request, auth: Auth) -> Principal | None:
             check_public(request, request.match_info["hall"])
             return None
         return principal(request)
+    if auth == "pad" and "Authorization" not in request.headers:
+        check_public(request, request.match_info["hall"])
+        return None  # the holder with the ticket's secret
     p = principal(request)
     if p.role == "sms":
         raise Refused("forbidden", "the SMS gateway's token only reads ticket states")
+    if (p.role == "pad") != (auth == "pad"):  # a pad's token rates and does nothing else
+        raise Refused(
+            "forbidden",
+            "a rating pad's token only rates" if p.role == "pad" else "only a rating pad rates",
+        )
     if auth == "manager" and p.role != "manager":
         raise Refused("forbidden", "this needs a manager's token")
     if auth == "window" and p.role == "kiosk":

@@ -8,3 +8,8 @@ def mask_phone(phone: str) -> str:
     if len(phone) < 8:
         return "*" * len(phone)
     return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def mask_name(name: str) -> str:
+    """张* / 欧阳** : the first character only."""
+    return name[:1] + "*" * (len(name) - 1) if name else ""

@@ -9,6 +9,7 @@ the service a rating is taken.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ LEVELS: dict[int, dict[str, str]] = {
     2: {"zh": "不满意", "en": "Dissatisfied"},
     1: {"zh": "非常不满意", "en": "Very dissatisfied"},
 }
+_NUMBER = re.compile(r"[0-9][0-9Xx -]{4,}[0-9Xx]")  # 6+ digits: a phone, an ID
 BAD_AT_MOST = 2  # levels at or below this need a reason and go to the follow-up ledger
 
 POINTS: dict[str, dict[str, str]] = {
@@ -71,4 +73,9 @@ def check(
         raise RatingRefused("invalid_request", "a point's score is 1 to 5")
     if points_required and set(scores) != set(POINTS):
         raise RatingRefused("invalid_request", f"this hall asks a score for each of {list(POINTS)}")
-    return Rating(level, tuple(dict.fromkeys(reasons)), dict(scores), comment.strip())
+    return Rating(level, tuple(dict.fromkeys(reasons)), dict(scores), scrub(comment))
+
+
+def scrub(comment: str) -> str:
+    """The rater stays anonymous: a phone or ID number typed into the comment is masked."""
+    return _NUMBER.sub(lambda m: "*" * len(m.group()), comment.strip())

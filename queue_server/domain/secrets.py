@@ -21,12 +21,12 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
 
-def hash_secret(secret: str, salt: bytes | None = None) -> str:
+def hash_secret(secret: str, salt: bytes | None = None, log2_n: int = LOG2_N) -> str:
     salt = salt if salt is not None else os.urandom(16)
     digest = hashlib.scrypt(
-        secret.encode(), salt=salt, n=2**LOG2_N, r=R, p=P, maxmem=_MAXMEM, dklen=32
+        secret.encode(), salt=salt, n=2**log2_n, r=R, p=P, maxmem=_MAXMEM, dklen=32
     )
-    return f"scrypt${LOG2_N}${R}${P}${_b64(salt)}${_b64(digest)}"
+    return f"scrypt${log2_n}${R}${P}${_b64(salt)}${_b64(digest)}"
 
 
 def valid_hash(stored: str) -> bool:

@@ -317,15 +317,45 @@ class HallStore:
             entries=_entries(entries),
         )
 
-    async def step(self, window: str, action: str, service: str = "", reason: str = "") -> Changed:
-        """skip, start, finish, transfer (to `service`), park, pause (for `reason`), resume."""
+    async def step(
+        self, window: str, action: str, service: str = "", reason: str = "", case: str = ""
+    ) -> Changed:
+        """skip, start, finish (with a `case` number), transfer (to `service`), park, pause
+        (for `reason`), resume."""
         day = self.day()
         own = self._window_keys(day, window)
         body, entries = await self._run(
-            "step", [own[0], own[2]], [window, action, service, reason], day=day
+            "step", [own[0], own[2]], [window, action, service, reason, case], day=day
         )
         tid, seq, raw = body
         return Changed(tid, _record(raw), int(seq), entries=_entries(entries))
+
+    async def staff(
+        self, window: str, action: str, staff: str = ""
+    ) -> tuple[int, str, list[Entry]]:
+        """Sign `staff` in at the window, or sign out whoever is (`action` "signout"); the new
+        seq and who was signed in before."""
+        body, entries = await self._run(
+            "staff", [keys.window(self.hall.id, window)], [window, action, staff]
+        )
+        seq, before = body
+        return int(seq), str(before), _entries(entries)
+
+    async def rate(
+        self, tid: str, window: str, pad: str, max_ms: int, keep_s: int, rating: dict[str, Any]
+    ) -> tuple[int, int, list[Entry]]:
+        """Store a rating of a ticket finished at `window` (`pad`: the rating pad's window, or
+        ""); the new seq and the time (ms)."""
+        day = day_of(tid)
+        h = self.hall.id
+        body, entries = await self._run(
+            "rate",
+            [keys.window(h, window), keys.ratings(h, day)],
+            [tid, window, pad, max_ms, keep_s, json.dumps(rating, ensure_ascii=False)],
+            tickets_day=day,
+        )
+        seq, at = body
+        return int(seq), int(at), _entries(entries)
 
     def find(self, number: str) -> str:
         """Today's ticket id for a number as printed ("A005")."""

@@ -116,3 +116,13 @@ def lease(hall: str, relay: str) -> str:
 def idempotency(hall: str, window: str, key_digest: str) -> str:
     """The stored answer of a window action sent with an Idempotency-Key (10 minutes)."""
     return prefix(hall) + f"idem:{window}:{key_digest}"
+
+
+def staff_fails(hall: str, staff: str) -> str:
+    """Wrong PINs in a row for a staff id; at the hall's limit it locks the id until it expires."""
+    return prefix(hall) + f"pinfail:{staff}"
+
+
+def ratings(hall: str, day: str) -> str:
+    """The 好差评 ratings of the day's tickets: ticket id -> JSON (no phone, name or ID)."""
+    return prefix(hall) + f"d:{day}:ratings"

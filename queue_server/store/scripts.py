@@ -16,7 +16,18 @@ from queue_server.store.keys import DAY_TTL
 STREAM_MAX = 50_000  # events kept per hall; consumers read well within it
 RECENT_MAX = 20  # recent calls kept for the board
 
-HALL_SCRIPTS = ("issue", "next", "recall", "step", "citizen", "status", "snapshot", "rules")
+HALL_SCRIPTS = (
+    "issue",
+    "next",
+    "recall",
+    "step",
+    "citizen",
+    "status",
+    "snapshot",
+    "rules",
+    "staff",
+    "rate",
+)
 PLAIN_SCRIPTS = ("lease", "retire")
 
 

@@ -184,6 +184,15 @@ local function near_notices(service, b)
   end
 end
 
+-- Today's figures of a window live in its hash beside the day they count (reset when the
+-- day changes): served, no_shows, handle_ms (summed handling time of the served).
+local function tally(KW, field, by)
+  if redis.call('HGET', KW, 'day') ~= DAY then
+    redis.call('HSET', KW, 'day', DAY, 'served', 0, 'no_shows', 0, 'handle_ms', 0)
+  end
+  redis.call('HINCRBY', KW, field, by)
+end
+
 -- Finish the window's current ticket (if any) and free the window; returns its id or ''.
 -- A ticket left at the window from an earlier day is dropped without a word.
 local function close_current(KW, window, auto)
@@ -195,7 +204,12 @@ local function close_current(KW, window, auto)
   if t and (t.state == 'called' or t.state == 'serving') then
     local from = t.started_at or t.called_at
     t.state, t.done_at = 'done', NOW
+    if STAFF ~= '' then t.staff = STAFF end  -- who served: a rating goes to them
     tsave(cur, t)
+    tally(KW, 'served', 1)
+    if from then tally(KW, 'handle_ms', NOW - from) end
+    -- the window's rating pad offers a rating for this ticket
+    redis.call('HSET', KW, 'done', cur, 'done_number', t.number, 'done_at', NOW)
     if from then
       local d = NOW - from
       local h = tonumber(redis.call('HGET', K.handle, t.service) or '')
@@ -242,6 +256,7 @@ local function miss(tid, t, KW, window, etype)
   t.state, t.missed_at = 'missed', NOW
   tsave(tid, t)
   redis.call('HDEL', KW, 'current')
+  tally(KW, 'no_shows', 1)
   local seq = emit(etype, tid, window, t.service)
   notice('missed', tid, t, window, 0)
   return seq

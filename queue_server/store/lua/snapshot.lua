@@ -18,6 +18,17 @@ for i = XA + 1, #ARGV do
              reason = redis.call('HGET', KW, 'reason') or '',
              staff = redis.call('HGET', KW, 'staff') or '',
              offsets = redis.call('HGETALL', KWS), parked = {}}
+  -- today's figures, the last ticket finished (for the rating pad) and the last one rated
+  local f = redis.call('HMGET', KW, 'day', 'served', 'no_shows', 'handle_ms', 'done',
+                       'done_number', 'done_at', 'rated_number')
+  if f[1] == DAY then
+    w.today = {served = tonumber(f[2] or '0'), no_shows = tonumber(f[3] or '0'),
+               handle_ms = tonumber(f[4] or '0')}
+  end
+  if f[5] and today(f[5]) then
+    w.done = {ticket = f[5], number = f[6], at = tonumber(f[7] or '0')}
+    w.rated = f[8] or ''
+  end
   local cur = redis.call('HGET', KW, 'current')
   -- a ticket left from an earlier day shows as none; the next call clears it
   if cur and cur ~= '' and today(cur) then

@@ -1,7 +1,9 @@
 -- A staff action on the window's current ticket, or on the window. Own KEYS: the window, its
--- parked tickets of the day. Own ARGV: window, action, service (transfer target), reason (pause).
+-- parked tickets of the day. Own ARGV: window, action, service (transfer target), reason (pause),
+-- case number (finish; 办件编号, kept for the rating).
 local KW, KP = KEYS[XK], KEYS[XK + 1]
 local window, action, target, reason = ARGV[XA], ARGV[XA + 1], ARGV[XA + 2], ARGV[XA + 3]
+local case = ARGV[XA + 4] or ''
 local at_window = {called = true, serving = true}
 STAFF = redis.call('HGET', KW, 'staff') or ''
 
@@ -25,6 +27,10 @@ elseif action == 'start' then
   tsave(cur, t)
   seq = emit('start', cur, window, t.service)
 elseif action == 'finish' then
+  if case ~= '' then
+    t.case = case
+    tsave(cur, t)
+  end
   close_current(KW, window, '0')
   t = tload(cur)
   seq = redis.call('GET', K.seq)
