@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from queue_server.store import keys
 from tests.conftest import Api, W
 from tests.services import Broker
-from tests.window_helpers import click, running_pad
+from tests.window_helpers import click, hall_events, running_pad
 
 PAD = {n: {"Authorization": f"Bearer demo-pad-{n}"} for n in range(1, 7)}
 
@@ -64,7 +64,7 @@ async def test_finishing_shows_the_levels_and_a_tap_records_the_rating(
         "pad",
     )
     assert "phone" not in got and "secret" not in got
-    rated = [f for _, f in await redis.xrange(keys.events(api.hall)) if f["type"] == "rated"]
+    rated = [f for f in await hall_events(redis, api.hall) if f["type"] == "rated"]
     assert len(rated) == 1 and rated[0]["ticket"] == ticket["id"] and rated[0]["level"] == "5"
     again = await rate(api, ticket["id"], {"level": 4}, PAD[3], status=409)  # a second tap
     assert again["error"] == "already_rated"

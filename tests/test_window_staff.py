@@ -14,10 +14,9 @@ from redis.asyncio import Redis
 
 from queue_server.config import HallConfig, StaffMember
 from queue_server.domain.secrets import hash_secret
-from queue_server.store import keys
 from tests.conftest import Api, demo_hall
 from tests.services import Broker
-from tests.window_helpers import key, running_panel, server_url, type_text
+from tests.window_helpers import hall_events, key, running_panel, server_url, type_text
 from window_client import cli
 
 FAST = b"0123456789abcdef"
@@ -44,10 +43,6 @@ def hall_cfg() -> HallConfig:
     return fast_staff()
 
 
-async def events(redis: Redis, hall: str) -> list[dict[str, str]]:
-    return [fields for _, fields in await redis.xrange(keys.events(hall))]
-
-
 async def cli_run(api: Api, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any]:
     args = [argv[0], "--hall", api.hall, "--window", "3", "--server", server_url(api), "--json"]
     code = await asyncio.to_thread(cli.main, [*args, *argv[1:]])
@@ -71,7 +66,7 @@ async def test_panel_sign_in_shows_the_staff_and_events_carry_the_id(
         await panel.until(lambda s: s.today.get("served") == 1 and s.staff == "1001 张*")
         key(pygame.K_F12)  # sign out
         await panel.until(lambda s: s.staff == "" and not s.busy)
-    seen = await events(redis, api.hall)
+    seen = await hall_events(redis, api.hall)
     by_type = {e["type"]: e for e in seen}
     for etype in ("signin", "call", "finish", "signout"):
         assert by_type[etype].get("staff") == "1001", (etype, seen)

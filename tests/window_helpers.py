@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pygame
+from redis.asyncio import Redis
 
 from queue_server.link import parse_mqtt_url
+from queue_server.store import keys as store_keys
 from tests.conftest import Api
 from tests.services import Broker
 from window_client import draw, keys
@@ -87,3 +89,9 @@ async def running_pad(
     finally:
         app.stop()
         await task
+
+
+async def hall_events(redis: Redis, hall: str) -> list[dict[str, str]]:
+    """The hall's event stream, oldest first."""
+    raw: Any = await redis.xrange(store_keys.events(hall))
+    return [dict(fields) for _, fields in raw]
