@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -101,6 +102,7 @@ class ServerApi:
         self._token = token
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
+        self.last_ms = 0.0  # how long the last answer took, retries included
 
     async def __aenter__(self) -> ServerApi:
         return self
@@ -133,6 +135,7 @@ class ServerApi:
         if key:
             headers["Idempotency-Key"] = key
         last = ""
+        started = time.perf_counter()
         for attempt in range(2 if key or method == "GET" else 1):
             try:
                 async with self._http().request(
@@ -145,6 +148,7 @@ class ServerApi:
                         data = {"error": "bad_answer", "message": raw[:200].decode(errors="ignore")}
                     if not isinstance(data, dict):
                         data = {"error": "bad_answer", "message": "the answer is not a JSON map"}
+                    self.last_ms = (time.perf_counter() - started) * 1000
                     return Reply(classify(resp.status, data, action), resp.status, data)
             except (TimeoutError, aiohttp.ClientConnectionError) as exc:
                 last = "no answer in time" if isinstance(exc, TimeoutError) else str(exc)

@@ -49,6 +49,7 @@ class ScreenApp(Generic[S]):
         self.buttons: list[Button] = []
         self.frames = 0
         self._stop = asyncio.Event()
+        self._wake = asyncio.Event()  # something to show: draw now, not at the next poll
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiters: list[tuple[Callable[[S], bool], asyncio.Future[float]]] = []
         self._link: Link | None = None
@@ -80,9 +81,18 @@ class ScreenApp(Generic[S]):
     # -- shared ---------------------------------------------------------------------------
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run an action beside the loop; the screen redraws as soon as it is done."""
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: self.wake())
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _deliver(self, msg: Message) -> None:
+        await self.on_message(msg)
+        self.wake()
 
     async def until(self, check: Callable[[S], bool], timeout: float = 5.0) -> float:
         """Wait until a frame showing a state that passes `check` is drawn; the time
@@ -117,7 +127,7 @@ class ScreenApp(Generic[S]):
                     self.mqtt,
                     self.api.hall,
                     self.topics(),
-                    self.on_message,
+                    self._deliver,
                     on_state=self.on_link,
                     program=f"hallcall-window/{self.kind}-{self.window}",
                 )
@@ -141,8 +151,11 @@ class ScreenApp(Generic[S]):
     async def _loop(self, surface: pygame.Surface) -> None:
         shown, clock, saved_at, unsaved = -1, -1, 0.0, False
         while not self._stop.is_set():
-            for ev in pygame.event.get():
+            events = pygame.event.get()
+            for ev in events:
                 self.handle(ev)
+            if events:  # let a request the input started go out before this frame is drawn
+                await asyncio.sleep(0)
             now = time.time()
             tick = self.clock(now)
             if self.state.version != shown or tick != clock or self._waiters:
@@ -152,7 +165,10 @@ class ScreenApp(Generic[S]):
             if self.snapshot is not None and unsaved and now - saved_at >= SNAPSHOT_EVERY:
                 draw.save_png(surface, self.snapshot / self.png)
                 saved_at, unsaved = now, False
-            await asyncio.sleep(FRAME)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FRAME):
+                    await self._wake.wait()
+            self._wake.clear()
         if self.snapshot is not None and unsaved:  # the last state, for whoever looks later
             draw.save_png(surface, self.snapshot / self.png)
         for task in list(self._tasks):
