@@ -151,6 +151,7 @@ class WindowPanel:
     today: dict[str, Any] = field(default_factory=dict)  # served, no_shows, avg_minutes
     finished: dict[str, Any] | None = None  # the last ticket finished here: ticket, number, at
     rated: str = ""  # number of the last ticket rated here (never its level)
+    upcoming: list[str] = field(default_factory=list)  # the next numbers it would call
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,6 +131,7 @@ def build_panel(
             else None
         ),
         rated=str(w.get("rated") or ""),
+        upcoming=[str(n) for n in _list(w.get("upcoming"))],
     )
 
 

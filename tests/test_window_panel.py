@@ -15,7 +15,13 @@ from window_client.panel import SIZE
 
 async def test_next_key_shows_the_called_number(api: Api, broker: Broker) -> None:
     ticket = await api.issue("B")
+    later = [await api.issue("A"), await api.issue("B")]
     async with running_panel(api, broker) as panel:
+        # the next numbers in this window's calling order: its own service B first (A is
+        # a secondary service here, 10 minutes behind)
+        await panel.until(
+            lambda s: s.upcoming == [ticket["number"], later[1]["number"], later[0]["number"]]
+        )
         key(pygame.K_KP_ENTER)
         await panel.until(
             lambda s: (
@@ -23,7 +29,8 @@ async def test_next_key_shows_the_called_number(api: Api, broker: Broker) -> Non
                 and (s.current or {}).get("called_at") is not None
             )  # from the retained snapshot
         )
-        assert panel.state.waiting["B"] == 0
+        assert panel.state.waiting["B"] == 1
+        await panel.until(lambda s: s.upcoming == [later[1]["number"], later[0]["number"]])
 
 
 async def test_recall_counts_down_then_no_show(api: Api, broker: Broker) -> None:
@@ -128,3 +135,23 @@ async def test_snapshot_writes_png_frames(api: Api, broker: Broker, tmp_path: Pa
     png = tmp_path / f"panel-{api.hall}-3.png"  # the last frame is written on stop
     image = pygame.image.load(str(png))
     assert image.get_size() == SIZE
+
+
+async def test_broker_away_the_panel_says_so_reads_http_and_recovers(
+    api: Api, tmp_path: Path
+) -> None:
+    """The panel's own broker (the server publishes elsewhere): stopped, the panel says it is
+    offline and shows the window from HTTP; started again, it reconnects by itself."""
+    own = Broker(tmp_path / "mqtt").start()
+    try:
+        async with running_panel(api, own, synced=False, offline_poll=0.1) as panel:
+            own.stop()
+            await panel.until(lambda s: not s.online)
+            ticket = await api.issue("B")
+            await api.act(3, "next")
+            await panel.until(lambda s: (s.current or {}).get("number") == ticket["number"])
+            own.start()  # the same port and passwords
+            await panel.until(lambda s: s.online, timeout=15)
+            assert (panel.state.current or {}).get("number") == ticket["number"]
+    finally:
+        own.stop()

@@ -49,8 +49,10 @@ async def running_panel(
     window: str = "3",
     token: str | None = None,
     server: str | None = None,
+    synced: bool = True,
     **options: Any,
 ) -> AsyncIterator[PanelApp]:
+    """A headless panel; `synced`: wait for the server's retained snapshots too."""
     draw.init_video(headless=True)
     pygame.event.clear()
     app = PanelApp(
@@ -63,7 +65,9 @@ async def running_panel(
     task = asyncio.create_task(app.run())
     try:
         if broker is not None:
-            await app.until(lambda s: s.online and s.seq > 0 and bool(s.service_names))
+            await app.until(
+                lambda s: s.online and (not synced or (s.seq > 0 and bool(s.service_names)))
+            )
         yield app
     finally:
         app.stop()

@@ -57,8 +57,10 @@ class PanelApp(ScreenApp[PanelState]):
         bindings: dict[int, str],
         lang: str = "zh",
         snapshot: Path | None = None,
+        offline_poll: float = OFFLINE_POLL,
     ) -> None:
         super().__init__(api, window, mqtt, PanelState(api.hall, window, lang), snapshot)
+        self.offline_poll = offline_poll
         self.bindings = bindings
         self.prompt: Prompt | None = None
         self._hints = {a: keys.label(code) for code, a in reversed(bindings.items())}
@@ -159,11 +161,12 @@ class PanelApp(ScreenApp[PanelState]):
                 reachable = reply.outcome is not Outcome.UNREACHABLE
                 if reply.ok:
                     self.state.apply_window_state(reply.body)
+                    self.wake()
                 if reachable != self.state.reachable:
                     self.state.reachable = reachable
                     self.state.changed()
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(OFFLINE_POLL):
+                async with asyncio.timeout(self.offline_poll):
                     await self.stopped.wait()
 
     # -- drawing --------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 -- Everything screens and panels show, read atomically, as JSON. Own KEYS: per window its key,
 -- its services and its parked tickets of the day. Own ARGV: recent calls wanted, window ids.
 local nrecent = tonumber(ARGV[XA])
+local UPCOMING = 3
 local out = {seq = tonumber(redis.call('GET', K.seq) or '0'),
              call_seq = tonumber(redis.call('GET', K.callseq) or '0'),
              recent = redis.call('LRANGE', K.recent, 0, nrecent - 1),
@@ -41,6 +42,24 @@ for i = XA + 1, #ARGV do
   for _, p in ipairs(redis.call('ZRANGE', KP, 0, -1)) do
     local t = tload(p)
     if t then w.parked[#w.parked + 1] = t.number end
+  end
+  -- the next few numbers this window would call, in its calling order (as next.lua picks)
+  local b, offs, cand = boosts(), w.offsets, {}
+  for k = 1, #offs, 2 do
+    if Q[offs[k]] then
+      for _, f in ipairs(front(offs[k], UPCOMING, b)) do
+        cand[#cand + 1] = {f[2] + tonumber(offs[k + 1]) * 1000, f[3], f[1]}
+      end
+    end
+  end
+  table.sort(cand, function(x, y)
+    if x[1] ~= y[1] then return x[1] < y[1] end
+    return x[2] < y[2]
+  end)
+  w.upcoming = {}
+  for k = 1, math.min(UPCOMING, #cand) do
+    local t = tload(cand[k][3])
+    if t then w.upcoming[#w.upcoming + 1] = t.number end
   end
   out.windows[#out.windows + 1] = w
 end
