@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -120,21 +121,27 @@ async def test_several_halls_are_separate(
     client, a, b = two_halls
     halls = await (await client.get("/api/v1/halls")).json()
     assert {h["id"] for h in halls["halls"]} == {a, b}
-    async with subscribe(broker, [f"hallcall/{b}/calls"]) as sub:
+    async with subscribe(broker, [f"hallcall/{a}/calls", f"hallcall/{b}/calls"]) as sub:
         for hall in (a, a, b):
             r = await client.post(
                 f"/api/v1/halls/{hall}/tickets", json={"service": "A"}, headers=KIOSK
             )
             assert r.status == 201
         r = await client.post(f"/api/v1/halls/{b}/windows/1/next", headers=W[1])
-        body = await r.json()
-        assert body["ticket"]["number"] == "A001"  # b's own numbering
-        call = await sub.get("/calls")
-        assert call["number"] == "A001" and sub.all("/calls") == []
+        assert (await r.json())["ticket"]["number"] == "A001"  # b's own numbering
+        r = await client.post(f"/api/v1/halls/{a}/windows/2/next", headers=W[2])
+        assert (await r.json())["ticket"]["number"] == "A001"  # a's own numbering
+        call_b = await sub.get(f"{b}/calls")
+        call_a = await sub.get(f"{a}/calls")
+        # each hall's call on its own topic only, with its own window and counter
+        assert (call_b["window"], call_b["seq"]) == ("1", 1)
+        assert (call_a["window"], call_a["seq"]) == ("2", 1)
+        await asyncio.sleep(0.1)  # a call that leaked to the other hall's topic would be here
+        assert sub.all("/calls") == []
     r = await client.get(f"/api/v1/halls/{a}/rules", headers=MANAGER)
     assert r.status == 200
     info = await (await client.get(f"/api/v1/halls/{a}")).json()
-    assert info["services"][0]["waiting"] == 2
+    assert info["services"][0]["waiting"] == 1  # a's second ticket
 
 
 async def test_only_green_channel_calls_are_marked_green(api: Api, broker: Broker) -> None:
