@@ -27,8 +27,13 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
+# The server's Redis tests run a second time against a real 3-master Redis Cluster.
+CLUSTER_TESTS := tests/test_store.py tests/test_api_flow.py tests/test_api_windows.py \
+	tests/test_relay.py tests/test_bad_input.py tests/test_concurrency.py
+
 unit: system $(STAMP)
 	$(VENV)/bin/pytest
+	HALLCALL_TEST_REDIS=cluster $(VENV)/bin/pytest -q $(CLUSTER_TESTS)
 
 test: system $(STAMP) lint unit
 

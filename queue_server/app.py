@@ -7,11 +7,10 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from queue_server.announcer import Announcer
@@ -39,13 +38,14 @@ from queue_server.metrics import REGISTRY
 from queue_server.outage import Outage
 from queue_server.publisher import HallPublisher
 from queue_server.relay import Relay
+from queue_server.store.connect import connect
 from queue_server.store.hall_store import HallStore
 from queue_server.store.scripts import register
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 
-REDIS = web.AppKey("redis", Redis)
+REDIS: web.AppKey[Any] = web.AppKey("redis")  # Redis or RedisCluster
 PUBLISHERS: web.AppKey[dict[str, HallPublisher]] = web.AppKey("publishers")
 
 
@@ -109,16 +109,7 @@ def create_app(halls: dict[str, HallConfig], options: Options, clock: Clock) -> 
     app[PUBLISHERS] = {}
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        # A blocking pool: a burst of requests waits for a connection instead of failing.
-        pool = BlockingConnectionPool.from_url(
-            options.redis_url,
-            max_connections=64,
-            timeout=5,
-            decode_responses=True,
-            socket_connect_timeout=3,
-            health_check_interval=30,
-        )
-        redis = Redis.from_pool(pool)  # owns the pool: aclose() closes it
+        redis = connect(options.redis_url)
         try:
             await redis.ping()
         except (RedisError, OSError) as exc:

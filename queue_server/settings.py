@@ -10,6 +10,7 @@ from pathlib import Path
 from queue_server.limits import ServerLimits, parse_networks
 from queue_server.link import LinkError, MqttTarget
 from queue_server.link import parse_mqtt_url as link_parse
+from queue_server.store.connect import SCHEMES
 
 
 class SettingsError(ValueError):
@@ -40,8 +41,11 @@ class Settings:
         if not config.exists():
             raise SettingsError(f"HALLCALL_CONFIG: {config} does not exist")
         redis_url = get("REDIS_URL", "redis://127.0.0.1:6390/0")
-        if not redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise SettingsError(f"HALLCALL_REDIS_URL: {redis_url!r} is not a redis:// URL")
+        if not redis_url.startswith(SCHEMES):
+            raise SettingsError(
+                f"HALLCALL_REDIS_URL: {redis_url!r} is not a redis://, rediss://, unix:// or "
+                "redis+cluster:// URL"
+            )
         host, port = parse_listen(get("HTTP", "127.0.0.1:8080"), "HALLCALL_HTTP")
         lang = get("LANG", "zh")
         if lang not in ("zh", "en"):

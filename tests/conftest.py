@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +23,8 @@ from queue_server.clock import ManualClock
 from queue_server.config import HallConfig, load_hall
 from queue_server.protocol import decode
 from queue_server.settings import parse_mqtt_url
-from tests.services import ROOT, SECRET, Broker, RedisServer
+from queue_server.store.connect import connect
+from tests.services import ROOT, SECRET, Broker, RedisCluster, RedisServer
 
 DEMO = ROOT / "config" / "halls" / "demo.toml"
 # Thursday 2026-11-26 10:00 in Shanghai: the demo hall is open.
@@ -32,10 +34,16 @@ MANAGER = {"Authorization": "Bearer demo-manager"}
 KIOSK = {"Authorization": "Bearer demo-kiosk-1"}
 
 
+CLUSTER = os.environ.get("HALLCALL_TEST_REDIS") == "cluster"
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    yield server
+    """One Redis for the session; a 3-master Redis Cluster with HALLCALL_TEST_REDIS=cluster
+    (its url is redis+cluster://, which the server and `connect` understand)."""
+    root = tmp_path_factory.mktemp("redis")
+    server = RedisCluster(root).start() if CLUSTER else RedisServer(root).start()
+    yield server  # type: ignore[misc]
     server.stop()
 
 
@@ -48,7 +56,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
 
 @pytest.fixture
 async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server.url, decode_responses=True)
+    client = connect(redis_server.url)
     await client.flushall()
     yield client
     await client.aclose()

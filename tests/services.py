@@ -91,6 +91,70 @@ class RedisServer:
 
 
 @dataclass
+class RedisCluster:
+    """A Redis Cluster of three masters (no replicas) on free ports, for the cluster run of
+    the suite (HALLCALL_TEST_REDIS=cluster): halls land on different masters by their tag."""
+
+    dir: Path
+    ports: list[int] = field(default_factory=lambda: [free_port() for _ in range(3)])
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.ports[0]}"
+
+    def start(self) -> RedisCluster:
+        for port in self.ports:
+            node = self.dir / str(port)
+            node.mkdir(parents=True, exist_ok=True)
+            proc = subprocess.Popen(
+                [
+                    need("redis-server"),
+                    "--port", str(port),
+                    "--bind", "127.0.0.1",
+                    "--cluster-enabled", "yes",
+                    "--cluster-config-file", str(node / "nodes.conf"),
+                    "--save", "",
+                    "--appendonly", "no",
+                    "--dir", str(node),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            self.procs.append(proc)
+            wait_port(port, proc, "redis-server (cluster node)")
+        subprocess.run(
+            [
+                need("redis-cli"),
+                "--cluster", "create",
+                *[f"127.0.0.1:{p}" for p in self.ports],
+                "--cluster-replicas", "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            info = subprocess.run(
+                [need("redis-cli"), "-p", str(self.ports[0]), "cluster", "info"],
+                capture_output=True,
+                text=True,
+            ).stdout
+            if "cluster_state:ok" in info:
+                return self
+            time.sleep(0.1)
+        raise RuntimeError("the Redis Cluster did not come up")
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            proc.wait(10)
+        self.procs = []
+
+
+@dataclass
 class Broker:
     """Mosquitto with the project's ACL and a password per program user."""
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from redis.asyncio import Redis
 
 from queue_server.store import keys
+from queue_server.store.connect import connect
 from tests.conftest import subscribe
 from tests.services import KIOSK_TOKEN, MANAGER_TOKEN, Broker, HttpProcess, RedisServer, hall_toml
 
@@ -226,7 +226,7 @@ async def test_two_servers_twenty_windows_call_every_ticket_once(
     assert all(c["kind"] == "call" for c in mqtt_calls)
 
     # -- Redis: every ticket done at the window that called it, windows free, queues empty -----
-    redis = Redis.from_url(redis_server.url, decode_responses=True)
+    redis = connect(redis_server.url)
     try:
         day = ids[0].split("-")[0]
         raw = await redis.hmget(keys.tickets(hall.id, day), ids)

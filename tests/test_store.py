@@ -17,6 +17,7 @@ from queue_server.config import HallConfig
 from queue_server.domain.eta import EWMA_ALPHA
 from queue_server.domain.priority import MINUTE_MS, Rules, Waiting, pick
 from queue_server.store import keys
+from queue_server.store.connect import connect
 from queue_server.store.hall_store import HallStore, StoreError
 from queue_server.store.scripts import register
 from tests.conftest import T0, demo_hall
@@ -91,7 +92,7 @@ def test_called_in_number_order_whatever_the_interleaving(
     one service and class in any interleaving: a window calls them in number order."""
 
     async def run() -> None:
-        redis = Redis.from_url(redis_server.url, decode_responses=True)
+        redis = connect(redis_server.url)
         cfg = demo_hall()
         scripts = register(redis)
         clocks = [ManualClock(T0) for _ in range(3)]
