@@ -18,7 +18,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
-from queue_server.app import Options, create_app
+from queue_server.app import PUBLISHERS, Options, create_app
 from queue_server.clock import ManualClock
 from queue_server.config import HallConfig, load_hall
 from queue_server.protocol import decode
@@ -129,8 +129,17 @@ async def api(
     app = create_app({hall_cfg.id: hall_cfg}, options, clock)
     client = TestClient(TestServer(app))
     await client.start_server()
+    await until_live(app)
     yield Api(client, hall_cfg.id, clock, app)
     await client.close()
+
+
+async def until_live(app: Any, timeout: float = 10.0) -> None:
+    """Until every hall's relay is connected and caught up, so a test's first call goes out
+    at once (not later, from a replay, after the test subscribed)."""
+    async with asyncio.timeout(timeout):
+        while not all(p.relay.live for p in app[PUBLISHERS].values()):  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
 
 
 @dataclass
