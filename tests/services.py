@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import secrets
 import shutil
 import socket
@@ -96,7 +97,7 @@ class RedisCluster:
     the suite (HALLCALL_TEST_REDIS=cluster): halls land on different masters by their tag."""
 
     dir: Path
-    ports: list[int] = field(default_factory=lambda: [free_port() for _ in range(3)])
+    ports: list[int] = field(default_factory=lambda: [cluster_port() for _ in range(3)])
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -104,6 +105,13 @@ class RedisCluster:
         return f"redis+cluster://127.0.0.1:{self.ports[0]}"
 
     def start(self) -> RedisCluster:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> RedisCluster:
         for port in self.ports:
             node = self.dir / str(port)
             node.mkdir(parents=True, exist_ok=True)
@@ -152,6 +160,20 @@ class RedisCluster:
         for proc in self.procs:
             proc.wait(10)
         self.procs = []
+
+
+def cluster_port() -> int:
+    """A free port whose cluster bus port (+10000) is free and valid too."""
+    rng = random.Random()
+    while True:
+        port = rng.randrange(20_000, 30_000)
+        with socket.socket() as a, socket.socket() as b:
+            try:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 10_000))
+            except OSError:
+                continue
+        return port
 
 
 @dataclass
