@@ -307,6 +307,9 @@ class Hall:
             current=current,
             waiting=panel.waiting,
             parked=panel.parked,
+            upcoming=panel.upcoming,
+            staff=panel.staff,
+            today=panel.today,
         )
 
     # -- screens ---------------------------------------------------------------------------

@@ -45,6 +45,9 @@ class WindowView:
     current: TicketView | None
     waiting: dict[str, int]
     parked: list[str]
+    upcoming: list[str] = field(default_factory=list)
+    staff: str = ""  # id and masked name
+    today: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,7 @@ async def test_every_action_and_its_exit_code(api: Api, capsys: pytest.CaptureFi
     assert (await run(api, capsys, "park"))[0] == 0
     code, out = await run(api, capsys, "status")
     assert (code, out["parked"], out["current"]) == (0, [first["number"]], None)
+    assert (out["upcoming"], out["staff"]) == ([second["number"]], "")
     code, out = await run(api, capsys, "call", second["number"].lower())
     assert (code, out["ticket"]["number"]) == (0, second["number"])
     code, out = await run(api, capsys, "transfer", "--service", "A")
@@ -60,6 +61,7 @@ async def test_every_action_and_its_exit_code(api: Api, capsys: pytest.CaptureFi
     assert code == 0
     code, out = await run(api, capsys, "status")
     assert (out["paused"], out["reason"]) == (True, "午休")
+    assert out["today"] == {"served": 1, "no_shows": 0, "avg_minutes": 0.0}  # a ManualClock
     await api.issue("B")
     code, out = await run(api, capsys, "next")
     assert (code, out["error"]) == (4, "window_paused")

@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 
+from queue_server.config import HallConfig
 from queue_server.store import keys
-from tests.conftest import Api, W
+from tests.conftest import Api, W, demo_hall
 from tests.services import Broker
 from tests.window_helpers import click, hall_events, running_pad
 
@@ -152,3 +154,47 @@ async def test_rating_input_is_checked(api: Api, redis: Redis) -> None:
     assert (
         kept is not None and kept["comment"] == "电话 *********** 回访"
     )  # the rater stays anonymous
+
+
+def with_points() -> HallConfig:
+    cfg = demo_hall()
+    return cfg.model_copy(update={"rating": cfg.rating.model_copy(update={"points": True})})
+
+
+@pytest.mark.parametrize("hall_cfg", [with_points()])
+async def test_a_hall_that_asks_per_point_scores(api: Api, broker: Broker, redis: Redis) -> None:
+    async with running_pad(api, broker) as pad:
+        ticket = await serve(api)
+        await pad.until(lambda s: s.screen == "rate")
+        click(pad, "level", "4")
+        await pad.until(lambda s: s.screen == "points" and len(s.points) == 4)
+        click(pad, "submit_points")  # not every point scored: nothing is sent
+        for point in ("overall", "efficiency", "competence", "attitude"):
+            click(pad, "score", f"{point}:{5 if point == 'attitude' else 4}")
+        await pad.until(lambda s: len(s.scores) == 4)
+        assert await stored(redis, api, ticket["id"]) is None
+        click(pad, "submit_points")
+        await pad.until(lambda s: s.screen == "thanks" and not s.note)
+    got = await stored(redis, api, ticket["id"])
+    assert got is not None and got["scores"] == {
+        "overall": 4,
+        "efficiency": 4,
+        "competence": 4,
+        "attitude": 5,
+    }
+    other = await serve(api)  # without the scores this hall asks for: refused
+    refused = await rate(api, other["id"], {"level": 4}, PAD[3], status=400)
+    assert refused["error"] == "invalid_request"
+
+
+async def test_the_pad_speaks_english(api: Api, broker: Broker) -> None:
+    async with running_pad(api, broker, lang="en") as pad:
+        await serve(api)
+        await pad.until(lambda s: s.screen == "rate")
+        assert [b.label for b in pad.buttons] == [
+            "Very satisfied",
+            "Satisfied",
+            "Basically satisfied",
+            "Dissatisfied",
+            "Very dissatisfied",
+        ]

@@ -76,7 +76,7 @@ async def running_panel(
 
 @contextlib.asynccontextmanager
 async def running_pad(
-    api: Api, broker: Broker, window: str = "3", timeout: float | None = None
+    api: Api, broker: Broker, window: str = "3", timeout: float | None = None, lang: str = "zh"
 ) -> AsyncIterator[PadApp]:
     draw.init_video(headless=True)
     pygame.event.clear()
@@ -84,6 +84,7 @@ async def running_pad(
         ServerApi(server_url(api), api.hall, f"demo-pad-{window}", 2.0),
         window,
         parse_mqtt_url(broker.url("hallcall-window")),
+        lang=lang,
         timeout=timeout,
     )
     task = asyncio.create_task(app.run())

@@ -138,6 +138,12 @@ def describe(command: str, reply: Reply, window: str, lang: str) -> str:
         parts = [str(b.get("name", window)), state, str(cur.get("number", "-")), waiting]
         if b.get("parked"):
             parts.append(f"{t('parked', lang)} {' '.join(b['parked'])}")
+        parts.append(f"{t('staff', lang)} {b.get('staff') or t('nobody', lang)}")
+        d = b.get("today") or {}
+        parts.append(
+            f"{t('today', lang)} {t('finish', lang)} {int(d.get('served', 0))}"
+            f" {t('skip', lang)} {int(d.get('no_shows', 0))}"
+        )
         return "  ".join(p for p in parts if p)
     if command in ("signin", "signout"):
         who = f"{reply.body.get('staff', '')} {reply.body.get('name', '')}".strip()

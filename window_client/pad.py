@@ -35,6 +35,7 @@ WORDS = {
     "why": {"zh": "请选择不满意的原因（可多选）", "en": "What went wrong? (choose any)"},
     "submit": {"zh": "提交评价", "en": "Submit"},
     "sending": {"zh": "正在提交…", "en": "Sending…"},
+    "points": {"zh": "请为以下各项打分（1 至 5 分）", "en": "Please score each point (1 to 5)"},
     "thanks": {"zh": "感谢您的评价！", "en": "Thank you for your rating!"},
     "already_rated": {"zh": "此号已评价过，谢谢", "en": "This ticket was rated already"},
     "offline": {"zh": "评价器未连接", "en": "Pad offline"},
@@ -110,6 +111,11 @@ class PadApp(ScreenApp[PadState]):
             self.state.toggle(arg, now)
         elif action == "submit" and self.state.submit(now):
             self.spawn(self._send())
+        elif action == "score":
+            point, _, value = arg.partition(":")
+            self.state.score(point, int(value), now)
+        elif action == "submit_points" and self.state.submit_points(now):
+            self.spawn(self._send())
 
     async def _send(self) -> None:
         s = self.state
@@ -161,12 +167,34 @@ class PadApp(ScreenApp[PadState]):
             f.text(surface, submit.center, word("submit", lang), 30, center=True)
             self.buttons.append(Button(submit, "submit", word("submit", lang)))
             self._countdown(surface, now)
+        elif s.screen == "points":
+            self._points(surface, now)
         elif s.screen == "sending":
             f.text(surface, (w // 2, h // 2), word("sending", lang), 40, center=True)
         else:
             text = s.note or word("thanks", lang)
             colour = draw.ACCENT if s.note else draw.GOOD
             f.text(surface, (w // 2, h // 2), text, 48 if not s.note else 34, colour, center=True)
+
+    def _points(self, surface: pygame.Surface, now: float) -> None:
+        s, f, lang = self.state, self.fonts, self.state.lang
+        w, h = SIZE
+        f.text(surface, (w // 2, 30), word("points", lang), 28, center=True)
+        for row, p in enumerate(s.points[:4]):
+            y = 70 + row * 78
+            f.text(surface, (16, y + 22), str(p.get(lang) or p["zh"]), 26)
+            for v in range(1, 6):
+                rect = pygame.Rect(250 + (v - 1) * 104, y, 94, 66)
+                chosen = s.scores.get(str(p["id"])) == v
+                pygame.draw.rect(surface, draw.ACCENT if chosen else draw.BUTTON, rect, 0, 12)
+                f.text(surface, rect.center, str(v), 30, draw.BG if chosen else draw.TEXT, True)
+                self.buttons.append(Button(rect, "score", str(v), arg=f"{p['id']}:{v}"))
+        submit = pygame.Rect(w // 2 - 150, h - 84, 300, 66)
+        ready = len(s.scores) == len(s.points)
+        pygame.draw.rect(surface, draw.GOOD if ready else draw.PANEL, submit, 0, 14)
+        f.text(surface, submit.center, word("submit", lang), 30, center=True)
+        self.buttons.append(Button(submit, "submit_points", word("submit", lang)))
+        self._countdown(surface, now)
 
     def _countdown(self, surface: pygame.Surface, now: float) -> None:
         left = max(0, int(self.state.timeout - (now - self.state.since)))

@@ -1,8 +1,9 @@
 """The rating pad's screens as a state machine (pure: no I/O, time passed in).
 
 idle → (this window finished a ticket) → rate → (a level of 不满意 or below) → reason →
-(sent) → thanks → idle. With no choice for `pad_seconds` the pad goes back to idle and records
-nothing. A ticket is offered once: a retained copy seen again after a reconnect is not.
+(a hall that asks per-point scores) → points → (sent) → thanks → idle. With no choice for
+`pad_seconds` the pad goes back to idle and records nothing. A ticket is offered once: a
+retained copy seen again after a reconnect is not.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Screen = Literal["idle", "rate", "reason", "sending", "thanks"]
+Screen = Literal["idle", "rate", "reason", "points", "sending", "thanks"]
 BAD_AT_MOST = 2
 THANKS_SECONDS = 4.0
 
@@ -37,6 +38,8 @@ class PadState:
     offered: set[str] = field(default_factory=set)
     levels: list[dict[str, Any]] = field(default_factory=lambda: list(LEVELS))
     reason_choices: list[str] = field(default_factory=list)
+    points: list[dict[str, Any]] = field(default_factory=list)  # id, zh, en; [] = not asked
+    scores: dict[str, int] = field(default_factory=dict)
     timeout: float = 30.0
     hall_name: str = ""
     window_name: str = ""
@@ -52,6 +55,7 @@ class PadState:
         if rating.get("levels"):
             self.levels = list(rating["levels"])
         self.reason_choices = [str(r) for r in rating.get("reasons") or []]
+        self.points = [dict(p) for p in rating.get("points") or []]
         self.timeout = float(rating.get("pad_seconds") or self.timeout)
         name = body.get("name") or {}
         self.hall_name = str(name.get(self.lang) or name.get("zh", ""))
@@ -68,11 +72,11 @@ class PadState:
             return False
         ticket = str(done["ticket"])
         fresh = server_now - float(done.get("at", 0)) < self.timeout
-        if ticket in self.offered or not fresh or self.screen in ("reason", "sending"):
+        if ticket in self.offered or not fresh or self.screen in ("reason", "points", "sending"):
             return False
         self.offered.add(ticket)
         self.ticket, self.number = ticket, str(done.get("number", ""))
-        self.level, self.reasons, self.note = 0, [], ""
+        self.level, self.reasons, self.scores, self.note = 0, [], {}, ""
         self._go("rate", now)
         return True
 
@@ -83,6 +87,12 @@ class PadState:
         self.level = level
         if level <= BAD_AT_MOST and self.reason_choices:
             self._go("reason", now)
+            return False
+        return self._then_points(now)
+
+    def _then_points(self, now: float) -> bool:
+        if self.points:
+            self._go("points", now)
             return False
         self._go("sending", now)
         return True
@@ -100,6 +110,18 @@ class PadState:
         """The reason screen's submit; True when it may be sent (a reason is needed)."""
         if self.screen != "reason" or not self.reasons:
             return False
+        return self._then_points(now)
+
+    def score(self, point: str, value: int, now: float) -> None:
+        if self.screen == "points" and 1 <= value <= 5:
+            self.scores[point] = value
+            self.since = now
+            self.version += 1
+
+    def submit_points(self, now: float) -> bool:
+        """The points screen's submit; True once every point has a score."""
+        if self.screen != "points" or set(self.scores) != {str(p["id"]) for p in self.points}:
+            return False
         self._go("sending", now)
         return True
 
@@ -108,10 +130,18 @@ class PadState:
         self._go("thanks", now)
 
     def body(self) -> dict[str, Any]:
-        return {"level": self.level, "reasons": list(self.reasons)}
+        body: dict[str, Any] = {"level": self.level, "reasons": list(self.reasons)}
+        if self.scores:
+            body["scores"] = dict(self.scores)
+        return body
 
     def tick(self, now: float) -> None:
         """Time passing: an unanswered rating records nothing; thanks go back to idle."""
-        limit = {"rate": self.timeout, "reason": self.timeout, "thanks": THANKS_SECONDS}
+        limit = {
+            "rate": self.timeout,
+            "reason": self.timeout,
+            "points": self.timeout,
+            "thanks": THANKS_SECONDS,
+        }
         if self.screen in limit and now - self.since > limit[self.screen]:
             self._go("idle", now)

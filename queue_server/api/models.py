@@ -114,6 +114,11 @@ class WindowState(Body):
     current: Ticket | None
     waiting: dict[str, int]
     parked: list[str]
+    upcoming: list[str] = Field(default=[], description="the next numbers it would call")
+    staff: str = Field(default="", description="signed-in staff: id and masked name")
+    today: dict[str, float] = Field(
+        default={}, description="served, no_shows, avg_minutes (handling) today"
+    )
 
 
 class ServiceInfo(Body):

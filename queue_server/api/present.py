@@ -63,6 +63,9 @@ def window_state(v: WindowView, hall: HallConfig, lang: str) -> m.WindowState:
         current=ticket(v.current, hall, lang) if v.current else None,
         waiting=v.waiting,
         parked=v.parked,
+        upcoming=v.upcoming,
+        staff=v.staff,
+        today=v.today,
     )
 
 
