@@ -1,0 +1,1 @@
+"""The call voice: a pack of WAV clips (one per token), joined per call, spoken in order."""
