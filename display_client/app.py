@@ -48,6 +48,16 @@ class Options:
         return self.name or (self.mode if self.mode == "tv" else f"led-{self.window}")
 
 
+def voice_problem(hall: st.Hall, missing: str | None) -> tuple[bool, str] | None:
+    """Without espeak-ng (`missing` says why): a hall that speaks stops the program; one that
+    only chimes, or is silent, runs with a warning."""
+    if missing is None:
+        return None
+    if hall.voice.mode == "speech":
+        return True, f"{missing} (hall {hall.id} has voice mode speech)"
+    return False, f"{missing}; hall {hall.id} has voice mode {hall.voice.mode}: no speech"
+
+
 class App:
     def __init__(self, opts: Options) -> None:
         self.opts = opts
@@ -78,12 +88,13 @@ class App:
     def _on_hall(self, hall: st.Hall) -> None:
         if self.speaker is None:
             return
-        why = espeak_missing()
-        if why and hall.voice.mode == "speech":
-            self._fatal(f"{why} (hall {hall.id} has voice mode speech)")
-            return
-        if why and hall.voice.mode != "off":
-            log.warning("%s: only the chime sounds", why)
+        problem = voice_problem(hall, espeak_missing())
+        if problem is not None:
+            fatal, message = problem
+            if fatal:
+                self._fatal(message)
+                return
+            log.warning("%s", message)
         self.speaker.configure(hall)
 
     def _fatal(self, message: str) -> None:

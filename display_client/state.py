@@ -234,8 +234,9 @@ def tick(state: ScreenState, now: float) -> ScreenState:
 def add_call(state: ScreenState, call: ShownCall, now: float) -> ScreenState:
     """A new call (or recall): first in the recent list and queued for the large area. A
     recall of a number already large moves it to the top and flashes it again."""
-    recent = (call, *(c for c in state.recent if c.event != call.event or not call.event))
-    recent = recent[:MAX_RECENT]
+    others = [c for c in state.recent if c.event != call.event or not call.event]
+    # by seq: a missed call found on the board later goes below the newer ones
+    recent = tuple(sorted([call, *others], key=lambda c: c.seq, reverse=True)[:MAX_RECENT])
     panel = state.panel
     if panel is not None and call.window == panel.window:
         panel = replace(

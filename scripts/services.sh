@@ -63,7 +63,7 @@ start() {
     nohup "$ROOT/.venv/bin/queue-server" >>"$VAR/log/queue-server.log" 2>&1 &
   echo $! >"$VAR/queue-server.pid"
   for _ in $(seq 100); do
-    curl -fs "http://$HTTP/healthz" >/dev/null 2>&1 && window_clients && start_sms && return 0
+    curl -fs "http://$HTTP/healthz" >/dev/null 2>&1 && window_clients && start_displays && start_sms && return 0
     alive "$VAR/queue-server.pid" || break
     sleep 0.1
   done
@@ -85,6 +85,24 @@ window_clients() {  # window 3's caller panel and rating pad, headless: PNGs in 
   done
 }
 
+# display_client: a headless hall TV and window 3's LED strip, writing PNGs to var/screens/
+# and each announcement as a WAV to var/audio/ (the clip pack is made once in var/voice-pack).
+start_displays() {
+  local url="mqtt://hallcall-display:$MQTT_PASSWORD_display@127.0.0.1:$MQTT_PORT" screen
+  mkdir -p "$VAR/screens" "$VAR/audio"
+  for screen in tv led-3; do
+    if alive "$VAR/display-$screen.pid"; then kill "$(cat "$VAR/display-$screen.pid")"; fi
+    if [ "$screen" = tv ]; then
+      args=(tv --audio-dir "$VAR/audio" --voice-pack "$VAR/voice-pack")
+    else
+      args=(led --window 3)
+    fi
+    HALLCALL_MQTT_URL="$url" nohup "$ROOT/.venv/bin/display-client" "${args[@]}" --hall demo \
+      --headless --snapshot "$VAR/screens" >>"$VAR/log/display-$screen.log" 2>&1 &
+    echo $! >"$VAR/display-$screen.pid"
+  done
+}
+
 start_sms() {  # the SMS gateway, printing each message (phone masked) to var/log/sms-gateway.log
   if alive "$VAR/sms-gateway.pid"; then kill "$(cat "$VAR/sms-gateway.pid")"; sleep 0.5; fi
   HALLCALL_MQTT_URL="mqtt://hallcall-sms:$MQTT_PASSWORD_sms@127.0.0.1:$MQTT_PORT" \
@@ -103,7 +121,9 @@ start_sms() {  # the SMS gateway, printing each message (phone masked) to var/lo
 }
 
 stop() {
-  for pidfile in "$VAR/sms-gateway.pid" "$VAR/window-panel.pid" "$VAR/window-pad.pid" "$VAR/queue-server.pid" "$VAR/mosquitto/mosquitto.pid" "$VAR/redis/redis.pid"; do
+  for pidfile in "$VAR/sms-gateway.pid" "$VAR/window-panel.pid" "$VAR/window-pad.pid" \
+    "$VAR/display-tv.pid" "$VAR/display-led-3.pid" \
+    "$VAR/queue-server.pid" "$VAR/mosquitto/mosquitto.pid" "$VAR/redis/redis.pid"; do
     if alive "$pidfile"; then kill "$(cat "$pidfile")"; fi
     rm -f "$pidfile"
   done
@@ -134,6 +154,8 @@ Window 3 (panel and rating pad drawn headless to var/snapshots/panel-demo-3.png,
   .venv/bin/window-client finish --hall demo --window 3 --case BJ-0001   # the pad asks for a rating
   .venv/bin/window-client status --hall demo --window 3 --json
   .venv/bin/window-client pause --hall demo --window 3 --reason 午休
+Hall screens (headless, redrawn as calls come; each spoken call as a WAV in var/audio/):
+  var/screens/tv.png (hall TV, 1920x1080)   var/screens/led-3.png (window 3's LED strip)
 Demo tokens: demo-window-1 … demo-window-6, demo-kiosk-1, demo-pad-1 … demo-pad-6, demo-manager,
 demo-sms. Demo staff (id/PIN): 1001/1111, 1002/2222, 1003/3333.   Stop: make stop
 INFO

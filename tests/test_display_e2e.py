@@ -18,6 +18,15 @@ from tests.services import Broker
 
 
 @pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """This module's own Mosquitto (the `api` server uses it too): a test here restarts it,
+    which must not disturb other modules' clients of the session broker."""
+    b = Broker(tmp_path_factory.mktemp("display-broker")).start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture(scope="module")
 def pack(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One clip pack for the module, so each screen process starts speaking at once."""
     folder = tmp_path_factory.mktemp("pack")
