@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -155,6 +156,13 @@ def percentiles(ms: list[float]) -> dict[str, float]:
         return {"p50": ms[0], "p90": ms[0], "p99": ms[0], "max": ms[0]}
     q = statistics.quantiles(ms, n=100, method="inclusive")
     return {"p50": q[49], "p90": q[89], "p99": q[98], "max": max(ms)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far. On a machine shared with other
+    work, CPU per request is steadier than requests per second."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:

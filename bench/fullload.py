@@ -37,6 +37,7 @@ from bench.common import (
     Stack,
     Watch,
     bare,
+    cpu_seconds,
     percentiles,
     phone,
     run_module,
@@ -67,6 +68,7 @@ class Mix:
     windows: dict[str, Any]
     latencies: list[float]
     notices: int = 0
+    cpu: float = 0.0  # the answering process's CPU seconds over the run
     samples: list[tuple[float, dict[str, float]]] = field(default_factory=list)
 
     def peak(self, name: str) -> float | None:
@@ -89,9 +91,16 @@ async def sample(scraper: Scraper, into: list[tuple[float, dict[str, float]]]) -
 
 
 async def mix(
-    w: Watch, issue_url: str, prefix: str, hall: str, seconds: float, scraper: Scraper | None
+    w: Watch,
+    pid: int,
+    issue_url: str,
+    prefix: str,
+    hall: str,
+    seconds: float,
+    scraper: Scraper | None,
 ) -> Mix:
     samples: list[tuple[float, dict[str, float]]] = []
+    cpu = cpu_seconds(pid)
     sampling = asyncio.create_task(sample(scraper, samples)) if scraper else None
     try:
         issued, windows = await asyncio.gather(
@@ -115,6 +124,7 @@ async def mix(
     finally:
         if sampling:
             sampling.cancel()
+    cpu = cpu_seconds(pid) - cpu
     sent: list[list[Any]] = windows.pop("sent")
     if not sent:
         raise BenchError(f"no window called anybody at {prefix}")
@@ -123,7 +133,7 @@ async def mix(
     for t0, window, number in sent:
         arrived = await w.arrival((hall, window, number), max(0.1, deadline - time.perf_counter()))
         latencies.append((arrived - t0) * 1000)
-    return Mix(seconds, issued, windows, latencies, samples=samples)
+    return Mix(seconds, issued, windows, latencies, cpu=cpu, samples=samples)
 
 
 async def burst(s: Stack, srv: HttpProcess, n: int) -> tuple[float, float | None]:
@@ -213,6 +223,8 @@ def report(run: Mix, floor: Mix) -> None:
         ("tickets issued /s", f"{run.issued['rps']:.0f}", f"{floor.issued['rps']:.0f}", ""),
         ("issue p50 / p99", ms(run.issued), ms(floor.issued), ""),
         ("empty nexts", f"{run.windows['empty']}", f"{floor.windows['empty']}", ""),
+        ("CPU, % of one core", f"{run.cpu / run.seconds:.0%}", f"{floor.cpu / floor.seconds:.0%}",
+         "(of the answering process)"),
     ]  # fmt: skip
     for name, a, b, target in rows:
         print(f"  {name:<30} {a:>22} {b:>22}   {target}")
@@ -241,7 +253,10 @@ def report_relay(relay: tuple[float, float | None], floors: dict[int, float]) ->
     print(f"    floor, the relay's Sender without Redis (paho, QoS 1): {alone}")
 
 
-async def measure(s: Stack, srv: HttpProcess, floor_url: str, args: argparse.Namespace) -> None:
+async def measure(
+    s: Stack, srv: HttpProcess, bare_app: HttpProcess, args: argparse.Namespace
+) -> None:
+    floor_url, bare_pid = bare_app.url, bare_app.pid
     calls = [topic_calls(HALL), topic_calls(BARE)]
     async with (
         aiohttp.ClientSession() as session,
@@ -250,12 +265,15 @@ async def measure(s: Stack, srv: HttpProcess, floor_url: str, args: argparse.Nam
     ):
         scraper = Scraper(session, srv.url, HALL)
         issue_url = f"{srv.url}/api/v1/halls/{HALL}/tickets"
-        run = await mix(w, issue_url, f"{srv.url}/api/v1/halls/{HALL}", HALL, args.seconds, scraper)
+        prefix = f"{srv.url}/api/v1/halls/{HALL}"
+        run = await mix(w, srv.pid, issue_url, prefix, HALL, args.seconds, scraper)
         # every ticket with a phone makes at least its "ticket taken" notice
         await sms.wait_total("/notify", int(run.issued["phones"]), timeout=30)
         run.notices = sms.total("/notify")
         bare_issue = f"{floor_url}/bare/{BARE}/tickets"
-        floor = await mix(w, bare_issue, f"{floor_url}/bare/{BARE}", BARE, args.floor_seconds, None)
+        floor = await mix(
+            w, bare_pid, bare_issue, f"{floor_url}/bare/{BARE}", BARE, args.floor_seconds, None
+        )
     report(run, floor)
     relay = await burst(s, srv, args.burst)
     # the server's window, and a smaller one: paho scans its in-flight messages on each PUBACK
@@ -268,7 +286,7 @@ def run(seconds: float = 60.0, floor_seconds: float = 20.0, burst_size: int = 20
     with stack() as s, server(s, write_hall(s, HALL, WINDOWS)) as srv, bare(s) as floor:
         # a queue to start from, so windows never find it empty while issuers warm up
         run_module("loadgen", f"{srv.url}/api/v1/halls/{HALL}/tickets", "--requests=1200")
-        asyncio.run(measure(s, srv, floor.url, args))
+        asyncio.run(measure(s, srv, floor, args))
 
 
 def main() -> None:

@@ -17,50 +17,61 @@ from __future__ import annotations
 
 import argparse
 
-from bench.common import bare, run_module, server, stack, write_hall
+from bench.common import bare, cpu_seconds, run_module, server, stack, write_hall
 
 HALL = "iss"
+WARMUP = 1_000  # loadgen's default warm-up requests before each round
 
 
 def line(name: str, r: dict[str, float]) -> str:
     return (
         f"  {name:<20} {r['rps']:>7.0f}/s  p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms"
-        f"  ({r['requests']:.0f} requests in {r['seconds']:.1f} s)"
+        f"  CPU {r['cpu_ms']:.2f} ms/request ({r['requests']:.0f} requests in {r['seconds']:.1f} s)"
     )
 
 
-def run(requests: int = 20_000, concurrency: int = 64, rounds: int = 2) -> None:
+def run(requests: int = 10_000, concurrency: int = 64, rounds: int = 2) -> None:
     results: dict[str, list[dict[str, float]]] = {}
     with stack() as s, server(s, write_hall(s, HALL, 3)) as srv, bare(s) as floor:
         path = f"/api/v1/halls/{HALL}/tickets"
         targets = {
-            "hallcall, no phone": (srv.url + path, 0),
-            "hallcall, phone": (srv.url + path, 1),
-            "bare aiohttp": (floor.url + path, 0),
-            "bare + EVALSHA": (f"{floor.url}/bare/{HALL}/tickets", 0),
+            "hallcall, no phone": (srv, srv.url + path, 0),
+            "hallcall, phone": (srv, srv.url + path, 1),
+            "bare aiohttp": (floor, floor.url + path, 0),
+            "bare + EVALSHA": (floor, f"{floor.url}/bare/{HALL}/tickets", 0),
         }
         for k in range(rounds):
-            for name, (url, every) in targets.items():
+            for name, (proc, url, every) in targets.items():
                 args = [url, f"--requests={requests}", f"--concurrency={concurrency}"]
                 # distinct phones in every round (and its warm-up)
                 args += [f"--phone-every={every}", f"--phone-base={k * (requests + 10_000)}"]
-                results.setdefault(name, []).append(run_module("loadgen", *args))
+                before = cpu_seconds(proc.pid)
+                r = run_module("loadgen", *args)
+                # the warm-up's requests count too: the CPU was read around both
+                r["cpu_ms"] = (cpu_seconds(proc.pid) - before) * 1000 / (r["requests"] + WARMUP)
+                results.setdefault(name, []).append(r)
     print(f"issue: POST tickets, {concurrency} in flight, keep-alive, {rounds} rounds")
     for name, rs in results.items():
         for r in rs:
             print(line(name, r))
     best = {name: max(r["rps"] for r in rs) for name, rs in results.items()}
+    cpu = {name: min(r["cpu_ms"] for r in rs) for name, rs in results.items()}
     print(
         f"  best rounds: no phone {best['hallcall, no phone']:.0f}/s, "
         f"phone {best['hallcall, phone']:.0f}/s (target >= 4000/s, the figure before issue 5);"
         f" floors: bare aiohttp {best['bare aiohttp']:.0f}/s, "
         f"bare + EVALSHA {best['bare + EVALSHA']:.0f}/s"
     )
+    print(
+        "  CPU per request of the answering process (least of the rounds): "
+        + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cpu.items())
+        + " (1 ms caps one process at 1000/s)"
+    )
 
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="bench.issue")
-    p.add_argument("--requests", type=int, default=20_000)
+    p.add_argument("--requests", type=int, default=10_000)
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--rounds", type=int, default=2)
     a = p.parse_args()

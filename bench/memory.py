@@ -10,7 +10,7 @@ holds fewer entries per ticket.
 Figures: the server's RSS (after the day, its peak, and its growth per 10k requests over the
 second half of the day: a leak shows as steady growth), and Redis used_memory over an empty
 instance per ticket, broken down by key kind (the name part after the hall's hash tag;
-sizes from MEMORY USAGE of up to 200 keys of each kind, times their count).
+sizes from MEMORY USAGE of every key of a kind, or of 200 of them times their count).
 
 Every answer must be 2xx and every ticket called: an error fails the run.
 
@@ -79,9 +79,14 @@ async def used_memory(redis: Redis) -> int:
 
 
 def kind_of(key: str) -> str:
-    """The key's kind: "t" for hc:{hall}:t:<id>, "events" for hc:{hall}:events."""
+    """The key's kind: its first name part after the hall's hash tag ("events" for
+    hc:{hall}:events), and for per-day keys the part after the day ("d:t" for
+    hc:{hall}:d:<day>:t, "d:phone" for hc:{hall}:d:<day>:phone:<digest>)."""
     _, _, rest = key.partition("}:")
-    return rest.split(":", 1)[0] if rest else key
+    parts = rest.split(":")
+    if not rest:
+        return key
+    return f"d:{parts[2]}" if parts[0] == "d" and len(parts) > 2 else parts[0]
 
 
 async def by_kind(redis: Redis) -> dict[str, tuple[int, float]]:
