@@ -138,7 +138,6 @@ class HallPublisher:
         # whatever changed while away: fresh snapshots first, then the outboxes
         self._dirty_windows = set()
         await self._publish_snapshots(client, None)
-        await self.relay.catch_up()
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._snapshot_loop(client))
@@ -159,7 +158,7 @@ class HallPublisher:
 
     async def _relay_loop(self) -> None:
         stopping = asyncio.create_task(self._stopped.wait())
-        relaying = asyncio.create_task(self.relay.run())
+        relaying = asyncio.create_task(self.relay.run(self._outage))
         try:
             await asyncio.wait({stopping, relaying}, return_when=asyncio.FIRST_COMPLETED)
             if relaying.done():

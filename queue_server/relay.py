@@ -32,9 +32,11 @@ from typing import Any
 
 import aiomqtt
 import paho.mqtt.client as paho
+from redis.exceptions import RedisError
 
 from queue_server import metrics
 from queue_server.clock import Clock
+from queue_server.outage import Outage
 from queue_server.store import keys
 from queue_server.store.hall_store import Entry
 
@@ -94,7 +96,7 @@ class Outbox:
     published: set[str] = field(default_factory=set)  # sent, not yet acknowledged
     acked: dict[str, list[str]] = field(default_factory=lambda: {s: [] for s in STREAMS})
     acked_ids: set[str] = field(default_factory=set)  # acknowledged, not yet deleted
-    candidates: set[str] = field(default_factory=set)  # seen unpublished by the last sweep
+    candidates: set[str] = field(default_factory=set)  # seen unpublished by the last sweep only
     replay: bool = True  # apply the age rule to calls (after connecting, or adopted)
 
 
@@ -245,18 +247,27 @@ class Relay:
 
     # -- sweeping, deleting, adopting ------------------------------------------------------
 
-    async def run(self) -> None:
-        """While connected: delete acknowledged entries, sweep, adopt lapsed outboxes."""
+    async def run(self, outage: Outage) -> None:
+        """While connected: replay (once), then delete acknowledged entries, sweep, adopt
+        lapsed outboxes. Redis going away pauses this, logged once by `outage` (its end is
+        logged by the next request that reaches Redis); the broker link stays up."""
         last_sweep = last_adopt = 0.0
         while not self._stopping and self._sender is not None:
-            await self._delete_acked()
-            now = time.monotonic()
-            if now - last_sweep >= SWEEP_EVERY:
-                last_sweep = now
-                await self.sweep()
-            if now - last_adopt >= ADOPT_EVERY:
-                last_adopt = now
-                await self._adopt()
+            try:
+                if not self._live:
+                    await self.catch_up()
+                await self._delete_acked()
+                now = time.monotonic()
+                if now - last_sweep >= SWEEP_EVERY:
+                    last_sweep = now
+                    await self.sweep()
+                if now - last_adopt >= ADOPT_EVERY:
+                    last_adopt = now
+                    await self._adopt()
+            except (RedisError, OSError) as exc:
+                outage.failed(exc, f"hall {self.hall}: outbox")
+                await asyncio.sleep(0.5)
+                continue
             await asyncio.sleep(DELETE_EVERY)
 
     async def _delete_acked(self) -> None:
@@ -276,6 +287,7 @@ class Relay:
         own outbox is left one sweep for the fast path unless `eager`."""
         oldest: float | None = None
         for ob in list(self._outboxes.values()):
+            seen, ob.candidates = ob.candidates, set()
             for stream in STREAMS:
                 start = "-"
                 while self._sender is not None:
@@ -286,7 +298,7 @@ class Relay:
                     for eid, fields in batch:
                         t = float(fields.get("time", 0)) / 1000
                         oldest = t if oldest is None else min(oldest, t)
-                        self._sweep_one(ob, Entry(stream, eid, fields), eager)
+                        self._sweep_one(ob, Entry(stream, eid, fields), eager, seen)
                     if len(batch) < BATCH:
                         break
                     start = "(" + batch[-1][0]
@@ -296,7 +308,7 @@ class Relay:
         self.lag = max(0.0, self.clock.now() - oldest) if oldest is not None else 0.0
         metrics.OUTBOX_LAG.labels(self.hall).set(self.lag)
 
-    def _sweep_one(self, ob: Outbox, e: Entry, eager: bool) -> None:
+    def _sweep_one(self, ob: Outbox, e: Entry, eager: bool, seen: set[str]) -> None:
         if e.id in ob.published or e.id in ob.acked_ids:
             return
         if ob.replay and e.stream == "calls":
@@ -305,10 +317,9 @@ class Relay:
                 ob.acked["calls"].append(e.id)
                 ob.acked_ids.add(e.id)
                 return
-        if ob.own and not eager and e.id not in ob.candidates:
+        if ob.own and not eager and e.id not in seen:
             ob.candidates.add(e.id)  # the fast path may be about to send it
             return
-        ob.candidates.discard(e.id)
         if self._sender is not None:
             self._send(ob, e)
 

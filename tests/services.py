@@ -58,6 +58,7 @@ class RedisServer:
     dir: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    durable: bool = False  # append-only file, fsync always (as make run's Redis)
 
     @property
     def url(self) -> str:
@@ -74,7 +75,9 @@ class RedisServer:
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes" if self.durable else "no",
+                "--appendfsync",
+                "always",
                 "--dir",
                 str(self.dir),
             ],

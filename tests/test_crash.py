@@ -230,3 +230,52 @@ async def test_two_servers_one_killed_loses_no_call(
         await redis.aclose()
     assert total >= made >= 3, (total, made)
     assert "adopting the outbox of c1-" in b.log_text()
+
+
+@pytest.mark.slow
+async def test_redis_killed_and_back_the_server_goes_on(
+    broker: Broker, hall_file: tuple[str, Path], tmp_path: Path
+) -> None:
+    """Redis dies mid-burst and comes back (with its append-only file): requests meanwhile get
+    503, the outage is logged when it starts and ends (not per request: pooled connections
+    to the dead server may fail once more each), and calls made after it reach the screens
+    without a restart (the broker link and the relay kept running)."""
+    hall, config = hall_file
+    store = RedisServer(tmp_path / "redis", durable=True)
+    (tmp_path / "redis").mkdir()
+    store.start()
+    srv = server(config, store, broker, tmp_path, "r")
+    try:
+        async with observe(broker.url("hallcall-display"), hall) as calls:
+
+            async def crash() -> None:
+                assert store.proc is not None
+                store.proc.send_signal(signal.SIGKILL)
+                store.proc.wait()
+                await asyncio.sleep(1.0)  # requests fail meanwhile
+                store.start()
+
+            await run_load_then([srv.url], hall, crash, 3.0)
+            redis = connect(store.url)
+            try:
+                srv.wait()  # healthy again
+                async with aiohttp.ClientSession() as s:
+                    base = f"{srv.url}/api/v1/halls/{hall}"
+                    async with s.post(f"{base}/tickets", json={"service": "A"}, headers=STAFF) as r:
+                        assert r.status == 201, await r.text()
+                    headers = {"Authorization": f"Bearer {token('1')}"}
+                    async with s.post(f"{base}/windows/1/next", headers=headers) as r:
+                        body = await r.json()
+                        assert r.status == 200 and body["ticket"], body
+                total = await calls.complete(redis, hall)
+            finally:
+                await redis.aclose()
+    finally:
+        srv.stop()
+        store.stop()
+    assert total >= 1
+    log = srv.log_text()
+    failed = [line for line in log.splitlines() if "Redis unavailable" in line]
+    assert 1 <= len(failed) <= 3, log[-3000:]
+    assert "Redis is back" in log, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
