@@ -123,7 +123,6 @@ class Relay:
         self._outboxes: dict[str, Outbox] = {self.id: Outbox(self.id, own=True, replay=False)}
         self._sender: Sender | None = None
         self._live = False  # fast path on: connected and caught up
-        self._wake = asyncio.Event()
         self._stopping = False
         self._registering: asyncio.Future[None] | None = None
         self.lag = 0.0
@@ -332,7 +331,6 @@ class Relay:
                     "hall %s: adopting the outbox of %s (its process stopped)", self.hall, relay
                 )
                 self._outboxes[relay] = Outbox(relay, own=False)
-                self._wake.set()
 
     async def _retire(self, ob: Outbox) -> bool:
         h = self.hall
