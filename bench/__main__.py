@@ -6,12 +6,12 @@ from __future__ import annotations
 import sys
 import time
 
-from bench import fullload, issue, latency, memory, window
+from bench import fullload, issue, latency, memory, midnight, window
 from bench.common import BenchError
 
 
 def main() -> None:
-    for bench in (issue, latency, fullload, memory, window):
+    for bench in (issue, latency, fullload, midnight, memory, window):
         t0 = time.perf_counter()
         try:
             bench.run()
