@@ -13,6 +13,7 @@ from queue_server.domain import rating
 from queue_server.domain.secrets import hash_secret, valid_hash, verify_secret
 from tests.conftest import DEMO, demo_file
 from tests.services import VENV_BIN
+from window_client.pad import refusal
 from window_client.pad_state import PadState
 
 
@@ -106,3 +107,13 @@ def test_pad_screens() -> None:
     assert pad.apply_panel(fresh, now=1012.0, server_now=201.0)
     pad.tick(now=1012.0 + 20.5)  # no choice: back to idle, nothing to send
     assert screen(pad) == "idle" and pad.level == 0
+
+
+def test_the_pad_says_why_in_plain_words() -> None:
+    assert refusal("already_rated", "zh") == "此号已评价过，谢谢"
+    assert refusal("rating_closed", "en") == "The time to rate has passed"
+    assert (
+        refusal("unreachable", "zh")
+        == refusal("wrong_window", "zh")
+        == "暂时无法提交评价，请稍后再试"
+    )

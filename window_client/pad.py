@@ -38,6 +38,8 @@ WORDS = {
     "points": {"zh": "请为以下各项打分（1 至 5 分）", "en": "Please score each point (1 to 5)"},
     "thanks": {"zh": "感谢您的评价！", "en": "Thank you for your rating!"},
     "already_rated": {"zh": "此号已评价过，谢谢", "en": "This ticket was rated already"},
+    "rating_closed": {"zh": "评价时间已过，谢谢", "en": "The time to rate has passed"},
+    "not_sent": {"zh": "暂时无法提交评价，请稍后再试", "en": "The rating could not be sent"},
     "offline": {"zh": "评价器未连接", "en": "Pad offline"},
 }
 
@@ -45,6 +47,11 @@ WORDS = {
 def word(key: str, lang: str, **values: str) -> str:
     text = WORDS[key].get(lang) or WORDS[key]["zh"]
     return text.format(**values) if values else text
+
+
+def refusal(code: str, lang: str) -> str:
+    """What the citizen reads when a rating is not taken: no server jargon."""
+    return word(code if code in ("already_rated", "rating_closed") else "not_sent", lang)
 
 
 class PadApp(ScreenApp[PadState]):
@@ -120,12 +127,7 @@ class PadApp(ScreenApp[PadState]):
     async def _send(self) -> None:
         s = self.state
         reply = await self.api.rate(s.ticket, s.body())
-        note = ""
-        if not reply.ok:
-            note = (
-                word("already_rated", s.lang) if reply.error == "already_rated" else reply.message
-            )
-        s.sent(reply.ok, note, time.time())
+        s.sent(reply.ok, "" if reply.ok else refusal(reply.error, s.lang), time.time())
 
     # -- drawing --------------------------------------------------------------------------
 
