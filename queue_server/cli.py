@@ -19,6 +19,8 @@ from queue_server.connections import raise_open_files, serve
 from queue_server.domain.priority import MINUTE_MS
 from queue_server.domain.secrets import hash_secret
 from queue_server.settings import Settings, SettingsError, require_secret
+from queue_server.simulate.command import add_arguments as simulate_arguments
+from queue_server.simulate.command import run as simulate
 from queue_server.store.hall_store import policy_from_config
 
 log = logging.getLogger("queue_server")
@@ -51,6 +53,10 @@ def parser() -> argparse.ArgumentParser:
     w = sub.add_parser("watch", help=about, description=about)
     _options(w, argparse.SUPPRESS)
     w.add_argument("hall", nargs="?", default="demo")
+    about = "run simulated hall days through the real server code and print waits and ETA quality"
+    sim = sub.add_parser("simulate", help=about, description=about)
+    _options(sim, argparse.SUPPRESS)
+    simulate_arguments(sim)
     t = sub.add_parser(
         "hash-token",
         help="print a new random token (or the given one) and the sha256 to put in a hall file",
@@ -117,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, ConfigError) as exc:
         print(f"queue-server: {exc}", file=sys.stderr)
         return 2
+    if args.command == "simulate":  # a private Redis unless --redis-url is given
+        return simulate(args, halls, args.redis_url)
     if args.command == "watch":
         from queue_server.watch import run
 

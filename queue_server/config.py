@@ -320,6 +320,13 @@ class SmsSettings(_Model):
         return self.model_dump(mode="json", exclude={"token_sha256"})
 
 
+class SimulateSettings(_Model):
+    """Arrivals for `queue-server simulate`: tickets per hour per service, one number for every
+    hour or a table by hour of day (B = { "9" = 60, "10" = 80 })."""
+
+    rates: dict[str, float | dict[str, float]] = {}
+
+
 class StaffMember(_Model):
     """A member of staff who signs in at a window; the PIN is kept as a scrypt hash
     (`queue-server hash-secret`)."""
@@ -392,6 +399,7 @@ class HallConfig(_Model):
     staff: list[StaffMember] = []
     staff_rules: StaffRules = StaffRules()
     rating: RatingSettings = RatingSettings()
+    simulate: SimulateSettings = SimulateSettings()
 
     @model_validator(mode="after")
     def _references(self) -> HallConfig:
@@ -412,6 +420,9 @@ class HallConfig(_Model):
             unknown = set(w.services) - set(self.service_ids)
             if unknown:
                 raise ValueError(f"windows.{w.id}.services: unknown service {sorted(unknown)[0]!r}")
+        unknown = set(self.simulate.rates) - set(self.service_ids)
+        if unknown:
+            raise ValueError(f"simulate.rates: unknown service {sorted(unknown)[0]!r}")
         return self
 
     @property
@@ -458,7 +469,9 @@ class HallConfig(_Model):
 
     def fingerprint(self) -> str:
         """Digest of the file's content, to notice when the file changed since Redis was seeded."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+        # simulation settings are no rules: editing them must not reseed the live rules
+        dump = self.model_dump_json(exclude={"simulate"})
+        return hashlib.sha256(dump.encode()).hexdigest()[:16]
 
 
 def _where(err: ErrorDetails, data: dict[str, Any]) -> str:
