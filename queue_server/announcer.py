@@ -51,6 +51,7 @@ class Announcer:
         lang = f.get("lang") or self.lang
         service = self.config.service(f["service"])
         ahead = int(f.get("ahead", 0))
+        est = self.live.estimate(f["service"], ahead) if f["kind"] == "ticket_taken" else None
         notice = Notice(
             kind=f["kind"],  # type: ignore[arg-type]
             phone=f["phone"],
@@ -64,9 +65,8 @@ class Announcer:
             hall=hall,
             service_name=service.name.get(lang) if service else f["service"],
             window_name=self._window_name(f["window"], lang) if f.get("window") else "",
-            eta_minutes=(
-                self.live.wait_minutes(f["service"], ahead) if f["kind"] == "ticket_taken" else None
-            ),
+            eta_minutes=est.minutes if est else None,
+            eta_range=[est.low, est.high] if est else None,
             rejoin_minutes=self.live.rejoin_minutes if f["kind"] == "missed" else 0,
             lang=lang,
             key=f"{f['ticket']}/{f['kind']}/{f.get('round', 0)}",
@@ -75,10 +75,12 @@ class Announcer:
 
     def waits(self, snap: dict[str, Any]) -> Waits:
         waiting = waiting_of(snap)
-        return {
-            s.id: (waiting.get(s.id, 0), self.live.wait_minutes(s.id, waiting.get(s.id, 0)))
-            for s in self.config.services
-        }
+        out: Waits = {}
+        for s in self.config.services:
+            n = waiting.get(s.id, 0)
+            est = self.live.estimate(s.id, n)
+            out[s.id] = (n, est.minutes if est else None, (est.low, est.high) if est else None)
+        return out
 
     def snapshot_messages(
         self, snap: dict[str, Any], windows: set[str] | None, now: float

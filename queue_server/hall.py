@@ -148,6 +148,7 @@ class Hall:
         )
         metrics.TICKETS.labels(self.id, service.id).inc()
         self._after(issued.entries, self.live.windows_serving(service.id))
+        est = self.live.estimate(service.id, issued.ahead)
         ticket = TicketView(
             id=issued.ticket,
             number=issued.number,
@@ -155,9 +156,11 @@ class Hall:
             cls=cls.id,
             state="waiting",
             ahead=issued.ahead,
-            eta_minutes=self.live.wait_minutes(service.id, issued.ahead),
+            eta_minutes=est.minutes if est else None,
             issued_at=issued.issued_ms / 1000,
             phone=mask_phone(phone) if phone else None,
+            eta_range=(est.low, est.high) if est else None,
+            eta_after_close=bool(est and est.after_close),
         )
         return IssuedView(ticket, issued.secret)
 
@@ -214,6 +217,7 @@ class Hall:
         state = str(r["state"])
         if state in ("waiting", "transferred") and day_of(tid) != self.store.day():
             state = "expired"  # left from an earlier day: never called
+        est = self.live.estimate(r["service"], ahead) if queued else None
         return TicketView(
             id=tid,
             number=r["number"],
@@ -221,11 +225,13 @@ class Hall:
             cls=r["class"],
             state=state,
             ahead=ahead if queued else None,
-            eta_minutes=self.live.wait_minutes(r["service"], ahead) if queued else None,
+            eta_minutes=est.minutes if est else None,
             issued_at=float(r["issued_at"]) / 1000,
             window=r.get("window") if not queued and r.get("window") else None,
             phone=mask_phone(r["phone"]) if r.get("phone") else None,
             recalls=int(r.get("recalls", 0)),
+            eta_range=(est.low, est.high) if est else None,
+            eta_after_close=bool(est and est.after_close),
         )
 
     # -- windows ---------------------------------------------------------------------------
@@ -338,10 +344,7 @@ class Hall:
             closed_dates=[d.isoformat() for d in c.hours.closed_dates],
             booking=c.hall.booking.get(lang),
             notices=[n.get(lang) for n in c.hall.notices],
-            services=[
-                ServiceView(s.id, s.name.get(lang), waits[s.id][0], waits[s.id][1])
-                for s in c.services
-            ],
+            services=[ServiceView(s.id, s.name.get(lang), *waits[s.id]) for s in c.services],
             windows=[
                 WindowInfoView(w.id, w.name.get(lang), list(w.services), paused.get(w.id, False))
                 for w in c.windows

@@ -12,6 +12,7 @@ from typing import Any
 from queue_server.clock import Clock
 from queue_server.config import HallConfig
 from queue_server.domain import eta
+from queue_server.domain.hours import minutes_to_close
 from queue_server.domain.priority import MINUTE_MS
 from queue_server.snapshots import offsets_of, pairs
 
@@ -28,8 +29,11 @@ class LiveCache:
         self.serving: dict[str, set[str]] = {
             s.id: {w.id for w in config.windows if s.id in w.services} for s in config.services
         }
-        self._handle: dict[str, float] = {s.id: s.avg_minutes * MINUTE_MS for s in config.services}
+        self._handling = {
+            s.id: eta.Handling.prior(s.avg_minutes * MINUTE_MS) for s in config.services
+        }
         self._capacity: dict[str, float] = {s.id: 1.0 for s in config.services}
+        self._free: dict[str, int] = {s.id: 0 for s in config.services}
         self.rejoin_minutes = config.queue.rejoin_minutes
 
     @property
@@ -44,11 +48,12 @@ class LiveCache:
         }
         self.rejoin_minutes = float(snap.get("rejoin_ms", 0)) / MINUTE_MS
         open_windows = {w["id"] for w in snap["windows"] if not w["paused"]}
+        idle = {w["id"] for w in snap["windows"] if not w["paused"] and not w.get("current")}
         handle = pairs(snap["handle"])
         for s in self.config.services:
-            learned = float(handle.get(s.id, 0))
-            self._handle[s.id] = learned if learned > 0 else s.avg_minutes * MINUTE_MS
+            self._handling[s.id] = handling_of(handle, s.id, s.avg_minutes * MINUTE_MS)
             self._capacity[s.id] = eta.capacity(s.id, offsets, open_windows)
+            self._free[s.id] = eta.free_windows(s.id, offsets, idle)
 
     def windows_serving(self, *services: str) -> set[str]:
         """Windows whose panels show these services' queues, as managers last assigned them."""
@@ -57,9 +62,35 @@ class LiveCache:
             out |= self.serving.get(s, set())
         return out
 
-    def wait_minutes(self, service: str, ahead: int) -> int | None:
-        """Minutes until a ticket with `ahead` tickets before it is called (None: no window
-        is open for its service). The one place the server estimates a wait."""
-        return eta.wait_minutes(
-            ahead, self._handle.get(service, 0.0), self._capacity.get(service, 0)
+    def estimate(self, service: str, ahead: int) -> eta.Estimate | None:
+        """The wait of a ticket with `ahead` tickets before it (None: no window is open for its
+        service): minutes, a range holding about 90% of waits, and whether it is due after
+        today's closing time. The one place the server estimates a wait."""
+        handling = self._handling.get(service)
+        if handling is None:
+            return None
+        c = self.config
+        return eta.estimate(
+            ahead,
+            handling,
+            self._capacity.get(service, 0.0),
+            self._free.get(service, 0),
+            minutes_to_close(c.hours, self.clock.now(), c.hall.timezone),
         )
+
+    def wait_minutes(self, service: str, ahead: int) -> int | None:
+        found = self.estimate(service, ahead)
+        return found.minutes if found else None
+
+
+def handling_of(handle: dict[str, str], service: str, prior_ms: float) -> eta.Handling:
+    """A service's learned handling time from the hall's `handle` hash: the mean under the
+    service id, its mean square and count under "<id>:sq" and "<id>:n" (common.lua)."""
+    mean = float(handle.get(service, 0) or 0)
+    if mean <= 0:
+        return eta.Handling.prior(prior_ms)
+    return eta.Handling(
+        mean,
+        float(handle.get(f"{service}:sq", 0) or 0),
+        float(handle.get(f"{service}:n", eta.PRIOR_WEIGHT)),
+    )

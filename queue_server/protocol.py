@@ -87,6 +87,7 @@ class Notice:
     service_name: str = ""  # in the ticket's language
     window_name: str = ""
     eta_minutes: int | None = None  # ticket_taken: the estimated wait
+    eta_range: list[int] | None = None  # ticket_taken: [low, high] minutes, ~90% inside
     rejoin_minutes: float = 0  # missed: how long the citizen has to rejoin
     lang: str = "zh"  # the language the citizen took the ticket in
     key: str = ""
@@ -105,6 +106,7 @@ class BoardService:
     name: str
     waiting: int
     eta_minutes: int | None  # None: no open window serves it now
+    eta_range: list[int] | None = None  # [low, high] minutes: about 90% are called inside
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,8 +33,8 @@ def waiting_of(snap: dict[str, Any]) -> dict[str, int]:
     return {s: int(n) for s, n in _list(snap["waiting"])}
 
 
-Waits = dict[str, tuple[int, int | None]]
-"""Per service: tickets waiting and the minutes a ticket taken now would wait."""
+Waits = dict[str, tuple[int, int | None, tuple[int, int] | None]]
+"""Per service: tickets waiting, the minutes a ticket taken now would wait, and the range."""
 
 
 def _window_state(w: dict[str, Any]) -> str:
@@ -71,7 +71,13 @@ def build_board(
         time=now,
         recent=recent,
         services=[
-            BoardService(s.id, s.name.get(lang), waits[s.id][0], waits[s.id][1])
+            BoardService(
+                s.id,
+                s.name.get(lang),
+                waits[s.id][0],
+                waits[s.id][1],
+                list(waits[s.id][2]) if waits[s.id][2] else None,
+            )
             for s in hall.services
         ],
         windows=[

@@ -18,6 +18,8 @@ class TicketView:
     window: str | None = None  # at a window, or called there
     phone: str | None = None  # masked
     recalls: int = 0
+    eta_range: tuple[int, int] | None = None  # minutes; about 90% are called inside it
+    eta_after_close: bool = False  # due after today's closing time
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,7 @@ class ServiceView:
     name: str
     waiting: int
     eta_minutes: int | None
+    eta_range: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

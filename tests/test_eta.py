@@ -105,8 +105,8 @@ def test_exponential_handling_is_learned_without_the_old_low_bias() -> None:
     olds = []
     for i, x in enumerate(samples):
         h = eta.learn_stats(h, x)
-        if old * 4 >= x:  # the old rule: times over 4x the average were dropped
-            old = eta.learn(old, x)
+        if old * 4 >= x:  # the old rule: EWMA 0.2, times over 4x the average dropped
+            old += 0.2 * (x - old)
         if i >= 10_000:
             means.append(h.mean_ms)
             olds.append(old)

@@ -208,5 +208,5 @@ def test_the_hall_file_may_hold_the_rates(tmp_path: Path) -> None:
     assert p.spec.rates["C"][12] == 4.0
     assert cfg.fingerprint() == load_hall(DEMO).fingerprint()  # not a rule: no reseeding
     path.write_text(text + "\n[simulate.rates]\nZ = 20\n")
-    with pytest.raises(ConfigError, match="simulate.rates: unknown service 'Z'"):
+    with pytest.raises(ConfigError, match=r"simulate\.rates: unknown service 'Z'"):
         load_hall(path)

@@ -71,6 +71,14 @@ class Ticket(Body):
     window_name: str | None = None
     phone: str | None = Field(default=None, description="masked")
     recalls: int = 0
+    eta_range: tuple[int, int] | None = Field(
+        default=None,
+        description="estimated wait as a range [low, high] in minutes (约12–20分钟): about 90% "
+        "of citizens are called inside it; null if no window is open",
+    )
+    eta_after_close: bool = Field(
+        default=False, description="the ticket is likely called only after today's closing"
+    )
 
 
 class Issued(Ticket):
@@ -126,6 +134,9 @@ class ServiceInfo(Body):
     name: str
     waiting: int
     eta_minutes: int | None
+    eta_range: tuple[int, int] | None = Field(
+        default=None, description="[low, high] minutes a ticket taken now would wait"
+    )
 
 
 class WindowInfo(Body):

@@ -29,10 +29,6 @@ from statistics import NormalDist
 SECONDARY_SHARE = 0.25
 """Share of a window's time a secondary service gets; its offset lets it in only at times."""
 
-EWMA_ALPHA = 0.2
-"""Weight of the newest handling time in the old learned average (kept for the Lua scripts
-until they learn with `learn_stats`)."""
-
 ALPHA_MIN = 0.005
 """Smallest weight of a new handling time: the learned mean follows about the last 400 (its
 error, which grows with the queue, hurts more than slow following: bench/eta.py)."""
@@ -142,11 +138,6 @@ def learn_stats(h: Handling, observed_ms: float) -> Handling:
     square = h.square_ms2 if h.square_ms2 > 0 else h.mean_ms**2 * (1 + PRIOR_CV**2)
     w = h.weight
     return Handling(h.mean_ms + w * (x - h.mean_ms), square + w * (x * x - square), h.n + 1)
-
-
-def learn(previous_ms: float, observed_ms: float) -> float:
-    """Exponentially weighted average handling time (the old rule)."""
-    return previous_ms + EWMA_ALPHA * (observed_ms - previous_ms)
 
 
 # -- the estimate ------------------------------------------------------------------------------

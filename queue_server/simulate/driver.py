@@ -6,30 +6,34 @@ use-case layer is adapted here alone.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from queue_server.api import models as m
+from queue_server.announcer import Announcer
 from queue_server.clock import ManualClock
 from queue_server.config import HallConfig
-from queue_server.errors import ApiError
+from queue_server.errors import Refused
 from queue_server.hall import Hall
-from queue_server.store.hall_store import HallStore
-from queue_server.store.keys import prefix
+from queue_server.live import LiveCache
+from queue_server.store import keys
+from queue_server.store.hall_store import Entry, HallStore
 from queue_server.store.scripts import register
 
 
-class NullSink:
-    """Announcements go nowhere: the simulator measures the queue, not MQTT."""
+class Outlet:
+    """Announcements go nowhere (the simulator measures the queue, not MQTT). A marked change
+    is remembered: as the publisher would, the next request first rereads the live state."""
 
-    def send(self, topic: str, payload: bytes) -> None:
+    def __init__(self) -> None:
+        self.changed = True
+
+    def publish_now(self, entries: list[Entry]) -> None:
         pass
 
     def mark(self, windows: Iterable[str] | None = None) -> None:
-        pass
+        self.changed = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,44 +53,51 @@ class SimError(RuntimeError):
 
 
 class Driver:
-    def __init__(self, hall: Hall, redis: Redis) -> None:
+    def __init__(self, hall: Hall, outlet: Outlet, redis: Redis) -> None:
         self.hall = hall
+        self.outlet = outlet
         self.redis = redis
 
     @classmethod
     async def start(cls, config: HallConfig, redis: Redis, clock: ManualClock) -> Driver:
         store = HallStore(redis, register(redis), config, clock)
         await store.seed()
-        return cls(Hall(config, store, NullSink(), clock), redis)
+        live = LiveCache(config, clock)
+        outlet = Outlet()
+        hall = Hall(config, store, live, Announcer(config, live, "zh"), outlet, clock)
+        return cls(hall, outlet, redis)
 
-    async def _act(self, window: str, action: str) -> m.WindowResult:
+    async def _act(self, window: str, action: str) -> str:
         try:
-            return await self.hall.act(window, action, None)
-        except ApiError as exc:
+            out = await self.hall.act(window, action)
+        except Refused as exc:
             raise SimError(f"window {window} {action}: {exc.code} {exc.message}") from None
+        return out.ticket.id if out.ticket and out.ticket.state != "missed" else ""
 
     async def issue(self, service: str, cls: str) -> Told:
-        # The current Hall ages its ETA inputs by the machine's clock, not the hall's: make it
-        # reread them, as a server whose requests are seconds apart would.
-        self.hall._eta_read = -math.inf
-        req = m.IssueRequest.model_validate({"service": service, "class": cls})
+        if self.outlet.changed:  # what the publisher's snapshot after a change does
+            self.outlet.changed = False
+            self.hall.live.refresh(await self.hall.store.snapshot(0))
         try:
-            out = await self.hall.issue(req, staff=True)
-        except ApiError as exc:
+            out = (await self.hall.issue(service, cls, "kiosk", staff=True)).ticket
+        except Refused as exc:
             raise SimError(f"issue {service}/{cls}: {exc.code} {exc.message}") from None
-        return Told(out.id, out.ahead or 0, out.eta_minutes)
+        low, high = out.eta_range or (None, None)
+        return Told(out.id, out.ahead or 0, out.eta_minutes, low, high, out.eta_after_close)
 
     async def next(self, window: str) -> str:
         """Finish the window's ticket and call the next; the ticket called or ""."""
-        out = await self._act(window, "next")
-        return out.ticket.id if out.ticket else ""
+        return await self._act(window, "next")
 
     async def finish(self, window: str) -> None:
         await self._act(window, "finish")
 
     async def recall(self, window: str) -> bool:
         """Call the current citizen again; True if that made them a no-show."""
-        out = await self._act(window, "recall")
+        try:
+            out = await self.hall.act(window, "recall")
+        except Refused as exc:
+            raise SimError(f"window {window} recall: {exc.code} {exc.message}") from None
         return out.ticket is not None and out.ticket.state == "missed"
 
     async def pause(self, window: str) -> None:
@@ -96,11 +107,11 @@ class Driver:
         await self._act(window, "resume")
 
     async def learned_handling_ms(self, service: str) -> float:
-        raw = await self.redis.hget(prefix(self.hall.id) + "handle", service)
+        raw = await self.redis.hget(keys.handle_times(self.hall.id), service)
         return float(raw or 0)
 
     async def cleanup(self) -> None:
         """Remove the hall's keys (it ran under a private hall id)."""
-        keys = [k async for k in self.redis.scan_iter(match=prefix(self.hall.id) + "*")]
-        for i in range(0, len(keys), 500):
-            await self.redis.delete(*keys[i : i + 500])
+        found = [k async for k in self.redis.scan_iter(match=keys.prefix(self.hall.id) + "*")]
+        for i in range(0, len(found), 500):
+            await self.redis.delete(*found[i : i + 500])

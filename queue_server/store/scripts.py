@@ -10,7 +10,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from queue_server.domain.eta import EWMA_ALPHA
+from queue_server.domain import eta
 from queue_server.store.keys import DAY_TTL
 
 STREAM_MAX = 50_000  # events kept per hall; consumers read well within it
@@ -43,7 +43,11 @@ def source(name: str) -> str:
         .replace("__STREAM_MAX__", str(STREAM_MAX))
         .replace("__RECENT_MAX__", str(RECENT_MAX))
         .replace("__DAY_TTL__", str(DAY_TTL))
-        .replace("__EWMA_ALPHA__", repr(EWMA_ALPHA))
+        .replace("__ALPHA_MIN__", repr(eta.ALPHA_MIN))
+        .replace("__PRIOR_WEIGHT__", repr(eta.PRIOR_WEIGHT))
+        .replace("__PRIOR_CV__", repr(eta.PRIOR_CV))
+        .replace("__CAP__", repr(eta.CAP))
+        .replace("__DROP__", repr(eta.DROP))
     )
     return common + "\n" + own
 

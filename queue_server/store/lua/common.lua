@@ -11,8 +11,9 @@ local K = {seq = KEYS[1], callseq = KEYS[2], place = KEYS[3], rules = KEYS[4], h
 local STREAM_MAX = __STREAM_MAX__
 local RECENT_MAX = __RECENT_MAX__
 local DAY_TTL = __DAY_TTL__
-local ALPHA = __EWMA_ALPHA__
-local OUTLIER = 4  -- durations over 4x the average are not learned from
+-- handling-time learning: the constants of queue_server/domain/eta.py
+local ALPHA_MIN, PRIOR_WEIGHT, PRIOR_CV = __ALPHA_MIN__, __PRIOR_WEIGHT__, __PRIOR_CV__
+local CAP, DROP = __CAP__, __DROP__
 
 local function split(s)
   local out = {}
@@ -211,16 +212,23 @@ local function close_current(KW, window, auto)
     -- the window's rating pad offers a rating for this ticket
     redis.call('HSET', KW, 'done', cur, 'done_number', t.number, 'done_at', NOW)
     if from then
-      local d = NOW - from
-      local h = tonumber(redis.call('HGET', K.handle, t.service) or '')
-      -- A ticket left open far beyond the norm says nothing about handling times: learn
-      -- only from plausible durations.
-      if not h then
-        h = d
-      elseif d <= OUTLIER * h then
-        h = h + ALPHA * (d - h)
+      -- Learn the handling time as eta.learn_stats does: running mean and mean square, the
+      -- newest weighing max(1/(n+1), ALPHA_MIN); counted up to CAP x the mean (long services
+      -- are real), ignored beyond DROP x the mean (a ticket left open).
+      local d, s = NOW - from, t.service
+      local h = redis.call('HMGET', K.handle, s, s .. ':sq', s .. ':n')
+      local mean, sq, n = tonumber(h[1] or ''), tonumber(h[2] or ''), tonumber(h[3] or '')
+      local first = not mean or mean <= 0  -- no prior: the first time is the prior
+      if first then mean, sq, n = d, nil, nil end
+      if not sq or sq <= 0 then sq = mean * mean * (1 + PRIOR_CV * PRIOR_CV) end
+      n = n or PRIOR_WEIGHT
+      if not first and d >= 0 and d <= DROP * mean then
+        local x = math.min(d, CAP * mean)
+        local w = math.max(1 / (n + 1), ALPHA_MIN)
+        mean, sq, n = mean + w * (x - mean), sq + w * (x * x - sq), n + 1
       end
-      redis.call('HSET', K.handle, t.service, math.floor(h))
+      redis.call('HSET', K.handle, s, string.format('%.3f', mean),
+                 s .. ':sq', string.format('%.0f', sq), s .. ':n', n)
     end
     emit('finish', cur, window, t.service, {'auto', auto})
     notice('finished', cur, t, window, 0)
