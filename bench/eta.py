@@ -53,7 +53,7 @@ async def run(url: str) -> list[str]:
     failed = []
     print(f"ETA quality, {DAYS} days per hall, seed {SEED} ({TARGETS})")
     head = (
-        f"{"hall":36} {'tickets':>7} {'wait':>5} {'MAE':>5} {'oracle':>6} {'ratio':>5} "
+        f"{'hall':36} {'tickets':>7} {'wait':>5} {'MAE':>5} {'oracle':>6} {'ratio':>5} "
         f"{'plain':>5} {'late':>5} {'in range':>8} {'learned':>7}"
     )
     print(head)
