@@ -37,6 +37,12 @@ Waits = dict[str, tuple[int, int | None, tuple[int, int] | None]]
 """Per service: tickets waiting, the minutes a ticket taken now would wait, and the range."""
 
 
+def board_service(
+    sid: str, name: str, waiting: int, minutes: int | None, span: tuple[int, int] | None
+) -> BoardService:
+    return BoardService(sid, name, waiting, minutes, list(span) if span else None)
+
+
 def _window_state(w: dict[str, Any]) -> str:
     if w.get("current"):
         return str(w["current"]["state"])
@@ -70,16 +76,7 @@ def build_board(
         call_seq=int(snap["call_seq"]),
         time=now,
         recent=recent,
-        services=[
-            BoardService(
-                s.id,
-                s.name.get(lang),
-                waits[s.id][0],
-                waits[s.id][1],
-                list(waits[s.id][2]) if waits[s.id][2] else None,
-            )
-            for s in hall.services
-        ],
+        services=[board_service(s.id, s.name.get(lang), *waits[s.id]) for s in hall.services],
         windows=[
             BoardWindow(
                 id=w["id"],

@@ -71,8 +71,10 @@ class Ticket(Body):
     window_name: str | None = None
     phone: str | None = Field(default=None, description="masked")
     recalls: int = 0
-    eta_range: tuple[int, int] | None = Field(
+    eta_range: list[int] | None = Field(
         default=None,
+        min_length=2,
+        max_length=2,
         description="estimated wait as a range [low, high] in minutes (约12–20分钟): about 90% "
         "of citizens are called inside it; null if no window is open",
     )
@@ -134,8 +136,11 @@ class ServiceInfo(Body):
     name: str
     waiting: int
     eta_minutes: int | None
-    eta_range: tuple[int, int] | None = Field(
-        default=None, description="[low, high] minutes a ticket taken now would wait"
+    eta_range: list[int] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="[low, high] minutes a ticket taken now would wait",
     )
 
 

@@ -36,7 +36,7 @@ def ticket(t: TicketView, hall: HallConfig, lang: str) -> m.Ticket:
         window_name=window.name.get(lang) if window else None,
         phone=t.phone,
         recalls=t.recalls,
-        eta_range=t.eta_range,
+        eta_range=list(t.eta_range) if t.eta_range else None,
         eta_after_close=t.eta_after_close,
     )
 
