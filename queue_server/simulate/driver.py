@@ -6,6 +6,8 @@ use-case layer is adapted here alone.
 
 from __future__ import annotations
 
+import functools
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -14,6 +16,7 @@ from redis.asyncio import Redis
 from queue_server.announcer import Announcer
 from queue_server.clock import ManualClock
 from queue_server.config import HallConfig
+from queue_server.domain.phones import phone_key
 from queue_server.errors import Refused
 from queue_server.hall import Hall
 from queue_server.live import LiveCache
@@ -64,7 +67,10 @@ class Driver:
         await store.seed()
         live = LiveCache(config, clock)
         outlet = Outlet()
-        hall = Hall(config, store, live, Announcer(config, live, "zh"), outlet, clock)
+        announcer = Announcer(config, live, "zh")
+        # simulated citizens give no phone numbers: the per-phone key is never asked for
+        key = functools.partial(phone_key, secrets.token_bytes(16), config.id)
+        hall = Hall(config, store, live, announcer, outlet, clock, phone_key=key)
         return cls(hall, outlet, redis)
 
     async def _act(self, window: str, action: str) -> str:
