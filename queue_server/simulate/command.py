@@ -28,7 +28,7 @@ from queue_server.simulate.arrivals import (
     read_csv,
     write_csv,
 )
-from queue_server.simulate.driver import Driver, SimError
+from queue_server.simulate.driver import Driver, SimError, starvation_bound_min
 from queue_server.simulate.engine import Engine, Record
 from queue_server.simulate.redis_proc import PrivateRedis, RedisProcError
 from queue_server.simulate.report import summary, table
@@ -42,7 +42,6 @@ from queue_server.simulate.spec import (
     parse_rate,
     rates_from_table,
 )
-from queue_server.store.hall_store import policy_from_config
 
 ALL_DAY = ["00:00-24:00"]
 
@@ -272,7 +271,7 @@ async def simulate(p: Prepared, redis_url: str) -> Outcome:
 
 def report(p: Prepared, out: Outcome) -> dict[str, Any]:
     spec = p.spec
-    bound = policy_from_config(p.hall).bound_ms() / MINUTE_MS
+    bound = starvation_bound_min(p.hall)
     return {
         "hall": p.hall.id,
         "mode": "steady" if spec.steady else "days",

@@ -17,11 +17,12 @@ from queue_server.announcer import Announcer
 from queue_server.clock import ManualClock
 from queue_server.config import HallConfig
 from queue_server.domain.phones import phone_key
+from queue_server.domain.priority import MINUTE_MS
 from queue_server.errors import Refused
 from queue_server.hall import Hall
 from queue_server.live import LiveCache
 from queue_server.store import keys
-from queue_server.store.hall_store import Entry, HallStore
+from queue_server.store.hall_store import Entry, HallStore, policy_from_config
 from queue_server.store.scripts import register
 
 
@@ -121,3 +122,8 @@ class Driver:
         found = [k async for k in self.redis.scan_iter(match=keys.prefix(self.hall.id) + "*")]
         for i in range(0, len(found), 500):
             await self.redis.delete(*found[i : i + 500])
+
+
+def starvation_bound_min(config: HallConfig) -> float:
+    """The hall file's bound on overtaking, in minutes."""
+    return policy_from_config(config).bound_ms() / MINUTE_MS
