@@ -187,6 +187,7 @@ class Broker:
     port: int = field(default_factory=free_port)
     passwords: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
+    persistent: bool = False  # keep sessions and queued messages across a restart (like make run)
 
     def url(self, user: str = "hallcall-server") -> str:
         return f"mqtt://{user}:{self.passwords[user]}@127.0.0.1:{self.port}"
@@ -206,8 +207,13 @@ class Broker:
         conf = self.dir / "mosquitto.conf"
         conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous false\n"
-            f"password_file {passwd}\nacl_file {ACL}\npersistence false\n"
-            "max_queued_messages 0\n"  # a slow test subscriber must not lose calls
+            f"password_file {passwd}\nacl_file {ACL}\n"
+            + (
+                f"persistence true\npersistence_location {self.dir}/\n"
+                if self.persistent
+                else "persistence false\n"
+            )
+            + "max_queued_messages 0\n"  # a slow test subscriber must not lose calls
             + ("user root\n" if os.geteuid() == 0 else "")
         )
         self.proc = subprocess.Popen(
