@@ -126,7 +126,9 @@ class Link:
     With `persistent` the broker keeps the subscription and queues QoS 1 messages while the
     link is down (fixed client id, clean_session off). With `manual_ack` a message is
     acknowledged only when the callback returns, so a crash before that makes the broker
-    send it again.
+    send it again. `in_flight` > 1 lets that many callbacks run at once (a program that
+    commits in batches, like the SMS gateway's outbox); acknowledgements still go out in
+    arrival order, each after its own callback and every earlier one returned.
     """
 
     def __init__(
@@ -143,6 +145,7 @@ class Link:
         manual_ack: bool = False,
         keepalive: int = 15,
         max_backoff: float = MAX_BACKOFF,
+        in_flight: int = 1,
     ) -> None:
         if persistent and not client_id:
             raise ValueError("a persistent link needs a fixed client id")
@@ -158,6 +161,7 @@ class Link:
         self._manual_ack = manual_ack
         self._keepalive = keepalive
         self._max_backoff = max_backoff
+        self._in_flight = max(1, in_flight)
         self._stopped = asyncio.Event()
         self._prefix = f"{PREFIX}/{hall}/"
         self.client: aiomqtt.Client | None = None
@@ -246,10 +250,55 @@ class Link:
                 await client.publish(self._status_topic, offline, qos=1, retain=True, timeout=1)
 
     async def _messages(self, client: aiomqtt.Client) -> None:
+        if self._in_flight > 1:
+            await self._messages_together(client)
+            return
         async for msg in client.messages:
-            await self._deliver(client, msg)
+            await self._handle(msg)
+            self._ack(client, msg)
 
-    async def _deliver(self, client: aiomqtt.Client, msg: aiomqtt.Message) -> None:
+    async def _messages_together(self, client: aiomqtt.Client) -> None:
+        """Up to `in_flight` callbacks at once; acknowledged in arrival order. A callback's
+        error ends the link (MqttError: it reconnects), and the broker sends again what was
+        not acknowledged."""
+        room = asyncio.Semaphore(self._in_flight)
+        order: asyncio.Queue[tuple[aiomqtt.Message, asyncio.Task[None]]] = asyncio.Queue()
+
+        async def handle(msg: aiomqtt.Message) -> None:
+            try:
+                await self._handle(msg)
+            finally:
+                room.release()
+
+        async def read() -> None:
+            async for msg in client.messages:
+                await room.acquire()
+                order.put_nowait((msg, asyncio.create_task(handle(msg))))
+
+        async def acknowledge() -> None:
+            while True:
+                msg, task = await order.get()
+                await task
+                self._ack(client, msg)
+
+        reader, acker = asyncio.create_task(read()), asyncio.create_task(acknowledge())
+        try:
+            done, _ = await asyncio.wait({reader, acker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            left = [reader, acker]
+            while not order.empty():
+                left.append(order.get_nowait()[1])
+            for task in left:
+                task.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
+        for task in done:
+            task.result()
+
+    def _ack(self, client: aiomqtt.Client, msg: aiomqtt.Message) -> None:
+        if self._manual_ack and msg.qos > 0:
+            client._client.ack(msg.mid, msg.qos)
+
+    async def _handle(self, msg: aiomqtt.Message) -> None:
         topic = str(msg.topic)
         payload = msg.payload if isinstance(msg.payload, bytes | bytearray) else b""
         try:
@@ -261,8 +310,6 @@ class Link:
             await self._on_message(
                 Message(self.hall, kind, body, bool(msg.retain), msg.mid, msg.qos)
             )
-        if self._manual_ack and msg.qos > 0:
-            client._client.ack(msg.mid, msg.qos)
 
     def _set_online(self, up: bool, client: aiomqtt.Client | None) -> None:
         self.client = client

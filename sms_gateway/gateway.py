@@ -24,6 +24,7 @@ from sms_gateway.texts import HallTexts
 log = logging.getLogger(__name__)
 
 KINDS = ("ticket_taken", "near", "called", "missed", "finished")
+IN_FLIGHT = 256  # notices stored together in one commit (the broker sends ≤ 20 unacked anyway)
 RETENTION_EVERY = 600.0  # seconds between sweeps that forget old phone numbers
 
 
@@ -68,6 +69,7 @@ class Gateway:
                 client_id=f"hallcall-sms-{settings.name}-{hall}",
                 persistent=True,
                 manual_ack=True,
+                in_flight=IN_FLIGHT,
             )
             for hall in settings.halls
         ]

@@ -3,7 +3,7 @@
 "None twice" is what the citizen sees: the peer, like a provider, honours the idempotency key
 (webhook Idempotency-Key, Aliyun OutId, Tencent SessionContext), so a notice whose request was
 in flight when the gateway was killed is retried with the same key and delivered once. The
-tests also bound how many such retries there are (at most one per in-flight request).
+tests also bound how many such retries there are (at most one per row claimed at the kill).
 """
 
 from __future__ import annotations
@@ -92,7 +92,8 @@ async def test_gateway_killed_mid_burst_loses_nothing_and_sends_nothing_twice(
         proc.wait(10)
     assert set(peer.delivered) == {f"{hall}/{n.key}" for n in notices}
     twice = peer.duplicates()
-    assert all(n == 2 for n in twice.values()) and len(twice) <= CONCURRENCY, twice
+    # at most the rows claimed at once (in flight or sent and not yet recorded) go again
+    assert all(n == 2 for n in twice.values()) and len(twice) <= 4 * CONCURRENCY, twice
     text = tail(log)
     assert proc.returncode == 0 and "Traceback" not in text
     assert "13800000001" not in text  # phones masked in the log
