@@ -133,8 +133,6 @@ class Sender:
                 log.exception("sending notice %d failed unexpectedly", row.uid)
                 outcome = self._failed(row, ProviderError("internal", str(exc), retry=True))
             self._outcomes.append(outcome)
-            self._inflight -= 1
-            self._room.set()
             self._flush.set()
 
     def _take_outcomes(self) -> list[Outcome]:
@@ -151,6 +149,10 @@ class Sender:
                 await self.outbox.settle(batch)
             except Exception:
                 log.exception("cannot record %d outcomes; they will be sent again", len(batch))
+            # A row counts as claimed until its outcome is recorded, so a crash sends again
+            # at most the rows claimed at once.
+            self._inflight -= len(batch)
+            self._room.set()
             self._wake.set()  # retries scheduled soon, rows freed
 
     async def _handle(self, row: Row) -> Outcome:
