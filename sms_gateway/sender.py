@@ -33,7 +33,7 @@ class Policy:
     concurrency: int = 32
     phone_limit: int = 5
     phone_window: float = 60
-    max_attempts: int = 8
+    max_attempts: int = 10
     retry_base: float = 1.0
     retry_cap: float = 60.0
     lang: str = "zh"

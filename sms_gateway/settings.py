@@ -142,7 +142,7 @@ class Settings:
             concurrency=int(source.number("CONCURRENCY", 32, 1, 1024)),
             phone_limit=int(source.number("PHONE_LIMIT", 5, 1, 1000)),
             phone_window=source.number("PHONE_WINDOW", 60, 0, 86_400),
-            max_attempts=int(source.number("MAX_ATTEMPTS", 8, 1, 100)),
+            max_attempts=int(source.number("MAX_ATTEMPTS", 10, 1, 1000)),
             retry_base=source.number("RETRY_BASE", 1.0, 0.001, 3600),
             retry_cap=source.number("RETRY_CAP", 60.0, 0.001, 86_400),
             timeout=source.number("TIMEOUT", 5.0, 0.1, 120),
