@@ -42,7 +42,9 @@ def gateway_env(
         "HALLCALL_SMS_QPS": "5000",
         "HALLCALL_SMS_RETRY_BASE": "0.05",
         "HALLCALL_SMS_RETRY_CAP": "0.2",
-        "HALLCALL_SMS_TIMEOUT": "1",
+        # long enough that a loaded machine's slow answer is not taken for a lost one (the
+        # retry would carry the same key: delivered once, but accepted twice by the peer)
+        "HALLCALL_SMS_TIMEOUT": "10",
         **peer.env(provider),
         **extra,
     }
@@ -203,7 +205,7 @@ async def test_provider_errors_retry_dead_letters_and_manual_retry(
     broker: Broker, peer: Peer, tmp_path: Path, provider: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     hall = f"s{uuid.uuid4().hex[:8]}"
-    env = gateway_env(broker, hall, tmp_path, provider, peer)
+    env = gateway_env(broker, hall, tmp_path, provider, peer, HALLCALL_SMS_TIMEOUT="1")
     async with running(env) as gw:
         pub = Publisher(broker, hall)
         await pub.hall_message()
