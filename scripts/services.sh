@@ -136,6 +136,8 @@ info() {
 
 hallcall demo hall is up.
   API            http://$HTTP/api/v1/halls/demo        (OpenAPI: http://$HTTP/api/v1/openapi.json)
+  hall page      http://$HTTP/hall/demo   (English: ?lang=en)
+  kiosk          http://$HTTP/kiosk/demo#token=demo-kiosk-1   (the kiosk keeps its token; tickets link their live status page /m/demo/t/…)
   health         http://$HTTP/healthz   metrics: http://$HTTP/metrics
   Redis          redis://127.0.0.1:$REDIS_PORT (AOF in var/redis)
   MQTT           mqtt://127.0.0.1:$MQTT_PORT   users and passwords: var/secrets.env

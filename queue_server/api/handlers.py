@@ -199,6 +199,7 @@ ROUTES: list[Route] = [
         body=m.IssueRequest,
         response=m.Issued,
         status=201,
+        idempotent=True,  # a kiosk's double tap or retried press gives one ticket
     ),
     Route(
         "GET",

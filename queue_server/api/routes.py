@@ -49,7 +49,7 @@ class Route:
     body_required: bool = True
     response: type[BaseModel] | None = None
     status: int = 200
-    idempotent: bool = False  # honours an Idempotency-Key header (window actions)
+    idempotent: bool = False  # honours an Idempotency-Key header (window actions, issuing)
 
 
 @dataclass(frozen=True)
@@ -201,6 +201,15 @@ async def _answer(route: Route, request: web.Request, body: BaseModel | None) ->
     return Answer(route.status, result.model_dump_json(by_alias=True))
 
 
+def idempotency_scope(request: web.Request, who: Principal | None) -> str:
+    """Whose keys these are: a window's, or for issuing the kiosk's or staff's (so one
+    device's keys never meet another's); callers without a token share one scope."""
+    window = request.match_info.get("window")
+    if window is not None:
+        return window
+    return "issue:" + (f"{who.role}:{who.window}" if who is not None else "-")
+
+
 def store_answered(request: web.Request) -> None:
     """A hall's route succeeded, so Redis answers: ends a logged outage."""
     if "hall" in request.match_info:
@@ -230,7 +239,7 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
             answer = await idempotency.once(
                 request.app[HALLS][request.match_info["hall"]].store.redis,
                 request.match_info["hall"],
-                request.match_info.get("window", ""),
+                idempotency_scope(request, who),
                 idempotency.check_key(key),
                 idempotency.fingerprint(request.method, request.path, await request.read()),
                 lambda: _answer(route, request, body),

@@ -114,7 +114,8 @@ def lease(hall: str, relay: str) -> str:
 
 
 def idempotency(hall: str, window: str, key_digest: str) -> str:
-    """The stored answer of a window action sent with an Idempotency-Key (10 minutes)."""
+    """The stored answer of a window action or an issue sent with an Idempotency-Key (10 min);
+    `window` is the scope: the window, or `issue:<role>:<device>` for issuing."""
     return prefix(hall) + f"idem:{window}:{key_digest}"
 
 

@@ -1,0 +1,274 @@
+"""Page routes: thin handlers that call the hall's use cases and render templates.
+
+Pages are public; each request spends from its address's allowance like the token-less API
+routes. The kiosk page itself holds no token: the kiosk's browser keeps it (see kiosk.js).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from aiohttp import web
+from aiohttp_sse import sse_response
+from redis.exceptions import RedisError
+from yarl import URL
+
+from queue_server.api.guard import check_public
+from queue_server.api.routes import HALLS
+from queue_server.config import DAYS, HallConfig
+from queue_server.errors import Refused
+from queue_server.pages import i18n, qr
+from queue_server.pages.feed import HallFeed, TeeOutlet
+from queue_server.views import HallView, TicketView
+
+if TYPE_CHECKING:
+    from queue_server.hall import Hall
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+JINJA = web.AppKey("pages_jinja", jinja2.Environment)
+FEEDS: web.AppKey[dict[str, HallFeed]] = web.AppKey("pages_feeds")
+LANG = web.AppKey("pages_lang", str)
+QUEUED = ("waiting", "transferred")
+OVER = ("finished", "cancelled", "expired")
+Page = Callable[[web.Request, "Hall", dict[str, Any]], Awaitable[web.StreamResponse]]
+
+
+def setup(app: web.Application, lang: str = "zh") -> None:
+    """Add the pages to the app; call after the app's own lifecycle is registered (the feeds
+    tee each hall's outlet, which that lifecycle creates)."""
+    app[JINJA] = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    app[LANG] = lang
+    app[FEEDS] = {}
+    app.cleanup_ctx.append(_feeds)
+    app.router.add_get("/hall/{hall}", page(hall_page))
+    app.router.add_get("/kiosk/{hall}", page(kiosk_page))
+    app.router.add_get("/kiosk/{hall}/t/{ticket}", page(printed_ticket))
+    app.router.add_get("/m/{hall}/t/{ticket}", page(status_page))
+    app.router.add_get("/m/{hall}/t/{ticket}/live", page(status_live))
+    app.router.add_post("/m/{hall}/t/{ticket}/{action:cancel|rejoin}", page(citizen_form))
+    app.router.add_static("/static/pages/", HERE / "static")
+
+
+async def _feeds(app: web.Application) -> AsyncIterator[None]:
+    for hall_id, hall in app[HALLS].items():
+        feed = HallFeed(hall)
+        hall.outlet = TeeOutlet(hall.outlet, feed)
+        app[FEEDS][hall_id] = feed
+    yield
+    for feed in app[FEEDS].values():
+        await feed.stop()
+
+
+def page(handler: Page) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Hall lookup, language, rate limit; refusals and outages as a page in that language."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        lang = i18n.pick(request.query.get("lang"), request.app[LANG])
+        ctx = context(request, lang)
+        hall = request.app[HALLS].get(request.match_info["hall"])
+        if hall is None:
+            return render(request, "error.html", ctx, message=ctx["t"]["not_found"], status=404)
+        ctx["hall_name"] = hall.config.hall.name.get(lang)
+        try:
+            check_public(request, hall.id)
+            return await handler(request, hall, ctx)
+        except Refused as exc:
+            msg = i18n.error_text(ctx["t"], exc.code)
+            return render(request, "error.html", ctx, message=msg, status=exc.status)
+        except (RedisError, OSError) as exc:
+            log.warning("%s %s: %s", request.method, request.path, exc)
+            msg = ctx["t"]["err_other"]
+            return render(request, "error.html", ctx, message=msg, status=503)
+
+    return handle
+
+
+def context(request: web.Request, lang: str) -> dict[str, Any]:
+    other = "en" if lang == "zh" else "zh"
+    return {
+        "lang": lang,
+        "t": i18n.TEXTS[lang],
+        "switch_url": str(request.rel_url.update_query(lang=other)),
+    }
+
+
+def render(
+    request: web.Request, name: str, ctx: dict[str, Any], status: int = 200, **more: Any
+) -> web.Response:
+    html = request.app[JINJA].get_template(name).render(**ctx, **more)
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+
+# -- what pages show ----------------------------------------------------------------------
+
+
+def minutes(t: dict[str, str], eta: int | None) -> str:
+    return t["no_window"] if eta is None else t["minutes"].format(n=eta)
+
+
+def ticket_fields(v: TicketView, cfg: HallConfig, lang: str) -> dict[str, Any]:
+    """A ticket as the pages (and the live feed) show it, in `lang`."""
+    t = i18n.TEXTS[lang]
+    service = cfg.service(v.service)
+    window = cfg.window(v.window) if v.window else None
+    queued = v.state in QUEUED
+    return {
+        "number": v.number,
+        "service": service.name.get(lang) if service else v.service,
+        "state": v.state,
+        "state_text": t.get(f"state_{v.state}", v.state),
+        "ahead": v.ahead,
+        "ahead_text": t["people"].format(n=v.ahead) if queued and v.ahead is not None else "",
+        "eta_text": minutes(t, v.eta_minutes) if queued else "",
+        "called_text": t["called_to"].format(w=window.name.get(lang))
+        if window and v.state in ("called", "serving")
+        else "",
+        "taken_at": datetime.fromtimestamp(v.issued_at, cfg.tz).strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def status_url(hall: str, ticket: str, secret: str, lang: str) -> str:
+    return str(URL.build(path=f"/m/{hall}/t/{ticket}", query={"secret": secret, "lang": lang}))
+
+
+async def _services(hall: Hall, lang: str) -> tuple[list[dict[str, Any]], HallView]:
+    info = await hall.info()
+    t = i18n.TEXTS[lang]
+    names = {s.id: s.name.get(lang) for s in hall.config.services}
+    return [
+        {
+            "id": s.id,
+            "name": names[s.id],
+            "waiting": s.waiting,
+            "wait": minutes(t, s.eta_minutes),
+            "open": s.eta_minutes is not None,
+        }
+        for s in info.services
+    ], info
+
+
+# -- pages --------------------------------------------------------------------------------
+
+
+async def hall_page(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> web.Response:
+    lang, cfg = ctx["lang"], hall.config
+    services, info = await _services(hall, lang)
+    t = ctx["t"]
+    names = t["days"].split(",")
+    hours = [
+        (t["weekday"].format(d=names[i]), ", ".join(getattr(cfg.hours, d)) or t["closed"])
+        for i, d in enumerate(DAYS)
+    ]
+    paused = {w.id: w.paused for w in info.windows}
+    windows = [
+        {
+            "name": w.name.get(lang),
+            "services": ", ".join(s.name.get(lang) for s in cfg.services if s.id in w.services),
+            "paused": paused.get(w.id, False),
+        }
+        for w in cfg.windows
+    ]
+    return render(
+        request,
+        "hall.html",
+        ctx,
+        services=services,
+        windows=windows,
+        hours=hours,
+        closed_dates=[d.isoformat() for d in cfg.hours.closed_dates],
+        open_now=info.open_now,
+        address=cfg.hall.address.get(lang),
+        booking=cfg.hall.booking.get(lang),
+        notices=[n.get(lang) for n in cfg.hall.notices],
+    )
+
+
+async def kiosk_page(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> web.Response:
+    services, _ = await _services(hall, ctx["lang"])
+    errors = {k[4:]: v for k, v in ctx["t"].items() if k.startswith("err_")}
+    return render(
+        request,
+        "kiosk.html",
+        ctx,
+        hall=hall.id,
+        services=services,
+        errors_json=json.dumps(errors, ensure_ascii=False),
+    )
+
+
+async def printed_ticket(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> web.Response:
+    """The ticket as the kiosk prints it from the browser, on 58 or 80 mm paper."""
+    tid, secret, lang = request.match_info["ticket"], request.query.get("secret", ""), ctx["lang"]
+    view = await hall.status(tid, secret)
+    link = status_url(hall.id, tid, secret, lang)
+    absolute = str(request.url.origin().join(URL(link)))
+    paper = "58" if request.query.get("paper") == "58" else "80"
+    return render(
+        request,
+        "ticket.html",
+        ctx,
+        hall=hall.id,
+        ticket=ticket_fields(view, hall.config, lang),
+        qr=qr.svg(absolute, scale=2 if paper == "58" else 3),
+        link=link,
+        paper=paper,
+        address=hall.config.hall.address.get(lang),
+    )
+
+
+async def status_page(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> web.Response:
+    tid, secret, lang = request.match_info["ticket"], request.query.get("secret", ""), ctx["lang"]
+    view = await hall.status(tid, secret)
+    done = request.query.get("done", "")
+    return render(
+        request,
+        "status.html",
+        ctx,
+        hall=hall.id,
+        ticket_id=tid,
+        secret=secret,
+        ticket=ticket_fields(view, hall.config, lang),
+        live_url=str(request.rel_url.with_path(request.path + "/live")),
+        done=ctx["t"].get(f"{done}_ok", "") if done in ("cancelled", "rejoined") else "",
+        can_cancel=view.state in QUEUED,
+        can_rejoin=view.state == "missed",
+        over=view.state in OVER,
+    )
+
+
+async def status_live(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> web.StreamResponse:
+    """Server-sent events: the ticket's fields each time they change, until it is over."""
+    tid, lang = request.match_info["ticket"], ctx["lang"]
+    view = await hall.status(tid, request.query.get("secret", ""))  # checks the secret
+    feed = request.app[FEEDS][hall.id]
+    async with sse_response(request) as sse, feed.watch(tid, view) as watcher:
+        while sse.is_connected():
+            current = await watcher.next()
+            fields = ticket_fields(current, hall.config, lang)
+            await sse.send(json.dumps(fields, ensure_ascii=False), event="ticket")
+            if current.state in OVER:
+                break
+    return sse
+
+
+async def citizen_form(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> web.Response:
+    """Cancel or rejoin from the status page's plain form; then back to it."""
+    form = await request.post()
+    tid, action = request.match_info["ticket"], request.match_info["action"]
+    secret = str(form.get("secret", ""))
+    await hall.citizen(tid, secret, action)
+    done = "cancelled" if action == "cancel" else "rejoined"
+    target = URL(status_url(hall.id, tid, secret, ctx["lang"])).update_query(done=done)
+    raise web.HTTPSeeOther(location=str(target))

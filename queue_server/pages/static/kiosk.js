@@ -1,0 +1,88 @@
+// The kiosk: its device token and print settings live in this browser, never in the page.
+// Set them once with the start URL /kiosk/<hall>#token=<token>&print=1&paper=80 ; the
+// fragment never reaches the server or its logs, and is removed from the address bar.
+"use strict";
+(function () {
+  const root = document.getElementById("kiosk");
+  const hall = root.dataset.hall;
+  const lang = root.dataset.lang;
+  const errors = JSON.parse(root.dataset.errors);
+  const storeKey = "hallcall.kiosk." + hall;
+  const settings = JSON.parse(localStorage.getItem(storeKey) || "{}");
+  if (location.hash.length > 1) {
+    const given = new URLSearchParams(location.hash.slice(1));
+    for (const name of ["token", "print", "paper"]) {
+      if (given.has(name)) settings[name] = given.get(name);
+    }
+    localStorage.setItem(storeKey, JSON.stringify(settings));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  const buttons = Array.from(root.querySelectorAll("button.service"));
+  const message = document.getElementById("message");
+  const busy = document.getElementById("busy");
+  if (!settings.token) {
+    document.getElementById("unset").hidden = false;
+    buttons.forEach((b) => { b.disabled = true; });
+    return;
+  }
+
+  function newKey() {  // random without crypto.randomUUID (not available over plain http)
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  let key = newKey();  // one per press: a double tap or a retry sends the same one
+  let pending = false;
+
+  function show(text) {
+    busy.hidden = true;
+    message.textContent = text;
+    message.hidden = false;
+  }
+
+  async function send(body) {
+    return fetch("/api/v1/halls/" + encodeURIComponent(hall) + "/tickets", {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        "Authorization": "Bearer " + settings.token,
+        "Idempotency-Key": key,
+      },
+      body: JSON.stringify(body),
+    });
+  }
+
+  async function take(service) {
+    if (pending) return;  // the second tap of a double tap
+    pending = true;
+    message.hidden = true;
+    busy.hidden = false;
+    const body = { service: service };
+    const phone = document.getElementById("phone").value.trim();
+    if (phone) body.phone = phone;
+    let resp;
+    try {
+      try {
+        resp = await send(body);
+      } catch (lost) {
+        resp = await send(body);  // the answer was lost: the same key gets the same ticket
+      }
+    } catch (down) {
+      pending = false;
+      show(errors.network);
+      return;
+    }
+    const answer = await resp.json().catch(() => ({}));
+    if (resp.status === 201) {
+      const query = new URLSearchParams({ secret: answer.secret, lang: lang,
+        paper: settings.paper === "58" ? "58" : "80" });
+      location.assign("/kiosk/" + encodeURIComponent(hall) + "/t/" +
+        encodeURIComponent(answer.id) + "?" + query.toString());
+      return;
+    }
+    pending = false;
+    key = newKey();  // refused: nothing was issued, the next press is a new one
+    show(errors[answer.error] || errors.other);
+  }
+
+  buttons.forEach((b) => b.addEventListener("click", () => take(b.dataset.service)));
+})();
