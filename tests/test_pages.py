@@ -103,7 +103,9 @@ async def test_status_page_pushes_the_place_as_windows_call_then_the_call(api: A
     page = f"/m/{api.hall}/t/{mine['id']}?secret={mine['secret']}"
     html = await text(await api.client.get(page))
     assert mine["number"] in html and "前面还有" in html and "2 人" in html
-    resp = await api.client.get(f"/m/{api.hall}/t/{mine['id']}/live?secret={mine['secret']}")
+    live = re.search(r'data-live="([^"]+)"', html)
+    assert live is not None  # the page's own feed address, as its script opens it
+    resp = await api.client.get(live.group(1).replace("&amp;", "&"))
     assert resp.headers["Content-Type"].startswith("text/event-stream")
     feed = events(resp)
     async with asyncio.timeout(10):

@@ -33,6 +33,7 @@ class Watcher:
 
     def __init__(self, first: TicketView) -> None:
         self.view = first
+        self.closed = False  # the server is shutting down
         self.fresh = asyncio.Event()
         self.fresh.set()  # the page gets the view it subscribed with at once
 
@@ -41,10 +42,15 @@ class Watcher:
             self.view = view
             self.fresh.set()
 
-    async def next(self) -> TicketView:
+    async def next(self) -> TicketView | None:
+        """The newest view once there is a newer one; None when the server shuts down."""
         await self.fresh.wait()
         self.fresh.clear()
-        return self.view
+        return None if self.closed else self.view
+
+    def close(self) -> None:
+        self.closed = True
+        self.fresh.set()
 
 
 class HallFeed:
@@ -73,6 +79,12 @@ class HallFeed:
                 left.discard(w)
                 if not left:
                     del self.watchers[ticket]
+
+    def close(self) -> None:
+        """Let every open page's handler end (at shutdown, before handlers are waited for)."""
+        for watchers in self.watchers.values():
+            for w in watchers:
+                w.close()
 
     async def stop(self) -> None:
         if self._task is not None:

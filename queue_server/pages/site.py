@@ -6,6 +6,7 @@ routes. The kiosk page itself holds no token: the kiosk's browser keeps it (see 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,7 +25,7 @@ from queue_server.api.routes import HALLS
 from queue_server.config import DAYS, HallConfig
 from queue_server.errors import Refused
 from queue_server.pages import i18n, qr
-from queue_server.pages.feed import HallFeed, TeeOutlet
+from queue_server.pages.feed import HallFeed, TeeOutlet, Watcher
 from queue_server.views import HallView, TicketView
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ FEEDS: web.AppKey[dict[str, HallFeed]] = web.AppKey("pages_feeds")
 LANG = web.AppKey("pages_lang", str)
 QUEUED = ("waiting", "transferred")
 OVER = ("finished", "cancelled", "expired")
+PING_SECONDS = 10.0  # a page that has gone is noticed at the next ping
 Page = Callable[[web.Request, "Hall", dict[str, Any]], Awaitable[web.StreamResponse]]
 
 
@@ -52,6 +54,7 @@ def setup(app: web.Application, lang: str = "zh") -> None:
     app[LANG] = lang
     app[FEEDS] = {}
     app.cleanup_ctx.append(_feeds)
+    app.on_shutdown.append(_close_feeds)
     app.router.add_get("/hall/{hall}", page(hall_page))
     app.router.add_get("/kiosk/{hall}", page(kiosk_page))
     app.router.add_get("/kiosk/{hall}/t/{ticket}", page(printed_ticket))
@@ -69,6 +72,11 @@ async def _feeds(app: web.Application) -> AsyncIterator[None]:
     yield
     for feed in app[FEEDS].values():
         await feed.stop()
+
+
+async def _close_feeds(app: web.Application) -> None:
+    for feed in app[FEEDS].values():
+        feed.close()
 
 
 def page(handler: Page) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -240,7 +248,9 @@ async def status_page(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> 
         ticket_id=tid,
         secret=secret,
         ticket=ticket_fields(view, hall.config, lang),
-        live_url=str(request.rel_url.with_path(request.path + "/live")),
+        live_url=str(
+            URL.build(path=request.path + "/live", query={"secret": secret, "lang": lang})
+        ),
         done=ctx["t"].get(f"{done}_ok", "") if done in ("cancelled", "rejoined") else "",
         can_cancel=view.state in QUEUED,
         can_rejoin=view.state == "missed",
@@ -253,14 +263,29 @@ async def status_live(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> 
     tid, lang = request.match_info["ticket"], ctx["lang"]
     view = await hall.status(tid, request.query.get("secret", ""))  # checks the secret
     feed = request.app[FEEDS][hall.id]
-    async with sse_response(request) as sse, feed.watch(tid, view) as watcher:
-        while sse.is_connected():
-            current = await watcher.next()
-            fields = ticket_fields(current, hall.config, lang)
-            await sse.send(json.dumps(fields, ensure_ascii=False), event="ticket")
-            if current.state in OVER:
-                break
+    async with sse_response(request, ping_interval=PING_SECONDS) as sse:
+        # the ping task ends when a write fails: the page has gone, stop watching for it
+        gone = asyncio.ensure_future(sse.wait())
+        try:
+            async with feed.watch(tid, view) as watcher:
+                while (current := await _next(watcher, gone)) is not None:
+                    fields = ticket_fields(current, hall.config, lang)
+                    await sse.send(json.dumps(fields, ensure_ascii=False), event="ticket")
+                    if current.state in OVER:
+                        break
+        finally:
+            gone.cancel()
     return sse
+
+
+async def _next(watcher: Watcher, gone: asyncio.Future[None]) -> TicketView | None:
+    """The watcher's next view, or None once the page has gone or the server stops."""
+    step = asyncio.ensure_future(watcher.next())
+    await asyncio.wait((step, gone), return_when=asyncio.FIRST_COMPLETED)
+    if not step.done():
+        step.cancel()
+        return None
+    return step.result()
 
 
 async def citizen_form(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> web.Response:

@@ -1,0 +1,174 @@
+"""The citizen pages in real headless Chromium (Debian's, driven by Playwright) against a
+real queue server process: take a ticket at the kiosk, open its QR link, watch the place
+fall as windows call, get called; a malformed phone; the pages at 200% zoom. Screenshots
+are kept under the test's tmp dir."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from queue_server.pages import qr
+from tests.services import KIOSK_TOKEN, Broker, HttpProcess, RedisServer, hall_toml
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WAIT_MS = 10_000
+
+
+def modules(svg: str) -> str:
+    """The dark modules of a QR code's SVG (its path), whatever the markup around it."""
+    found = re.search(r'class="qrline"[^>]* d="([^"]+)"', svg)
+    assert found is not None, svg[:200]
+    return found.group(1)
+
+
+class Site:
+    def __init__(self, proc: HttpProcess, hall: str, shots: Path) -> None:
+        self.url, self.hall, self.shots = proc.url, hall, shots
+
+    def api(self, method: str, path: str, body: Any = None, token: str = "") -> Any:
+        req = urllib.request.Request(  # noqa: S310 (loopback)
+            f"{self.url}/api/v1/halls/{self.hall}{path}",
+            data=json.dumps(body).encode() if body is not None else b"",
+            method=method,
+            headers={"Content-Type": "application/json"}
+            | ({"Authorization": f"Bearer {token}"} if token else {}),
+        )
+        with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310
+            return json.load(resp)
+
+    def waiting(self) -> dict[str, int]:
+        info = self.api("GET", "")
+        return {s["id"]: s["waiting"] for s in info["services"]}
+
+    def next(self, window: str) -> Any:
+        return self.api("POST", f"/windows/{window}/next", token=f"win-{window}")
+
+    def shot(self, page: Page, name: str) -> None:
+        page.screenshot(path=self.shots / f"{name}.png", full_page=True)
+
+
+@pytest.fixture(scope="module")
+def site(
+    tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer, broker: Broker
+) -> Iterator[Site]:
+    root = tmp_path_factory.mktemp("pages")
+    hall = f"p{uuid.uuid4().hex[:8]}"
+    config = root / "hall.toml"
+    windows = {"1": {"A": 0}, "2": {"A": 0, "B": 0}}
+    config.write_text(hall_toml(hall, windows, lambda w: f"win-{w}"), encoding="utf-8")
+    proc = HttpProcess.queue_server(config, redis_server.url, broker.url(), root / "server.log")
+    shots = root / "screenshots"
+    shots.mkdir()
+    try:
+        proc.wait()
+        yield Site(proc, hall, shots)
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def test_kiosk_ticket_qr_link_live_place_and_the_call(site: Site, page: Page) -> None:
+    for _ in range(2):  # two citizens ahead
+        site.api("POST", "/tickets", {"service": "A"}, token=KIOSK_TOKEN)
+    page.goto(f"{site.url}/kiosk/{site.hall}#token={KIOSK_TOKEN}&print=0")
+    assert "#" not in page.url  # the token left the address bar for the kiosk's storage
+    site.shot(page, "kiosk")
+    page.locator('button[data-service="A"]').dblclick()  # a double tap
+    page.wait_for_url(re.compile(rf"/kiosk/{site.hall}/t/"), timeout=WAIT_MS)
+    site.shot(page, "ticket")
+    page.emulate_media(media="print")
+    site.shot(page, "ticket-print")
+    assert site.waiting()["A"] == 3  # the double tap gave one ticket
+    number = page.locator("#number").inner_text()
+    expect(page.locator("#ahead")).to_have_text("2 人")
+    link = page.locator("#status-link").get_attribute("href")
+    assert link is not None
+    # the QR code is the status page's link
+    drawn = page.locator(".qr path.qrline").get_attribute("d")
+    assert drawn is not None and drawn == modules(qr.svg(site.url + link))
+
+    page.emulate_media(media="screen")
+    page.goto(site.url + link)
+    status = page.locator("#status")
+    expect(status).to_have_attribute("data-connected", "1", timeout=WAIT_MS)
+    expect(page.locator("#ahead")).to_have_text("2 人")
+    site.shot(page, "status-2-ahead")
+    site.next("1")
+    expect(page.locator("#ahead")).to_have_text("1 人", timeout=WAIT_MS)
+    site.next("2")
+    expect(page.locator("#ahead")).to_have_text("0 人", timeout=WAIT_MS)
+    site.shot(page, "status-0-ahead")
+    called = site.next("1")
+    assert called["ticket"]["number"] == number
+    expect(page.locator("#called")).to_have_text("请到 1号窗口 办理", timeout=WAIT_MS)
+    expect(page.locator("#state")).to_have_text("已叫号")
+    site.shot(page, "status-called")
+
+
+def test_a_malformed_phone_is_explained_and_issues_nothing(site: Site, page: Page) -> None:
+    before = site.waiting()
+    page.goto(f"{site.url}/kiosk/{site.hall}#token={KIOSK_TOKEN}&print=0")
+    page.locator("#phone").fill("1380013")
+    page.locator('button[data-service="B"]').click()
+    expect(page.locator("#message")).to_contain_text("手机号格式不正确", timeout=WAIT_MS)
+    site.shot(page, "kiosk-bad-phone")
+    page.goto(f"{site.url}/kiosk/{site.hall}?lang=en")  # the token stays with the kiosk
+    page.locator("#phone").fill("phone?")
+    page.locator('button[data-service="B"]').click()
+    expect(page.locator("#message")).to_contain_text("not a valid mobile number")
+    assert site.waiting() == before
+
+
+def test_pages_at_200_percent_zoom(site: Site, browser: Browser) -> None:
+    # 200% zoom of a 1280x800 screen: half the CSS pixels, each drawn twice as large
+    context = browser.new_context(viewport={"width": 640, "height": 400}, device_scale_factor=2)
+    page = context.new_page()
+    try:
+        for path in (f"/hall/{site.hall}", f"/kiosk/{site.hall}#token={KIOSK_TOKEN}&print=0"):
+            page.goto(site.url + path)
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{path} scrolls sideways at 200%"
+            site.shot(page, "zoom200-" + path.split("/")[1])
+        button = page.locator('button[data-service="C"]')
+        button.scroll_into_view_if_needed()
+        box = button.bounding_box()
+        assert box is not None and box["width"] <= 640 and box["height"] >= 80
+        expect(page.locator(".top a.switch")).to_be_visible()
+    finally:
+        context.close()
