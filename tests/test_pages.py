@@ -75,12 +75,12 @@ async def test_printed_ticket_fits_the_roll_and_links_its_status_page(api: Api) 
     t = await api.issue("A")
     url = f"/kiosk/{api.hall}/t/{t['id']}?secret={t['secret']}"
     html = await text(await api.client.get(url))
-    assert "@page { size: 80mm auto;" in html and "A4" not in html
+    assert "@page { size: 80mm 140mm;" in html and "A4" not in html
     assert t["number"] in html and "<svg" in html and "扫码" in html
     link = f"/m/{api.hall}/t/{t['id']}?secret={t['secret']}&amp;lang=zh"
     assert f'href="{link}"' in html
     narrow = await text(await api.client.get(url + "&paper=58&lang=en"))
-    assert "@page { size: 58mm auto;" in narrow and "Scan to follow" in narrow
+    assert "@page { size: 58mm 120mm;" in narrow and "Scan to follow" in narrow
     wrong = await api.client.get(f"/kiosk/{api.hall}/t/{t['id']}?secret=nope&lang=en")
     assert wrong.status == 403 and "does not match" in await wrong.text()
 

@@ -112,6 +112,12 @@ def test_kiosk_ticket_qr_link_live_place_and_the_call(site: Site, page: Page) ->
     site.shot(page, "ticket")
     page.emulate_media(media="print")
     site.shot(page, "ticket-print")
+    pdf = page.pdf(prefer_css_page_size=True)  # what the kiosk's printer gets
+    (site.shots / "ticket.pdf").write_bytes(pdf)
+    boxes = re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", pdf)
+    assert len(boxes) == 1, boxes  # one slip
+    width, height = (float(x) * 25.4 / 72 for x in boxes[0])
+    assert round(width) == 80 and round(height) == 140  # mm: the roll, never A4 or Letter
     assert site.waiting()["A"] == 3  # the double tap gave one ticket
     number = page.locator("#number").inner_text()
     expect(page.locator("#ahead")).to_have_text("2 人")
@@ -136,6 +142,8 @@ def test_kiosk_ticket_qr_link_live_place_and_the_call(site: Site, page: Page) ->
     assert called["ticket"]["number"] == number
     expect(page.locator("#called")).to_have_text("请到 1号窗口 办理", timeout=WAIT_MS)
     expect(page.locator("#state")).to_have_text("已叫号")
+    expect(page.locator("#queued")).to_be_hidden()  # no place or wait once called
+    expect(page.locator("#cancel")).to_have_count(0)
     site.shot(page, "status-called")
 
 
