@@ -138,3 +138,19 @@ async def test_cancel_and_rejoin_by_plain_forms(api: Api) -> None:
     assert twice.status == 409 and "cannot do that now" in await twice.text()
     wrong = await api.client.post(f"/m/{api.hall}/t/{t['id']}/rejoin", data={"secret": "x"})
     assert wrong.status == 403 and "号码凭证不正确" in await wrong.text()
+
+
+async def test_rejoin_after_a_miss_by_the_plain_form(api: Api) -> None:
+    t = await api.issue("A")
+    await api.act(2, "next")
+    assert (await api.act(2, "skip"))["ticket"]["state"] == "missed"
+    page = f"/m/{api.hall}/t/{t['id']}?secret={t['secret']}"
+    html = await text(await api.client.get(page))
+    assert "过号" in html and "重新排队" in html and "取消排队" not in html
+    resp = await api.client.post(f"/m/{api.hall}/t/{t['id']}/rejoin", data={"secret": t["secret"]})
+    html = await text(resp)
+    assert "已重新排队。" in html and "等候中" in html and "取消排队" in html
+    status = await api.client.get(
+        api.path(f"/tickets/{t['id']}"), headers={"X-Ticket-Secret": t["secret"]}
+    )
+    assert (await status.json())["state"] == "waiting"

@@ -1,0 +1,252 @@
+"""Citizen pages: the kiosk page's load and first paint, and live status pages at scale.
+
+- kiosk: the page's HTML with its stylesheet and script over HTTP, sequentially, and the
+  first contentful paint in headless Chromium (Debian's, via Playwright), fresh each load.
+- status pages: `--pages` tickets each with its own page open by server push (SSE; distinct
+  tickets are the worst case: one status read per ticket per change), from `--pages`/100
+  loopback addresses; then window 1 calls, `--rounds` times: from `next` sent until every
+  page has its new place, beside the same call's arrival at an MQTT subscriber. The
+  server's RSS with the pages open. A page that gets no update stops the run.
+
+    python -m bench.pages [--pages 2000] [--rounds 3] [--loads 200] [--paints 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from typing import Any
+
+import aiohttp
+
+from bench.common import (
+    KIOSK,
+    BenchError,
+    Watch,
+    percentiles,
+    rss_mb,
+    stack,
+    watch,
+    window_token,
+    write_hall,
+)
+from queue_server.protocol import topic_calls
+from tests.services import HttpProcess
+
+HALL = "pg"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def fmt(p: dict[str, float]) -> str:
+    return "  ".join(f"{k} {v:7.1f}" for k, v in p.items()) + "  ms"
+
+
+async def kiosk_loads(session: aiohttp.ClientSession, base: str, loads: int) -> list[float]:
+    out = []
+    for _ in range(loads):
+        t0 = time.perf_counter()
+        for path in (f"/kiosk/{HALL}", "/static/pages/pages.css", "/static/pages/kiosk.js"):
+            async with session.get(base + path) as resp:
+                if resp.status != 200:
+                    raise BenchError(f"GET {path} answered {resp.status}")
+                await resp.read()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def first_paints(base: str, loads: int) -> list[float]:
+    from playwright.sync_api import sync_playwright  # a dev dependency, like the tests
+
+    out = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for _ in range(loads):
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(f"{base}/kiosk/{HALL}")
+            page.wait_for_function(
+                "performance.getEntriesByName('first-contentful-paint').length > 0"
+            )
+            fcp = page.evaluate(
+                "performance.getEntriesByName('first-contentful-paint')[0].startTime"
+            )
+            out.append(float(fcp))
+            context.close()
+        browser.close()
+    return out
+
+
+class Page:
+    """One open status page: the places it was pushed, and when."""
+
+    def __init__(self) -> None:
+        self.updates: list[tuple[float, dict[str, Any]]] = []
+        self.arrived = asyncio.Event()
+
+
+async def follow(session: aiohttp.ClientSession, url: str, page: Page) -> None:
+    async with session.get(url, timeout=aiohttp.ClientTimeout(total=None)) as resp:
+        if resp.status != 200:
+            raise BenchError(f"GET {url} answered {resp.status}")
+        event = ""
+        async for raw in resp.content:
+            line = raw.decode().rstrip("\r\n")
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:") and event == "ticket":
+                page.updates.append((time.perf_counter(), json.loads(line[5:])))
+                page.arrived.set()
+
+
+async def issue(session: aiohttp.ClientSession, base: str, n: int) -> list[dict[str, Any]]:
+    sem = asyncio.Semaphore(32)
+
+    async def one() -> dict[str, Any]:
+        async with (
+            sem,
+            session.post(
+                f"{base}/api/v1/halls/{HALL}/tickets", json={"service": "A"}, headers=KIOSK
+            ) as resp,
+        ):
+            if resp.status != 201:
+                raise BenchError(f"issue answered {resp.status}: {await resp.text()}")
+            body: dict[str, Any] = await resp.json()
+            return body
+
+    return list(await asyncio.gather(*(one() for _ in range(n))))
+
+
+async def until(pages: list[Page], count: int, timeout: float) -> None:
+    """Until every page has `count` updates; BenchError naming how many have not."""
+    try:
+        async with asyncio.timeout(timeout):
+            for p in pages:
+                while len(p.updates) < count:
+                    p.arrived.clear()
+                    await p.arrived.wait()
+    except TimeoutError:
+        late = sum(len(p.updates) < count for p in pages)
+        raise BenchError(f"{late} of {len(pages)} pages got no update in {timeout} s") from None
+
+
+async def status_pages(base: str, pid: int, w: Watch, n: int, rounds: int) -> None:
+    async with aiohttp.ClientSession() as api:
+        tickets = await issue(api, base, n + rounds)
+    tickets.sort(key=lambda t: t["number"])
+    watched = tickets[rounds:]  # the first `rounds` tickets are called; these stay queued
+    pages = [Page() for _ in watched]
+    sessions = [
+        aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, local_addr=(f"127.0.0.{2 + i}", 0))
+        )
+        for i in range(n // 100 + 1)
+    ]
+    tasks = [
+        asyncio.create_task(
+            follow(
+                sessions[i // 100],
+                f"{base}/m/{HALL}/t/{t['id']}/live?secret={t['secret']}",
+                page,
+            )
+        )
+        for i, (t, page) in enumerate(zip(watched, pages, strict=True))
+    ]
+    try:
+        t0 = time.perf_counter()
+        await until(pages, 1, 120)
+        print(
+            f"  {n} status pages open by SSE in {time.perf_counter() - t0:.1f} s;"
+            f" server RSS {rss_mb(pid):.0f} MB"
+        )
+        auth = {"Authorization": f"Bearer {window_token(HALL, 1)}"}
+        async with aiohttp.ClientSession() as api:
+            for r in range(rounds):
+                t0 = time.perf_counter()
+                async with api.post(
+                    f"{base}/api/v1/halls/{HALL}/windows/1/next", headers=auth
+                ) as resp:
+                    if resp.status != 200:
+                        raise BenchError(f"next answered {resp.status}: {await resp.text()}")
+                    body = await resp.json()
+                answered = (time.perf_counter() - t0) * 1000
+                called = await w.arrival((HALL, "1", body["ticket"]["number"]))
+                await until(pages, r + 2, 60)
+                lat = [(p.updates[r + 1][0] - t0) * 1000 for p in pages]
+                wrong = [
+                    p for p in pages if p.updates[r + 1][1]["ahead"] != p.updates[r][1]["ahead"] - 1
+                ]
+                if wrong:
+                    raise BenchError(f"{len(wrong)} pages were pushed a wrong place")
+                print(f"  call {r + 1}: every page updated   {fmt(percentiles(lat))}")
+                print(
+                    f"          call at MQTT subscriber {(called - t0) * 1000:7.1f} ms"
+                    f"   HTTP answer {answered:7.1f} ms"
+                )
+        print(
+            f"  server RSS with the pages open: {rss_mb(pid):.0f} MB"
+            f" (peak {rss_mb(pid, 'VmHWM'):.0f} MB)"
+        )
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for s in sessions:
+            await s.close()
+
+
+async def measure(args: argparse.Namespace) -> None:
+    with stack() as s:
+        config = write_hall(s, HALL, 1, "A")
+        # many pages come from a few loopback addresses here; citizens have their own
+        env = {"HALLCALL_MAX_CONNECTIONS_PER_IP": "100000"}
+        proc = HttpProcess.queue_server(
+            config, s.redis.url, s.broker.url(), s.dir / "server.log", env=env
+        )
+        try:
+            proc.wait()
+            base = proc.url
+            async with aiohttp.ClientSession() as session:
+                await kiosk_loads(session, base, 10)  # warm-up
+                loads = await kiosk_loads(session, base, args.loads)
+            print(
+                f"  kiosk page + CSS + JS over HTTP ({args.loads} loads) {fmt(percentiles(loads))}"
+            )
+            if args.paints:
+                paints = await asyncio.to_thread(first_paints, base, args.paints)
+                print(
+                    f"  kiosk first contentful paint, Chromium ({args.paints} loads)"
+                    f" {fmt(percentiles(paints))}"
+                )
+            async with watch(s.broker, "hallcall-display", [topic_calls(HALL)]) as w:
+                await status_pages(base, proc.pid, w, args.pages, args.rounds)
+        finally:
+            proc.stop()
+
+
+def run(pages: int = 2000, rounds: int = 3, loads: int = 200, paints: int = 20) -> None:
+    print(f"pages: kiosk page, and {pages} live status pages as window 1 calls", flush=True)
+    asyncio.run(measure(argparse.Namespace(pages=pages, rounds=rounds, loads=loads, paints=paints)))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--pages", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--loads", type=int, default=200)
+    ap.add_argument("--paints", type=int, default=20)
+    a = ap.parse_args()
+    run(a.pages, a.rounds, a.loads, a.paints)
+
+
+if __name__ == "__main__":
+    main()
