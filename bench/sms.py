@@ -145,7 +145,9 @@ async def latency(s: Stack, calls: int) -> None:
             async with aiohttp.ClientSession(srv.url) as http:
                 for n in range(calls):
                     body = {"service": "A", "phone": phone(n)}
-                    async with http.post(f"/api/v1/halls/{hall}/tickets", json=body) as resp:
+                    async with http.post(
+                        f"/api/v1/halls/{hall}/tickets", json=body, headers=W[2]
+                    ) as resp:
                         if resp.status != 201:
                             raise BenchError(f"issue: {resp.status} {await resp.text()}")
                 await peer.wait_for(calls, timeout=60)  # the "ticket taken" texts
