@@ -21,26 +21,11 @@ import sys
 from typing import Any
 
 from window_client import settings as st
-from window_client.api import EXIT_CODES, Outcome, Reply, ServerApi
+from window_client.api import ACTIONS, EXIT_CODES, Outcome, Reply, ServerApi
 from window_client.texts import t
 
 USAGE = 2
-COMMANDS = (
-    "next",
-    "recall",
-    "skip",
-    "start",
-    "finish",
-    "transfer",
-    "park",
-    "unpark",
-    "call",
-    "pause",
-    "resume",
-    "status",
-    "signin",
-    "signout",
-)
+COMMANDS = (*ACTIONS, "status")
 
 
 def _common(p: argparse.ArgumentParser) -> None:

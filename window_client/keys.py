@@ -11,22 +11,11 @@ from pathlib import Path
 
 import pygame
 
+from window_client.api import ACTIONS
 from window_client.settings import SettingsError
 
-PANEL_ACTIONS = (
-    "next",
-    "recall",
-    "skip",
-    "start",
-    "finish",
-    "transfer",
-    "park",
-    "unpark",
-    "call",
-    "pause",
-    "signin",
-    "signout",
-)
+# The panel's buttons, F1… in this order: every window action, pause toggling to resume.
+PANEL_ACTIONS = tuple(a for a in ACTIONS if a != "resume")
 
 DEFAULT_KEYS: dict[str, str] = {
     "Keypad Enter": "next",
