@@ -4,7 +4,7 @@ Everything against a real Mosquitto (no queue server: this process publishes the
 and calls as the server would, with its user). Printed beside a bare pygame fill-and-flip loop
 measured in the same run, so a loaded machine shows in both.
 
-    python -m bench.display [--calls 200] [--idle-seconds 20]
+    python -m bench.display [--calls 100] [--rate 5] [--idle-seconds 20]
 """
 
 from __future__ import annotations
@@ -244,7 +244,7 @@ def _fmt(p: dict[str, float]) -> str:
     return " / ".join(f"{p[k]:.1f}" for k in ("p50", "p90", "p99", "max"))
 
 
-def run(calls: int = 200, rate: float = 20.0, idle_seconds: float = 20.0) -> None:
+def run(calls: int = 100, rate: float = 5.0, idle_seconds: float = 20.0) -> None:
     pygame.display.init()
     print("display: hall screens (1080p, SDL dummy driver)", flush=True)
     print(f"  bare pygame fill+flip loop                {bare_fps():8.0f} frames/s")
@@ -266,8 +266,8 @@ def run(calls: int = 200, rate: float = 20.0, idle_seconds: float = 20.0) -> Non
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--calls", type=int, default=200)
-    ap.add_argument("--rate", type=float, default=20.0)
+    ap.add_argument("--calls", type=int, default=100)
+    ap.add_argument("--rate", type=float, default=5.0)
     ap.add_argument("--idle-seconds", type=float, default=20.0)
     a = ap.parse_args()
     with contextlib.suppress(KeyboardInterrupt):

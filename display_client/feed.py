@@ -51,6 +51,7 @@ class Feed:
         self._on_hall = on_hall
         self._clock = clock
         self._last_resync = 0.0
+        self._boards = 0  # boards read since start: the first one's calls are history
         topics = ["hall", "calls", "board"] + ([f"windows/{window}"] if window else [])
         self._window = window
         self.link = Link(
@@ -103,7 +104,8 @@ class Feed:
             self.store.update(st.apply_panel, msg.body, now)
 
     def _board(self, body: dict[str, Any], now: float) -> None:
-        first = not self.store.state.synced
+        first = self._boards == 0
+        self._boards += 1
         recent = [st.call_of(r) for r in body.get("recent", ())]  # newest first
         call_seq = int(body["call_seq"])
         self.store.update(st.apply_board, body)

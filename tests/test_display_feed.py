@@ -22,10 +22,12 @@ from queue_server.protocol import (
     Board,
     Call,
     HallMessage,
+    WindowPanel,
     encode,
     topic_board,
     topic_calls,
     topic_hall,
+    topic_window,
 )
 from tests.services import Broker
 
@@ -109,8 +111,34 @@ async def test_a_gap_is_filled_from_the_board(
         await until(lambda: "A004" in [c.number for c in store.state.recent], store)
         assert [c.number for c in store.state.recent[:3]] == ["A005", "A004", "A003"]
         assert spoken == ["A003", "A005", "A004"]  # each once, the missed one when found
+        recall = Call("e6", "A003", "A", "3", "3号窗口", "recall", False, time.time(), 6)
+        await pub.publish(topic_calls(hall), encode(recall), qos=1)
+        await until(lambda: len(spoken) == 4, store)
+        assert spoken[-1] == "A003" and store.state.entries[0].call.kind == "recall"
         bad = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
         assert len(bad) == 3 and all("\n" not in line for line in bad)
+    finally:
+        feed.stop()
+        await task
+
+
+async def test_a_strip_starts_from_its_window_not_from_old_calls(
+    broker: Broker, server_client: aiomqtt.Client
+) -> None:
+    hall = f"f{uuid.uuid4().hex[:8]}"
+    pub = server_client
+    panel = WindowPanel(hall, "3", "3号窗口", 4, time.time(), False, "", None)
+    await pub.publish(topic_window(hall, "3"), encode(panel), qos=1, retain=True)
+    await pub.publish(topic_board(hall), encode(board(hall, 2)), qos=1, retain=True)
+    store = Store(st.empty(hall, "3"))
+    feed = Feed(store, parse_mqtt_url(broker.url("hallcall-display")), hall, window="3")
+    task = asyncio.create_task(feed.run())
+    try:
+        await until(lambda: bool(store.state.recent) and store.state.panel.since == 0, store)  # type: ignore[union-attr]
+        assert store.state.panel == st.Panel("3", "3号窗口")  # idle: A002 was called long ago
+        await pub.publish(topic_calls(hall), encode(call(3)), qos=1)
+        await until(lambda: store.state.panel.number == "A003", store)  # type: ignore[union-attr]
+        assert store.state.panel is not None and store.state.panel.state == "called"
     finally:
         feed.stop()
         await task
