@@ -107,31 +107,44 @@ class Pack:
         got = self._cache.get(file)
         if got is not None:
             return got
-        path = self.source(token)
-        if path is None:
-            path = self._make(token)
         try:
-            samples = audio.read_wav(path)
-        except audio.AudioError as exc:
-            log.warning("%s; using the synthetic clip", exc)
-            samples = audio.read_wav(self._make(token))
+            path = self.source(token)
+            if path is None:
+                path = self._make(token)
+            try:
+                samples = audio.read_wav(path)
+            except audio.AudioError as exc:
+                log.warning("%s; using the synthetic clip", exc)
+                samples = audio.read_wav(self._make(token))
+        except audio.AudioError as exc:  # the call is still spoken, with a gap for this word
+            log.warning("%s", exc)
+            return audio.silence(0.2)
         self._cache[file] = samples
         return samples
 
     def _make(self, token: Token) -> Path:
         dest = self.folder / self.file_of(token)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        if token.key == CHIME:
-            samples = audio.chime()
-        else:
-            with tempfile.TemporaryDirectory() as tmp:
-                raw = Path(tmp) / "raw.wav"
-                self.synth.speak_to(token.say, token.lang, raw)
-                samples = audio.trim(audio.read_wav(raw))
+        samples = audio.chime() if token.key == CHIME else self._synthesise(token)
         tmp_dest = dest.with_suffix(".tmp")
         tmp_dest.write_bytes(audio.wav_bytes(samples))
         os.replace(tmp_dest, dest)
         return dest
+
+    def _synthesise(self, token: Token, attempts: int = 3) -> audio.Samples:
+        """The token spoken; espeak-ng now and then hands back an empty file (seen on a loaded
+        machine), so a silent result is made again rather than kept."""
+        for _ in range(attempts):
+            with tempfile.TemporaryDirectory() as tmp:
+                raw = Path(tmp) / "raw.wav"
+                self.synth.speak_to(token.say, token.lang, raw)
+                try:
+                    samples = audio.trim(audio.read_wav(raw))
+                except audio.AudioError:
+                    continue
+            if audio.rms(samples) >= MIN_RMS:
+                return samples
+        raise audio.AudioError(f"espeak-ng made no sound for {token.say!r} ({token.lang})")
 
     def forget(self) -> None:
         """Drop the memory cache (the overrides folder changed)."""
@@ -145,7 +158,11 @@ class Pack:
         wanted = [Token("", CHIME, ""), *(t for lang in sorted(langs) for t in base_tokens(lang))]
         for token in [*wanted, *tokens]:
             if not (self.folder / self.file_of(token)).is_file():
-                self._make(token)
+                try:
+                    self._make(token)
+                except audio.AudioError as exc:  # left missing: `check` names it
+                    log.warning("%s", exc)
+                    continue
                 made += 1
         return made
 
