@@ -132,7 +132,11 @@ def server(config: Path, redis: RedisServer, broker: Broker, tmp: Path, name: st
     p = HttpProcess.queue_server(
         config, redis.url, broker.url(), tmp / f"{name}.log", "--instance", name
     )
-    p.wait()
+    try:
+        p.wait()
+    except BaseException:
+        p.stop()
+        raise
     return p
 
 
@@ -143,7 +147,11 @@ async def server_via(
     event loop, so the wait for it runs in a thread)."""
     url = f"mqtt://hallcall-server:{broker.passwords['hallcall-server']}@127.0.0.1:{port}"
     p = HttpProcess.queue_server(config, redis.url, url, tmp / f"{name}.log", "--instance", name)
-    await asyncio.to_thread(p.wait)
+    try:
+        await asyncio.to_thread(p.wait)
+    except BaseException:
+        p.stop()
+        raise
     return p
 
 
@@ -240,10 +248,11 @@ async def test_kill_9_of_the_broker_under_load_loses_no_call(
     redis = connect(redis_server.url)
     broker = Broker(tmp_path / "mosquitto").start()
     gate = await Gate(broker.port).start()
-    srv = await server_via(config, redis_server, broker, gate.port, tmp_path, "b")
+    srv: HttpProcess | None = None
     back = asyncio.Event()
     killed_at = 0
     try:
+        srv = await server_via(config, redis_server, broker, gate.port, tmp_path, "b")
         async with observe(broker.url("hallcall-display"), hall, back) as calls:
 
             async def crash() -> None:
@@ -266,7 +275,8 @@ async def test_kill_9_of_the_broker_under_load_loses_no_call(
                     calls.changed.clear()
                     await calls.changed.wait()
     finally:
-        srv.stop()
+        if srv is not None:
+            srv.stop()
         await gate.stop()
         broker.stop()
         await redis.aclose()
@@ -315,7 +325,11 @@ async def test_redis_killed_and_back_the_server_goes_on(
     store = RedisServer(tmp_path / "redis", durable=True)
     (tmp_path / "redis").mkdir()
     store.start()
-    srv = server(config, store, broker, tmp_path, "r")
+    try:
+        srv = server(config, store, broker, tmp_path, "r")
+    except BaseException:
+        store.stop()
+        raise
     try:
         async with observe(broker.url("hallcall-display"), hall) as calls:
 
