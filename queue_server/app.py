@@ -22,6 +22,7 @@ from queue_server.api.handlers import ROUTES
 from queue_server.api.routes import (
     DEMO_WARNED,
     HALLS,
+    MAX_BODY,
     OUTAGE,
     TOKENS,
     Principal,
@@ -94,7 +95,7 @@ async def json_errors(
 
 def create_app(halls: dict[str, HallConfig], options: Options, clock: Clock) -> web.Application:
     app = web.Application(
-        client_max_size=64 * 1024,
+        client_max_size=MAX_BODY,
         middlewares=[json_errors],
         # aiohttp closes a connection that has not sent a whole request head within its
         # keep-alive timeout (since connecting or its last response): the header timeout.

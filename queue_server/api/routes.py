@@ -139,11 +139,19 @@ def authorize(request: web.Request, auth: Auth) -> Principal | None:
     return p
 
 
+MAX_BODY = 64 * 1024  # bytes; every request body here is a small JSON object
+
+
 async def read_body(request: web.Request) -> bytes:
     """The body, within the body timeout; a client that stops sending or goes away is a
-    client error (never a store outage)."""
+    client error (never a store outage). The handler wakes once, when the whole body is in,
+    not once per chunk: a slow upload that trickles a byte a second costs nearly nothing
+    (aiohttp stops reading a socket whose unread data passes its buffer's high-water mark)."""
+    if (request.content_length or 0) > MAX_BODY:
+        raise web.HTTPRequestEntityTooLarge(MAX_BODY, request.content_length or 0)
     try:
         async with asyncio.timeout(request.app[LIMITS].body_timeout):
+            await request.content.wait_eof()
             return await request.read()
     except TimeoutError:
         raise Refused("body_timeout", "the request body did not arrive in time") from None
