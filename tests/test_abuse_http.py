@@ -16,7 +16,9 @@ from queue_server.api.guard import client_key, forwarded_ip, mask_ip
 from queue_server.app import Options, create_app
 from queue_server.clock import ManualClock
 from queue_server.config import HallConfig, Limits
+from queue_server.connections import ConnectionGuard
 from queue_server.domain.ratelimit import FailureWindow, RateLimiter
+from queue_server.limits import ServerLimits
 from queue_server.outage import Outage
 from queue_server.settings import parse_mqtt_url
 from tests.conftest import KIOSK, T0, Api, W, demo_hall
@@ -201,3 +203,24 @@ async def test_a_redis_outage_is_logged_once_each_way(
     assert [lvl for lvl, _ in said] == ["ERROR", "INFO"], said
     assert said[0][1].startswith("Redis unavailable")
     assert said[1][1].startswith("Redis is back after") and "operations failed" in said[1][1]
+
+
+async def test_connection_caps_and_memory_given_back() -> None:
+    trims: list[int] = []
+    guard = ConnectionGuard(
+        ServerLimits(max_connections=1500, max_connections_per_ip=2),
+        trim=lambda: trims.append(guard.total),
+    )
+    assert guard.admit("a") and guard.admit("a") and not guard.admit("a")  # per address
+    assert guard.admit("b")
+    for i in range(1497):
+        assert guard.admit(f"10.0.{i // 250}.{i % 250}")
+    assert guard.total == 1500 and not guard.admit("c")  # in total
+    for i in range(1497):
+        guard.release(f"10.0.{i // 250}.{i % 250}")
+    guard.release("a")
+    assert guard.admit("a") and guard.per_ip == {"a": 2, "b": 1}  # no key left behind
+    async with asyncio.timeout(5):
+        while not trims:  # noqa: ASYNC110  (call_later, after the flood's stragglers)
+            await asyncio.sleep(0.05)
+    assert trims == [3]
