@@ -11,6 +11,10 @@ import logging
 import time
 from collections.abc import Callable
 
+RELAPSE = 5.0
+"""Seconds after an outage ends in which new failures belong to it (a pool's stale
+connections fail once more each after a restart): counted, not logged again."""
+
 
 class Outage:
     def __init__(
@@ -21,6 +25,8 @@ class Outage:
         self.now = now
         self.since: float | None = None  # when the current outage started
         self.failures = 0
+        self.ended = float("-inf")  # when the last logged outage ended
+        self.quiet = False  # the current outage is a relapse of the last: not logged
 
     @property
     def down(self) -> bool:
@@ -30,12 +36,19 @@ class Outage:
         self.failures += 1
         if self.since is None:
             self.since = self.now()
+            self.quiet = self.since - self.ended < RELAPSE
+            if self.quiet:
+                return
             at = f" ({where})" if where else ""
             self.log.error("%s unavailable%s: %s; logged again when it is back", self.what, at, exc)
 
     def ok(self) -> None:
         if self.since is None:
             return
+        if self.quiet:
+            self.since, self.failures = None, 0
+            return
+        self.ended = self.now()
         self.log.info(
             "%s is back after %.1f s; %d operations failed meanwhile",
             self.what,

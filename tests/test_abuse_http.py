@@ -82,9 +82,15 @@ def test_outage_is_logged_when_it_starts_and_ends(caplog: pytest.LogCaptureFixtu
         now[0] = 4.0
         outage.ok()
         outage.ok()
+        now[0] = 5.0  # a stale pooled connection fails once more: part of the same outage
+        outage.failed(ConnectionError("reset"))
+        outage.ok()
+        now[0] = 10.0  # a new outage
+        outage.failed(ConnectionError("refused"))
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         ("ERROR", "Redis unavailable: refused; logged again when it is back"),
         ("INFO", "Redis is back after 4.0 s; 1000 operations failed meanwhile"),
+        ("ERROR", "Redis unavailable: refused; logged again when it is back"),
     ]
 
 
