@@ -24,6 +24,7 @@ from queue_server.api.routes import (
     HALLS,
     MAX_BODY,
     OUTAGE,
+    SECRET,
     TOKENS,
     Principal,
     error_response,
@@ -31,6 +32,7 @@ from queue_server.api.routes import (
 )
 from queue_server.clock import Clock
 from queue_server.config import HallConfig
+from queue_server.domain.idnumber import id_key
 from queue_server.domain.phones import phone_key
 from queue_server.hall import Hall
 from queue_server.limits import ServerLimits
@@ -72,6 +74,7 @@ def tokens_of(hall: HallConfig) -> dict[str, Principal]:
     found.update({t: Principal("manager") for t in hall.managers.token_sha256})
     found.update({t: Principal("sms") for t in hall.sms.token_sha256})
     found.update({k.token_sha256: Principal("kiosk", k.id) for k in hall.kiosks})
+    found.update({d.token_sha256: Principal("desk", d.id) for d in hall.desks})
     found.update(
         {w.pad_token_sha256: Principal("pad", w.id) for w in hall.windows if w.pad_token_sha256}
     )
@@ -106,6 +109,7 @@ def create_app(halls: dict[str, HallConfig], options: Options, clock: Clock) -> 
     app[GUARDS] = {h.id: HallGuard.of(h.limits) for h in halls.values()}
     app[OUTAGE] = Outage("Redis", logging.getLogger("queue_server.store"))
     app[TOKENS] = {h.id: tokens_of(h) for h in halls.values()}
+    app[SECRET] = options.secret
     app[DEMO_WARNED] = set()
     app[HALLS] = {}
     app[PUBLISHERS] = {}
@@ -158,6 +162,7 @@ def create_app(halls: dict[str, HallConfig], options: Options, clock: Clock) -> 
                 clock,
                 options.lang,
                 phone_key=functools.partial(phone_key, options.secret, cfg.id),
+                id_key=functools.partial(id_key, options.secret, cfg.id),
             )
             pub.bind(hall.snapshot_messages, store.seq)
             app[HALLS][cfg.id] = hall

@@ -40,6 +40,7 @@ _SPAN = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
 DEMO_TOKENS = (
     {f"demo-window-{n}" for n in range(1, 21)}
     | {f"demo-kiosk-{n}" for n in range(1, 5)}
+    | {f"demo-desk-{n}" for n in range(1, 5)}
     | {f"demo-pad-{n}" for n in range(1, 21)}
     | {"demo-manager", "demo-sms"}
 )
@@ -120,6 +121,27 @@ class Kiosk(_Model):
     id: ID
     name: Text
     token_sha256: SHA256
+    max_per_day: int | None = Field(default=None, ge=1, le=1_000_000)  # tickets a day (防黄牛)
+
+
+class Desk(_Model):
+    """A guide desk (导办台): staff there issue any class (green channel too), with or
+    without a phone number."""
+
+    id: ID
+    name: Text
+    token_sha256: SHA256
+
+
+class IdRules(_Model):
+    """The `[ids]` section: resident ID numbers typed at the kiosk or desk (防黄牛, green
+    channel by age). The numbers themselves are never stored: only a keyed digest."""
+
+    max_per_id: int = Field(default=3, ge=1, le=1000)  # tickets per ID number per day
+    agent_max_per_day: int = Field(default=30, ge=1, le=10_000)  # a registered agent's (代办)
+    green_age: int | None = Field(default=None, ge=1, le=150)  # this age or more: green channel
+    green_class: str = "green"  # the class an ID of that age gets instead of the normal one
+    report_min: int = Field(default=2, ge=2, le=1000)  # the manager's list: this many or more
 
 
 class Hours(_Model):
@@ -392,6 +414,8 @@ class HallConfig(_Model):
     classes: list[PriorityClass] = Field(min_length=1)
     windows: list[Window] = Field(min_length=1)
     kiosks: list[Kiosk] = []
+    desks: list[Desk] = []
+    ids: IdRules = IdRules()
     managers: Managers
     display: DisplaySettings = DisplaySettings()
     voice: VoiceSettings = VoiceSettings()
@@ -408,6 +432,7 @@ class HallConfig(_Model):
             ("classes", self.classes),
             ("windows", self.windows),
             ("kiosks", self.kiosks),
+            ("desks", self.desks),
             ("staff", self.staff),
         ):
             ids = [i.id for i in items]
@@ -420,6 +445,8 @@ class HallConfig(_Model):
             unknown = set(w.services) - set(self.service_ids)
             if unknown:
                 raise ValueError(f"windows.{w.id}.services: unknown service {sorted(unknown)[0]!r}")
+        if self.ids.green_age is not None and self.ids.green_class not in self.class_ids:
+            raise ValueError(f"ids.green_class: unknown class {self.ids.green_class!r}")
         unknown = set(self.simulate.rates) - set(self.service_ids)
         if unknown:
             raise ValueError(f"simulate.rates: unknown service {sorted(unknown)[0]!r}")
@@ -443,6 +470,9 @@ class HallConfig(_Model):
     def window(self, wid: str) -> Window | None:
         return next((w for w in self.windows if w.id == wid), None)
 
+    def kiosk(self, kid: str) -> Kiosk | None:
+        return next((k for k in self.kiosks if k.id == kid), None)
+
     def staff_member(self, sid: str) -> StaffMember | None:
         return next((x for x in self.staff if x.id == sid), None)
 
@@ -463,6 +493,7 @@ class HallConfig(_Model):
 
     def uses_demo_tokens(self) -> bool:
         hashes = {w.token_sha256 for w in self.windows} | {k.token_sha256 for k in self.kiosks}
+        hashes |= {d.token_sha256 for d in self.desks}
         hashes |= set(self.managers.token_sha256) | set(self.sms.token_sha256)
         hashes |= {w.pad_token_sha256 for w in self.windows if w.pad_token_sha256}
         return bool(hashes & DEMO_TOKEN_HASHES)

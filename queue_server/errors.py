@@ -44,6 +44,14 @@ STATUS = {
     "rate_limited": 429,
     "body_timeout": 408,
     "client_gone": 400,
+    # ID numbers and anti-touting (防黄牛)
+    "invalid_id": 400,
+    "invalid_id_date": 400,
+    "invalid_id_check": 400,
+    "blacklisted": 403,
+    "id_limit": 429,
+    "device_limit": 429,
+    "unknown_id": 404,
     "internal": 500,
     "unavailable": 503,
 }

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from queue_server import metrics, staffing
+from queue_server import identity, metrics, staffing
 from queue_server.announcer import Announcer
 from queue_server.clock import Clock
 from queue_server.config import DAYS, HallConfig, PriorityClass
@@ -63,10 +63,12 @@ class Hall:
         lang: str = "zh",
         *,
         phone_key: Callable[[str], str],
+        id_key: Callable[[str], str] | None = None,
     ) -> None:
         self.config = config
         # the per-phone counter's key, an HMAC keyed outside Redis: never the number itself
         self.phone_key = phone_key
+        self.id_key = id_key  # the same for ID numbers (identity.py); None: IDs are refused
         self.store = store
         self.live = live
         self.announcer = announcer
@@ -122,7 +124,11 @@ class Hall:
         phone: str = "",
         slot_start: datetime | None = None,
         lang: str | None = None,
+        id_number: str = "",
+        device: str = "",
     ) -> IssuedView:
+        """`id_number`: typed at a kiosk or desk (checked, counted, kept as a digest only);
+        `device`: the kiosk that issues (its daily cap)."""
         service = self.config.service(service_id)
         if service is None:
             raise Refused("unknown_service", f"hall {self.id} has no service {service_id}")
@@ -139,6 +145,8 @@ class Hall:
         slot_us, cls = self._slot_place(slot_start, staff, cls)
         if channel == "mobile" and not phone:  # no kiosk or staff: the phone is the limit
             raise Refused("phone_required", "tickets taken online need a phone number")
+        holder = await identity.holder(self, id_number) if id_number else None
+        cls = identity.class_for(self.config, holder, cls)
         await self._fresh_live()  # before the change: nothing may fail after it
         if not self.live.serving.get(service.id):
             raise Refused(

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from queue_server import ratings, staffing
 from queue_server.api import models as m
 from queue_server.api import present
+from queue_server.api.ident_handlers import ID_ROUTES
 from queue_server.api.routes import HALLS, PRINCIPAL, Route, sms_reader
 from queue_server.errors import Refused
 from queue_server.hall import ACTIONS
@@ -52,6 +53,8 @@ def channel_of(request: web.Request, req: m.IssueRequest) -> m.Channel:
         raise Refused("forbidden", "a rating pad's token only rates")
     if who.role == "kiosk":
         return "kiosk"
+    if who.role == "desk" and req.slot_start is None:
+        return "desk"
     return "appointment" if req.slot_start is not None else "staff"
 
 
@@ -63,9 +66,11 @@ async def issue(request: web.Request, body: BaseModel | None) -> m.Issued:
         req.service,
         req.cls,
         channel,
-        staff=channel in ("staff", "appointment"),
+        staff=channel in ("staff", "appointment", "desk"),
         phone=req.phone or "",
         slot_start=req.slot_start,
+        id_number=req.id_number or "",
+        device=request[PRINCIPAL].window if channel == "kiosk" else "",
     )
     return present.issued(out.ticket, out.secret, hall.config, hall.lang)
 
@@ -264,4 +269,5 @@ ROUTES: list[Route] = [
         body=m.RulesPatch,
         response=m.RulesOut,
     ),
+    *ID_ROUTES,
 ]

@@ -9,11 +9,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from queue_server.domain import limits
+from queue_server.domain import idnumber, limits
 from queue_server.domain.phones import MAX_LENGTH, PhoneError, canonical_phone
 from queue_server.domain.text import clean_or_keep
 
-Channel = Literal["kiosk", "mobile", "staff", "appointment"]
+Channel = Literal["kiosk", "mobile", "staff", "appointment", "desk"]
 """Decided by who calls, never by the body: a kiosk's token, staff's token, or none (online)."""
 
 
@@ -44,6 +44,13 @@ class IssueRequest(Body):
         default=None,
         description="appointment slot start (staff only): on time, the ticket's place is the "
         "slot; late past the hall's grace, it joins as a normal ticket",
+    )
+    id_number: str | None = Field(
+        default=None,
+        max_length=idnumber.MAX_LENGTH,
+        description="resident ID number (GB 11643), optional: checked, counted against the "
+        "hall's per-ID daily limit, may give the green channel by age; kept only as a keyed "
+        "digest, never shown, logged or answered",
     )
 
     @field_validator("phone", mode="before")

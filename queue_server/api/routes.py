@@ -54,8 +54,8 @@ class Route:
 
 @dataclass(frozen=True)
 class Principal:
-    role: Literal["window", "manager", "kiosk", "sms", "pad"]
-    window: str = ""  # the window's id (its pad's too), or the kiosk's
+    role: Literal["window", "manager", "kiosk", "sms", "pad", "desk"]
+    window: str = ""  # the window's id (its pad's too), or the kiosk's or guide desk's
 
     @property
     def label(self) -> str:
@@ -68,6 +68,7 @@ HALLS: web.AppKey[dict[str, Hall]] = web.AppKey("halls")
 TOKENS: web.AppKey[dict[str, dict[str, Principal]]] = web.AppKey("tokens")  # hall -> sha256 ->
 DEMO_WARNED: web.AppKey[set[str]] = web.AppKey("demo_warned")
 PRINCIPAL = web.RequestKey("principal", Principal)
+SECRET = web.AppKey("secret", bytes)  # HALLCALL_SECRET: keys digests of request bodies
 OUTAGE = web.AppKey("outage", Outage)  # Redis: logged when it starts and when it ends
 
 
@@ -129,8 +130,8 @@ def authorize(request: web.Request, auth: Auth) -> Principal | None:
         )
     if auth == "manager" and p.role != "manager":
         raise Refused("forbidden", "this needs a manager's token")
-    if auth == "window" and p.role == "kiosk":
-        raise Refused("forbidden", "a kiosk's token only issues tickets")
+    if auth == "window" and p.role in ("kiosk", "desk"):
+        raise Refused("forbidden", f"a {p.role}'s token only issues tickets")
     if auth == "window" and p.role == "window" and p.window != request.match_info["window"]:
         raise Refused(
             "forbidden",
@@ -249,7 +250,9 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
                 request.match_info["hall"],
                 idempotency_scope(request, who),
                 idempotency.check_key(key),
-                idempotency.fingerprint(request.method, request.path, await request.read()),
+                idempotency.fingerprint(
+                    request.method, request.path, await request.read(), request.app[SECRET]
+                ),
                 lambda: _answer(route, request, body),
             )
             status = answer.status

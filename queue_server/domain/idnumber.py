@@ -21,7 +21,12 @@ MAX_LENGTH = 40
 
 
 class IdNumberError(ValueError):
-    """Not a valid resident ID number; the message is one line for the citizen."""
+    """Not a valid resident ID number; the message is one line for the citizen. `kind` says
+    what is wrong ("shape", "date" or "check"), so a page can say it in its own language."""
+
+    def __init__(self, message: str, kind: str = "shape") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def check_character(first17: str) -> str:
@@ -39,11 +44,11 @@ def canonical_id(raw: str, today: dt.date) -> str:
     try:
         born = dt.date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
     except ValueError:
-        raise IdNumberError("the ID number's birth date does not exist") from None
+        raise IdNumberError("the ID number's birth date does not exist", "date") from None
     if born > today or born.year < 1880:
-        raise IdNumberError("the ID number's birth date is impossible")
+        raise IdNumberError("the ID number's birth date is impossible", "date")
     if check_character(text[:17]) != text[17]:
-        raise IdNumberError("the ID number's check digit is wrong (a digit mistyped?)")
+        raise IdNumberError("the ID number's check digit is wrong (a digit mistyped?)", "check")
     return text
 
 

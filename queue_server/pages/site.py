@@ -58,6 +58,7 @@ def setup(app: web.Application, lang: str = "zh") -> None:
     app.router.add_get("/hall/{hall}", page(hall_page))
     app.router.add_get("/kiosk/{hall}", page(kiosk_page))
     app.router.add_get("/kiosk/{hall}/t/{ticket}", page(printed_ticket))
+    app.router.add_get("/desk/{hall}", page(desk_page))
     app.router.add_get("/m/{hall}/t/{ticket}", page(status_page))
     app.router.add_get("/m/{hall}/t/{ticket}/live", page(status_live))
     app.router.add_post("/m/{hall}/t/{ticket}/{action:cancel|rejoin}", page(citizen_form))
@@ -205,14 +206,38 @@ async def hall_page(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> we
 
 async def kiosk_page(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> web.Response:
     services, _ = await _services(hall, ctx["lang"])
-    errors = {k[4:]: v for k, v in ctx["t"].items() if k.startswith("err_")}
     return render(
         request,
         "kiosk.html",
         ctx,
         hall=hall.id,
         services=services,
-        errors_json=json.dumps(errors, ensure_ascii=False),
+        errors_json=_errors_json(ctx),
+        green_age=hall.config.ids.green_age,
+    )
+
+
+def _errors_json(ctx: dict[str, Any]) -> str:
+    errors = {k[4:]: v for k, v in ctx["t"].items() if k.startswith("err_")}
+    return json.dumps(errors, ensure_ascii=False)
+
+
+async def desk_page(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> web.Response:
+    """The guide desk (导办台): any class, with or without a phone or ID number. Like the
+    kiosk's, the page holds no token: the desk's browser keeps it (desk.js)."""
+    lang = ctx["lang"]
+    services, _ = await _services(hall, lang)
+    classes = [{"id": c.id, "name": c.name.get(lang)} for c in hall.config.classes]
+    return render(
+        request,
+        "desk.html",
+        ctx,
+        hall=hall.id,
+        services=services,
+        classes=classes,
+        class_names_json=json.dumps({c["id"]: c["name"] for c in classes}, ensure_ascii=False),
+        errors_json=_errors_json(ctx),
+        green_age=hall.config.ids.green_age,
     )
 
 

@@ -127,3 +127,17 @@ def staff_fails(hall: str, staff: str) -> str:
 def ratings(hall: str, day: str) -> str:
     """The 好差评 ratings of the day's tickets: ticket id -> JSON (no phone, name or ID)."""
     return prefix(hall) + f"d:{day}:ratings"
+
+
+# -- ID numbers and anti-touting (防黄牛): only keyed digests, never the numbers -------------
+
+
+def id_blacklist(hall: str) -> str:
+    """Blacklisted ID digests: digest -> JSON (reason, until, who); expired entries are
+    ignored by the check and dropped when listed."""
+    return prefix(hall) + "idblack"
+
+
+def id_agents(hall: str) -> str:
+    """Registered agents (代办): ID digest -> JSON (label, cap, until)."""
+    return prefix(hall) + "idagents"

@@ -59,6 +59,8 @@
     const body = { service: service };
     const phone = document.getElementById("phone").value.trim();
     if (phone) body.phone = phone;
+    const idNumber = document.getElementById("id_number").value.trim();
+    if (idNumber) body.id_number = idNumber;
     let resp;
     try {
       try {
