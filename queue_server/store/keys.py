@@ -133,8 +133,8 @@ def ratings(hall: str, day: str) -> str:
 
 
 def id_blacklist(hall: str) -> str:
-    """Blacklisted ID digests: digest -> JSON (reason, until, who); expired entries are
-    ignored by the check and dropped when listed."""
+    """Blacklisted ID digests: digest -> JSON (reason, until, who); an expired entry is
+    ignored by every reader."""
     return prefix(hall) + "idblack"
 
 
