@@ -173,7 +173,7 @@ async def all_of_redis(redis: Redis) -> str:
         elif kind == "stream":
             out.append(repr(await redis.xrange(key)))
         else:
-            raise AssertionError(f"unexpected type {kind} of {key}")
+            raise AssertionError(f"unexpected type {kind!r} of {key!r}")
     return "\n".join(out)
 
 
