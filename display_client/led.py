@@ -74,6 +74,8 @@ def compose(
             size_top = fit(measure, p.number, int(height * 0.46), width)
             _line(items, p.number, top, size_top, measure, "number", now)
         text = words["call"].format(number=p.number, window=name)
+        step = st.step_tag(s, p.service, p.step, p.steps, lang)
+        text = f"{text} {step}" if step else text
         nxt = min(nxt, _line(items, text, bottom, int(height * 0.38), measure, "bottom", now))
     else:
         idle = s.hall.display.idle.get(lang)

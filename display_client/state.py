@@ -83,6 +83,9 @@ class ShownCall:
     seq: int
     event: str
     time: float  # epoch seconds (server)
+    service: str = ""
+    step: int = 0  # 一票到底: the ticket's step (1-based) and how many it has; 0 for one
+    steps: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,9 @@ class Panel:
     paused: bool = False
     reason: str = ""
     since: float = 0.0  # when the number was called, screen seconds (for the flash)
+    service: str = ""
+    step: int = 0  # the current ticket's step of `steps` (several steps), else 0
+    steps: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +211,9 @@ def call_of(body: dict[str, Any]) -> ShownCall:
         seq=int(body.get("seq", 0)),
         event=str(body.get("event", "")),
         time=float(body.get("time", 0.0)),
+        service=str(body.get("service", "")),
+        step=int(body.get("step") or 0),
+        steps=int(body.get("steps") or 0),
     )
 
 
@@ -240,7 +249,15 @@ def add_call(state: ScreenState, call: ShownCall, now: float) -> ScreenState:
     panel = state.panel
     if panel is not None and call.window == panel.window:
         panel = replace(
-            panel, number=call.number, state="called", green=call.green, paused=False, since=now
+            panel,
+            number=call.number,
+            state="called",
+            green=call.green,
+            paused=False,
+            since=now,
+            service=call.service,
+            step=call.step,
+            steps=call.steps,
         )
     entries = tuple(e for e in state.entries if e.call.number != call.number)
     pending = tuple(p for p in state.pending if p.number != call.number)
@@ -311,6 +328,9 @@ def apply_panel(state: ScreenState, body: dict[str, Any], now: float) -> ScreenS
         paused=bool(body.get("paused")),
         reason=str(body.get("reason", "")),
         since=since,
+        service=str(cur.get("service", "")),
+        step=int(cur.get("step") or 0),
+        steps=int(cur.get("steps") or 0),
     )
     return replace(state, panel=panel, synced=True)
 
@@ -325,6 +345,14 @@ def language(state: ScreenState, now_wall: float) -> str:
 def window_name(state: ScreenState, window: str, lang: str, fallback: str) -> str:
     text = state.hall.windows.get(window)
     return text.get(lang) if text else fallback
+
+
+def step_tag(state: ScreenState, service: str, step: int, steps: int, lang: str) -> str:
+    """一票到底: "(2/2 缴费)" for a ticket at step 2 of 2, for 缴费; "" for one service."""
+    if steps < 2 or not 0 < step <= steps:
+        return ""
+    text = state.hall.services.get(service)
+    return f"({step}/{steps} {text.get(lang) if text else service})"
 
 
 def flashing(state: ScreenState, now: float) -> bool:

@@ -189,7 +189,8 @@ def _now_calling(o: _Out, s: st.ScreenState, r: Regions, lang: str, now: float) 
         )
         name = st.window_name(s, e.call.window, lang, e.call.window_name)
         tx = x + pad + num_w + arrow_w
-        tag_h = int(row_h * 0.28) if e.call.green else 0
+        step = st.step_tag(s, e.call.service, e.call.step, e.call.steps, lang)
+        tag_h = int(row_h * 0.28) if e.call.green or step else 0
         o.text(
             name,
             (tx, ry + int(row_h * 0.05), w - tx - pad, row_h - tag_h - int(row_h * 0.05)),
@@ -197,14 +198,19 @@ def _now_calling(o: _Out, s: st.ScreenState, r: Regions, lang: str, now: float) 
             fg_txt,
             f"now.{i}.window",
         )
+        tag_y, tag_w = ry + row_h - tag_h - int(row_h * 0.06), w - tx - pad
+        green_w = tag_w // 2 if step else tag_w
         if e.call.green:
             o.text(
                 WORDS[lang]["green"],
-                (tx, ry + row_h - tag_h - int(row_h * 0.06), w - tx - pad, tag_h),
+                (tx, tag_y, green_w, tag_h),
                 tag_h,
                 BG if lit else GREEN,
                 f"now.{i}.green",
             )
+        if step:  # the step of a ticket of several steps: "(2/2 缴费)"
+            sx = tx + (green_w if e.call.green else 0)
+            o.text(step, (sx, tag_y, tx + tag_w - sx, tag_h), tag_h, fg_txt, f"now.{i}.step")
         if i:
             o.fill((x + pad, ry, w - 2 * pad, max(1, int(r.unit * 2))), LINE)
     return nxt

@@ -22,6 +22,14 @@ from queue_server.snapshots import Waits, build_board, build_panel, hall_message
 from queue_server.store.hall_store import Entry
 
 
+def notice_key(f: dict[str, str]) -> str:
+    """The real-world event a notice is: "{ticket}/{kind}/{round}", and "/s{step}" from a
+    ticket's second step on (its calls there are new events, not repeats)."""
+    key = f"{f['ticket']}/{f['kind']}/{f.get('round', 0)}"
+    step = int(f.get("step") or 0)
+    return f"{key}/s{step}" if step > 1 else key
+
+
 class Announcer:
     def __init__(self, config: HallConfig, live: LiveCache, lang: str) -> None:
         self.config = config
@@ -46,9 +54,12 @@ class Announcer:
                 green=self.config.is_green(f["class"]),
                 time=int(f["time"]) / 1000,
                 seq=int(f["seq"]),
+                step=int(f.get("step") or 0),
+                steps=int(f.get("steps") or 0),
             )
             return topic_calls(hall), encode(call)
         lang = f.get("lang") or self.lang
+        step = int(f.get("step") or 0)
         service = self.config.service(f["service"])
         ahead = int(f.get("ahead", 0))
         est = self.live.estimate(f["service"], ahead) if f["kind"] == "ticket_taken" else None
@@ -69,7 +80,9 @@ class Announcer:
             eta_range=[est.low, est.high] if est else None,
             rejoin_minutes=self.live.rejoin_minutes if f["kind"] == "missed" else 0,
             lang=lang,
-            key=f"{f['ticket']}/{f['kind']}/{f.get('round', 0)}",
+            key=notice_key(f),
+            step=step,
+            steps=int(f.get("steps") or 0),
         )
         return topic_notify(hall), encode(notice)
 

@@ -35,6 +35,8 @@ STATUS = {
     "staff_locked": 423,
     "signin_required": 409,
     "not_signed_in": 409,
+    "already_signed_in": 409,
+    "same_window": 409,
     "not_finished": 409,
     "already_rated": 409,
     "rating_closed": 409,

@@ -126,12 +126,14 @@ class Hall:
         lang: str | None = None,
         id_number: str = "",
         device: str = "",
+        steps: tuple[str, ...] = (),
     ) -> IssuedView:
         """`id_number`: typed at a kiosk or desk (checked, counted, kept as a digest only);
         `device`: the kiosk that issues (its daily cap)."""
         service = self.config.service(service_id)
         if service is None:
             raise Refused("unknown_service", f"hall {self.id} has no service {service_id}")
+        self._check_steps(service_id, steps)
         cls = self.config.priority_class(cls_id)
         if cls is None:
             raise Refused("unknown_class", f"hall {self.id} has no priority class {cls_id}")
@@ -161,6 +163,7 @@ class Hall:
                 self.phone_key(phone) if phone else "",
                 slot_us,
                 lang or self.lang,
+                steps,
             )
         )
         metrics.TICKETS.labels(self.id, service.id).inc()
@@ -178,8 +181,20 @@ class Hall:
             phone=mask_phone(phone) if phone else None,
             eta_range=(est.low, est.high) if est else None,
             eta_after_close=bool(est and est.after_close),
+            step=1 if len(steps) > 1 else 0,
+            steps=steps if len(steps) > 1 else (),
         )
         return IssuedView(ticket, issued.secret)
+
+    def _check_steps(self, service_id: str, steps: tuple[str, ...]) -> None:
+        """一票到底: the steps of a ticket start with its service, each one of the hall's."""
+        if not steps:
+            return
+        if steps[0] != service_id:
+            raise Refused("invalid_request", f"the first step must be the service {service_id}")
+        for sid in steps:
+            if self.config.service(sid) is None:
+                raise Refused("unknown_service", f"hall {self.id} has no service {sid}")
 
     def _slot_place(
         self, slot_start: datetime | None, staff: bool, cls: PriorityClass
@@ -244,11 +259,13 @@ class Hall:
             ahead=ahead if queued else None,
             eta_minutes=est.minutes if est else None,
             issued_at=float(r["issued_at"]) / 1000,
-            window=r.get("window") if not queued and r.get("window") else None,
             phone=mask_phone(r["phone"]) if r.get("phone") else None,
             recalls=int(r.get("recalls", 0)),
             eta_range=(est.low, est.high) if est else None,
             eta_after_close=bool(est and est.after_close),
+            step=int(r.get("step") or 0),
+            steps=tuple(str(x) for x in r.get("steps") or ()),
+            window=r.get("to_window") or (r.get("window") if not queued else None) or None,
         )
 
     # -- windows ---------------------------------------------------------------------------
@@ -261,11 +278,12 @@ class Hall:
         number: str = "",
         reason: str = "",
         case: str = "",
+        to_window: str = "",
     ) -> WindowOutcome:
         if self.config.window(window) is None:
             raise Refused("unknown_window", f"hall {self.id} has no window {window}")
         try:
-            changed = await self._act(window, action, service, number, reason, case)
+            changed = await self._act(window, action, service, number, reason, case, to_window)
         except Refused as exc:
             metrics.ACTIONS.labels(self.id, action, exc.code).inc()
             raise
@@ -275,6 +293,8 @@ class Hall:
             touched |= self.live.windows_serving(changed.record["service"])
         if service:
             touched |= self.live.windows_serving(service)
+        if to_window:
+            touched.add(to_window)
         self._after(changed.entries, touched)
         for e in changed.entries:
             if e.stream == "calls":
@@ -288,7 +308,14 @@ class Hall:
         return WindowOutcome(action, window, ticket, finished, changed.seq)
 
     async def _act(
-        self, window: str, action: str, service: str, number: str, reason: str, case: str
+        self,
+        window: str,
+        action: str,
+        service: str,
+        number: str,
+        reason: str,
+        case: str,
+        to_window: str = "",
     ) -> Changed:
         if (
             action in CALL_ACTIONS
@@ -303,9 +330,12 @@ class Hall:
             return await self._do(self.store.recall(window))
         if action not in STEP_ACTIONS:
             raise Refused("unknown_action", f"no window action {action}")
-        if action == "transfer" and self.config.service(service) is None:
+        if action == "transfer" and to_window:
+            if self.config.window(to_window) is None:
+                raise Refused("unknown_window", f"hall {self.id} has no window {to_window}")
+        elif action == "transfer" and self.config.service(service) is None:
             raise Refused("unknown_service", f"hall {self.id} has no service {service}")
-        return await self._do(self.store.step(window, action, service, reason, case))
+        return await self._do(self.store.step(window, action, service, reason, case, to_window))
 
     async def window_state(self, window: str) -> WindowView:
         cfg = self.config.window(window)
@@ -333,6 +363,7 @@ class Hall:
             upcoming=panel.upcoming,
             staff=panel.staff,
             today=panel.today,
+            queued=panel.queued,
         )
 
     # -- screens ---------------------------------------------------------------------------

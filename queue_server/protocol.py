@@ -62,6 +62,10 @@ class Call:
     green: bool
     time: float  # epoch seconds
     seq: int  # hall call counter
+    # 一票到底: a ticket of several steps is at step `step` (1-based) of `steps`, for `service`
+    # ("A003 (2/2 缴费)"); both 0 for a ticket of one service. Added in schema 1 (optional).
+    step: int = 0
+    steps: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,8 @@ class Notice:
     rejoin_minutes: float = 0  # missed: how long the citizen has to rejoin
     lang: str = "zh"  # the language the citizen took the ticket in
     key: str = ""
+    step: int = 0  # a ticket of several steps: its step (1-based) and how many; 0 otherwise
+    steps: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +151,8 @@ class WindowPanel:
     time: float
     paused: bool
     reason: str  # why it is paused
-    current: dict[str, Any] | None  # number, service, state, green, called_at, recalls
+    # number, service, state, green, called_at, recalls; step, steps (several steps, else 0)
+    current: dict[str, Any] | None
     waiting: dict[str, int] = field(default_factory=dict)  # per service the window serves
     parked: list[str] = field(default_factory=list)
     recall_limit: int = 0  # recalls allowed before a no-show (the panel counts down)
@@ -154,6 +161,7 @@ class WindowPanel:
     finished: dict[str, Any] | None = None  # the last ticket finished here: ticket, number, at
     rated: str = ""  # number of the last ticket rated here (never its level)
     upcoming: list[str] = field(default_factory=list)  # the next numbers it would call
+    queued: list[str] = field(default_factory=list)  # transferred to this window, called first
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,8 @@ def build_board(
                 "green": hall.is_green(call["class"]),
                 "time": call["time"] / 1000,
                 "seq": call["seq"],
+                "step": int(call.get("step") or 0),
+                "steps": int(call.get("steps") or 0),
             }
         )
     return Board(
@@ -115,13 +117,15 @@ def build_panel(
                 "green": hall.is_green(cur["class"]),
                 "called_at": cur["called_at"] / 1000,
                 "recalls": int(cur["recalls"]),
+                "step": int(cur.get("step") or 0),
+                "steps": int(cur.get("steps") or 0),
             }
             if cur
             else None
         ),
         waiting={s: waiting.get(s, 0) for s in pairs(w["offsets"])},
         parked=[str(p) for p in _list(w["parked"])],
-        recall_limit=hall.queue.recall_limit,
+        recall_limit=_recall_limit(hall, snap),
         staff=_staff(hall, str(w.get("staff") or "")),
         today=_today(w.get("today")),
         finished=(
@@ -135,7 +139,14 @@ def build_panel(
         ),
         rated=str(w.get("rated") or ""),
         upcoming=[str(n) for n in _list(w.get("upcoming"))],
+        queued=[str(n) for n in _list(w.get("queued"))],
     )
+
+
+def _recall_limit(hall: HallConfig, snap: dict[str, Any]) -> int:
+    """The live limit (a manager may have changed it), else the hall file's."""
+    live = snap.get("recall_limit")
+    return int(live) if isinstance(live, int | float) and live >= 0 else hall.queue.recall_limit
 
 
 def _staff(hall: HallConfig, sid: str) -> str:

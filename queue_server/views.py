@@ -20,6 +20,8 @@ class TicketView:
     recalls: int = 0
     eta_range: tuple[int, int] | None = None  # minutes; about 90% are called inside it
     eta_after_close: bool = False  # due after today's closing time
+    step: int = 0  # a ticket of several steps: the one it is at (1-based); 0 for one step
+    steps: tuple[str, ...] = ()  # its services in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,7 @@ class WindowView:
     upcoming: list[str] = field(default_factory=list)
     staff: str = ""  # id and masked name
     today: dict[str, float] = field(default_factory=dict)
+    queued: list[str] = field(default_factory=list)  # transferred to this window: called first
 
 
 @dataclass(frozen=True, slots=True)

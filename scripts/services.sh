@@ -158,7 +158,7 @@ Window 3 (panel and rating pad drawn headless to var/snapshots/panel-demo-3.png,
   .venv/bin/window-client pause --hall demo --window 3 --reason 午休
 Hall screens (headless, redrawn as calls come; each spoken call as a WAV in var/audio/):
   var/screens/tv.png (hall TV, 1920x1080)   var/screens/led-3.png (window 3's LED strip)
-Demo tokens: demo-window-1 … demo-window-6, demo-kiosk-1, demo-pad-1 … demo-pad-6, demo-manager,
+Demo tokens: demo-window-1 … demo-window-7, demo-kiosk-1, demo-pad-1 … demo-pad-7, demo-manager,
 demo-sms. Demo staff (id/PIN): 1001/1111, 1002/2222, 1003/3333.   Stop: make stop
 INFO
 }

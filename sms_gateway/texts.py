@@ -86,7 +86,22 @@ def fields(notice: Mapping[str, Any], hall: HallTexts, lang: str) -> dict[str, s
         "rejoin": f"{rejoin:g}",
         "link": link,
         "hall": _pick(hall.name, lang),
+        "step": step_text(notice, hall, lang),
     }
+
+
+def step_text(notice: Mapping[str, Any], hall: HallTexts, lang: str) -> str:
+    """一票到底: "（第2步/共2步：缴费）" for a ticket of several steps, "" otherwise."""
+    step, steps = int(notice.get("step") or 0), int(notice.get("steps") or 0)
+    if steps < 2 or not 0 < step <= steps or notice.get("kind") == "finished":
+        return ""
+    service = str(notice.get("service", ""))
+    name = (
+        str(notice.get("service_name") or "") or _pick(hall.services.get(service), lang) or service
+    )
+    if lang == "en":
+        return f" (step {step} of {steps}: {name})"
+    return f"（第{step}步/共{steps}步：{name}）"
 
 
 def template_of(notice: Mapping[str, Any], hall: HallTexts, lang: str) -> str:
@@ -107,7 +122,10 @@ def render(notice: Mapping[str, Any], hall: HallTexts, lang: str) -> str:
     template = template_of(notice, hall, lang)
     if not template:
         return ""
-    body = template.format_map(_Blank(fields(notice, hall, lang)))
+    values = fields(notice, hall, lang)
+    body = template.format_map(_Blank(values))
+    if "{step}" not in template:  # a hall's own template may place it; else it goes last
+        body += values["step"]
     sign = signature(hall, lang)
     return f"【{sign}】{body}" if sign else body
 

@@ -29,7 +29,7 @@ from tests.services import ROOT, SECRET, Broker, RedisCluster, RedisServer
 DEMO = ROOT / "config" / "halls" / "demo.toml"
 # Thursday 2026-11-26 10:00 in Shanghai: the demo hall is open.
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
-W = {n: {"Authorization": f"Bearer demo-window-{n}"} for n in range(1, 7)}
+W = {n: {"Authorization": f"Bearer demo-window-{n}"} for n in range(1, 8)}
 MANAGER = {"Authorization": "Bearer demo-manager"}
 KIOSK = {"Authorization": "Bearer demo-kiosk-1"}
 

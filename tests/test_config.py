@@ -26,8 +26,8 @@ def broken(tmp_path: Path, old: str, new: str) -> str:
 
 def test_demo_hall() -> None:
     hall = load_hall(DEMO)
-    assert hall.service_ids == ["A", "B", "C"]
-    assert [w.id for w in hall.windows] == ["1", "2", "3", "4", "5", "6"]
+    assert hall.service_ids == ["A", "B", "C", "D"]  # D: 缴费, a second step
+    assert [w.id for w in hall.windows] == ["1", "2", "3", "4", "5", "6", "7"]
     served = [set(w.services) for w in hall.windows]
     assert any(len(a & b) and a != b for a in served for b in served)  # overlapping services
     assert hall.uses_demo_tokens()

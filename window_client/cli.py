@@ -71,7 +71,13 @@ def parser() -> argparse.ArgumentParser:
         if name in ("call", "unpark"):
             p.add_argument("number", help="ticket number as printed, e.g. A005")
         elif name == "transfer":
-            p.add_argument("--service", required=True, help="the service to move the ticket to")
+            to = p.add_mutually_exclusive_group(required=True)
+            to.add_argument("--service", help="the service to move the ticket to")
+            to.add_argument(
+                "--to-window",
+                metavar="WINDOW",
+                help="the window to move the ticket to (the front of its own queue)",
+            )
         elif name == "pause":
             p.add_argument("--reason", default="", help="shown on screens, e.g. 午休")
         elif name == "finish":
@@ -98,6 +104,8 @@ def _pin(args: argparse.Namespace) -> str:
 def action_body(args: argparse.Namespace) -> dict[str, Any]:
     if args.command in ("call", "unpark"):
         return {"number": args.number.upper()}
+    if args.command == "transfer" and args.to_window:
+        return {"window": args.to_window}
     if args.command == "transfer":
         return {"service": args.service.upper()}
     if args.command == "pause":

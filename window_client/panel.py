@@ -96,7 +96,7 @@ class PanelApp(ScreenApp[PanelState]):
         self.prompt = None
         body: dict[str, Any] = {}
         if action == "transfer":
-            body = {"service": arg.upper()}
+            body = self._transfer_target(arg)
         elif action in ("call", "unpark"):
             body = {"number": self._number(arg)}
         elif action == "pause":
@@ -105,6 +105,17 @@ class PanelApp(ScreenApp[PanelState]):
             staff, _, pin = arg.partition("\n")
             body = {"staff": staff, "pin": pin}
         self.spawn(self.perform(action, body))
+
+    def _transfer_target(self, arg: str) -> dict[str, Any]:
+        """A button's "w:5" or "s:A", or what was typed: a service letter, else a window
+        (a keypad has digits: "5" is window 5)."""
+        kind, _, value = arg.strip().partition(":")
+        if value and kind in ("w", "s"):
+            return {"window": value} if kind == "w" else {"service": value.upper()}
+        typed = arg.strip()
+        if typed.upper() in self.state.service_names or typed not in self.state.window_names:
+            return {"service": typed.upper()}
+        return {"window": typed}
 
     def _number(self, typed: str) -> str:
         """A keypad has digits only: "5" at a window serving B means B005."""
@@ -194,6 +205,10 @@ class PanelApp(ScreenApp[PanelState]):
         elif s.current:
             cur = s.current
             f.text(surface, (24, 52), str(cur.get("number", "")), 64, draw.ACCENT)
+            if int(cur.get("steps") or 0) > 1:  # 一票到底: "2/2 缴费"
+                sid = str(cur.get("service", ""))
+                step = f"{cur.get('step')}/{cur.get('steps')} {s.service_names.get(sid, sid)}"
+                f.text(surface, (24, 124), step, 16, draw.DIM)
             state = t(str(cur.get("state", "called")), lang)
             f.text(surface, (260, 58), state, 22)
             called_at = cur.get("called_at")
@@ -211,7 +226,10 @@ class PanelApp(ScreenApp[PanelState]):
         if s.upcoming:
             f.text(surface, (300, y), " ".join(s.upcoming[:5]), 16, draw.DIM)
         y += 24
-        f.text(surface, (12, y), f"{t('parked', lang)}: {' '.join(s.parked) or '-'}", 16)
+        parked = f"{t('parked', lang)}: {' '.join(s.parked) or '-'}"
+        if s.queued:  # transferred here: called first
+            parked += f"   {t('queued', lang)}: {' '.join(s.queued)}"
+        f.text(surface, (12, y), parked, 16)
         if s.rated:
             f.text(surface, (300, y), t("rated", lang, number=s.rated), 16, draw.GOOD)
         y += 24
@@ -237,10 +255,14 @@ class PanelApp(ScreenApp[PanelState]):
         return sid
 
     def _layout(self, width: int, top: int) -> list[Button]:
-        lang, p = self.state.lang, self.prompt
+        lang, p, s = self.state.lang, self.prompt, self.state
         if p is not None and p.action == "transfer":
-            choices = [(sid, f"{sid} {name}") for sid, name in self.state.service_names.items()]
-            return self._grid(width, top, "transfer", choices)
+            choices = [(sid, f"{sid} {name}") for sid, name in s.service_names.items()]
+            choices += [
+                (f"w:{wid}", t("to_window", lang, name=name))
+                for wid, name in s.window_names.items()
+            ]
+            return self._grid(width, top, "transfer", choices, cols=4)
         if p is not None and p.action == "unpark":
             return self._grid(width, top, "unpark", [(n, n) for n in self.state.parked])
         if p is not None:
@@ -255,19 +277,24 @@ class PanelApp(ScreenApp[PanelState]):
         return out
 
     def _grid(
-        self, width: int, top: int, action: str, choices: list[tuple[str, str]]
+        self, width: int, top: int, action: str, choices: list[tuple[str, str]], cols: int = 3
     ) -> list[Button]:
-        bw, bh, gap = (width - 16 - 2 * 6) // 3, 44, 6
+        """Up to two rows of choices and Esc (three rows of four, Esc in the title row)."""
+        rows = 2 if cols == 3 else 3
+        bw, bh, gap = (width - 16 - (cols - 1) * 6) // cols, 44 if rows == 2 else 40, 6
         out = [
             Button(
-                pygame.Rect(8 + (i % 3) * (bw + gap), top + 28 + (i // 3) * (bh + gap), bw, bh),
+                pygame.Rect(
+                    8 + (i % cols) * (bw + gap), top + 28 + (i // cols) * (bh + gap), bw, bh
+                ),
                 action,
                 label,
                 arg=arg,
             )
-            for i, (arg, label) in enumerate(choices[:6])
+            for i, (arg, label) in enumerate(choices[: cols * rows])
         ]
-        out.append(Button(pygame.Rect(width - 120, top + 128, 110, 36), "cancel", "Esc"))
+        esc = (width - 120, top + 128, 110, 36) if rows == 2 else (width - 90, top + 2, 80, 24)
+        out.append(Button(pygame.Rect(*esc), "cancel", "Esc"))
         return out
 
     def _draw_prompt(self, surface: pygame.Surface, width: int) -> None:

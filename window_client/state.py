@@ -35,6 +35,8 @@ class PanelState:
     recall_limit: int | None = None
     clock_offset: float = 0.0  # server time minus ours: elapsed times use the server's clock
     service_names: dict[str, str] = field(default_factory=dict)
+    window_names: dict[str, str] = field(default_factory=dict)  # the other windows
+    queued: list[str] = field(default_factory=list)  # transferred to this window, first called
     message: str = ""
     message_bad: bool = False
     busy: str = ""  # the action in flight
@@ -56,9 +58,12 @@ class PanelState:
             names = s.get("name") or {}
             self.service_names[str(s["id"])] = str(names.get(self.lang) or names.get("zh", s["id"]))
         for w in body.get("windows") or []:
-            if str(w.get("id")) == self.window and not self.name:
-                names = w.get("name") or {}
-                self.name = str(names.get(self.lang) or names.get("zh", ""))
+            names = w.get("name") or {}
+            name = str(names.get(self.lang) or names.get("zh", ""))
+            if str(w.get("id")) != self.window:
+                self.window_names[str(w.get("id"))] = name or str(w.get("id"))
+            elif not self.name:
+                self.name = name
         self.changed()
 
     def apply_panel(self, body: dict[str, Any], live: bool = False) -> bool:
@@ -77,6 +82,7 @@ class PanelState:
         self.current = dict(cur) if isinstance(cur, dict) else None
         self.waiting = {str(k): int(v) for k, v in (body.get("waiting") or {}).items()}
         self.upcoming = [str(n) for n in body.get("upcoming") or []]
+        self.queued = [str(n) for n in body.get("queued") or []]
         self.parked = [str(p) for p in body.get("parked") or []]
         self.staff = str(body.get("staff", self.staff) or "")
         self.today = dict(body.get("today") or {})
@@ -125,6 +131,8 @@ class PanelState:
                 "state": ticket.get("state", "called"),
                 "recalls": ticket.get("recalls", 0),
                 "called_at": None,
+                "step": ticket.get("step") or 0,
+                "steps": len(ticket.get("steps") or ()),
             }
         elif action == "recall" and isinstance(ticket, dict) and self.current:
             self.current = {**self.current, "recalls": ticket.get("recalls", 0)}

@@ -34,7 +34,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "rated": {"zh": "{number} 已评价", "en": "{number} rated"},
     "working": {"zh": "处理中…", "en": "Working…"},
     "type_number": {"zh": "输入号码后按回车", "en": "Type the number, then Enter"},
-    "type_service": {"zh": "输入业务代码后按回车", "en": "Type the service letter, then Enter"},
+    "type_service": {
+        "zh": "输入业务代码或窗口号后按回车",
+        "en": "Type a service letter or a window number, then Enter",
+    },
+    "to_window": {"zh": "→{name}", "en": "→ {name}"},
+    "queued": {"zh": "转来", "en": "Sent here"},
     "type_reason": {"zh": "输入暂停原因后按回车", "en": "Type the reason, then Enter"},
     "type_staff": {"zh": "工号 + 回车，密码 + 回车", "en": "Staff id, Enter; PIN, Enter"},
     "done": {"zh": "完成", "en": "Done"},

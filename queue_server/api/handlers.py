@@ -71,6 +71,7 @@ async def issue(request: web.Request, body: BaseModel | None) -> m.Issued:
         slot_start=req.slot_start,
         id_number=req.id_number or "",
         device=request[PRINCIPAL].window if channel == "kiosk" else "",
+        steps=tuple(req.steps or ()),
     )
     return present.issued(out.ticket, out.secret, hall.config, hall.lang)
 
@@ -100,7 +101,8 @@ def window_action(action: str) -> Route:
         out = await hall.act(
             request.match_info["window"],
             action,
-            service=body.service if isinstance(body, m.TransferRequest) else "",
+            service=(body.service or "") if isinstance(body, m.TransferRequest) else "",
+            to_window=(body.window or "") if isinstance(body, m.TransferRequest) else "",
             number=body.number if isinstance(body, m.NumberRequest) else "",
             reason=body.reason if isinstance(body, m.PauseRequest) else "",
             case=(body.case or "") if isinstance(body, m.FinishRequest) else "",

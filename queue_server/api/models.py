@@ -6,7 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from queue_server.domain import idnumber, limits
@@ -52,6 +59,14 @@ class IssueRequest(Body):
         "hall's per-ID daily limit, may give the green channel by age; kept only as a keyed "
         "digest, never shown, logged or answered",
     )
+    steps: list[Annotated[str, Field(pattern=limits.SERVICE_ID)]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=limits.MAX_STEPS,
+        description="一票到底: the ticket's services in order, the first being `service` (e.g. "
+        '["A", "D"]: 受理 then 缴费); finishing one step queues it for the next at its '
+        "original place, with the same number",
+    )
 
     @field_validator("phone", mode="before")
     @classmethod
@@ -88,6 +103,12 @@ class Ticket(Body):
     eta_after_close: bool = Field(
         default=False, description="the ticket is likely called only after today's closing"
     )
+    step: int | None = Field(
+        default=None, description="a ticket of several steps: which one it is at (1-based)"
+    )
+    steps: list[str] | None = Field(
+        default=None, description="a ticket of several steps: its services in order"
+    )
 
 
 class Issued(Ticket):
@@ -107,7 +128,18 @@ class PauseRequest(Body):
 
 
 class TransferRequest(Body):
-    service: str = Field(pattern=limits.SERVICE_ID)
+    service: str | None = Field(default=None, pattern=limits.SERVICE_ID)
+    window: str | None = Field(
+        default=None,
+        pattern=limits.ID,
+        description="instead of a service: the front of this window's own queue",
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TransferRequest:
+        if (self.service is None) == (self.window is None):
+            raise PydanticCustomError("invalid_request", "give a service or a window, not both")
+        return self
 
 
 class NumberRequest(Body):
@@ -135,6 +167,9 @@ class WindowState(Body):
     staff: str = Field(default="", description="signed-in staff: id and masked name")
     today: dict[str, float] = Field(
         default={}, description="served, no_shows, avg_minutes (handling) today"
+    )
+    queued: list[str] = Field(
+        default=[], description="numbers transferred to this window: its next calls them first"
     )
 
 

@@ -38,6 +38,8 @@ def ticket(t: TicketView, hall: HallConfig, lang: str) -> m.Ticket:
         recalls=t.recalls,
         eta_range=list(t.eta_range) if t.eta_range else None,
         eta_after_close=t.eta_after_close,
+        step=t.step or None,
+        steps=list(t.steps) or None,
     )
 
 
@@ -68,6 +70,7 @@ def window_state(v: WindowView, hall: HallConfig, lang: str) -> m.WindowState:
         upcoming=v.upcoming,
         staff=v.staff,
         today=v.today,
+        queued=v.queued,
     )
 
 

@@ -11,3 +11,4 @@ OFFSET_MINUTES = (0, 480)  # a window's offset for a service it helps with
 ID = r"^[A-Za-z0-9_-]{1,32}$"  # halls, windows, classes
 SERVICE_ID = r"^[A-Z]$"  # a service is its number prefix
 NUMBER = r"^[A-Z][0-9]{3,9}$"  # a ticket number as printed: prefix and its daily sequence
+MAX_STEPS = 5  # services on a ticket of several steps (一票到底)

@@ -159,6 +159,7 @@ class HallStore:
             keys.window(h, window),
             keys.window_services(h, window),
             keys.parked(h, day, window),
+            keys.window_queue(h, day, window),
         ]
 
     async def _run(
@@ -249,8 +250,10 @@ class HallStore:
         phone_key: str = "",
         slot_us: int | None = None,
         lang: str = "zh",
+        steps: tuple[str, ...] = (),
     ) -> Issued:
-        """Issue a ticket; its secret is shown once, to its holder."""
+        """Issue a ticket; its secret is shown once, to its holder. `steps`: the services of
+        a ticket of several steps in order (the first is `service`), or none."""
         secret = secrets.token_urlsafe(16)
         day = self.day()
         h = self.hall.id
@@ -269,6 +272,8 @@ class HallStore:
                 secret,
                 "" if slot_us is None else slot_us,
                 lang,
+                # 一票到底: always the LAST argument (issue.lua reads ARGV[#ARGV])
+                ",".join(steps) if len(steps) > 1 else "",
             ],
             day=day,
         )
@@ -318,14 +323,24 @@ class HallStore:
         )
 
     async def step(
-        self, window: str, action: str, service: str = "", reason: str = "", case: str = ""
+        self,
+        window: str,
+        action: str,
+        service: str = "",
+        reason: str = "",
+        case: str = "",
+        to_window: str = "",
     ) -> Changed:
-        """skip, start, finish (with a `case` number), transfer (to `service`), park, pause
-        (for `reason`), resume."""
+        """skip, start, finish (with a `case` number), transfer (to `service`, or to the
+        front of window `to_window`'s own queue), park, pause (for `reason`), resume."""
         day = self.day()
         own = self._window_keys(day, window)
+        target = keys.window_queue(self.hall.id, day, to_window or window)
         body, entries = await self._run(
-            "step", [own[0], own[2]], [window, action, service, reason, case], day=day
+            "step",
+            [own[0], own[2], target],
+            [window, action, service, reason, case, to_window],
+            day=day,
         )
         tid, seq, raw = body
         return Changed(tid, _record(raw), int(seq), entries=_entries(entries))
@@ -335,8 +350,9 @@ class HallStore:
     ) -> tuple[int, str, list[Entry]]:
         """Sign `staff` in at the window, or sign out whoever is (`action` "signout"); the new
         seq and who was signed in before."""
+        h = self.hall.id
         body, entries = await self._run(
-            "staff", [keys.window(self.hall.id, window)], [window, action, staff]
+            "staff", [keys.window(h, window), keys.staff_windows(h)], [window, action, staff]
         )
         seq, before = body
         return int(seq), str(before), _entries(entries)

@@ -90,6 +90,11 @@ def parked(hall: str, day: str, wid: str) -> str:
     return prefix(hall) + f"d:{day}:parked:{wid}"
 
 
+def window_queue(hall: str, day: str, wid: str) -> str:
+    """Tickets transferred to a window (its own queue, called first): id -> original place."""
+    return prefix(hall) + f"d:{day}:wq:{wid}"
+
+
 # -- the outbox of one server process (relay) -----------------------------------------------
 
 
@@ -117,6 +122,11 @@ def idempotency(hall: str, window: str, key_digest: str) -> str:
     """The stored answer of a window action or an issue sent with an Idempotency-Key (10 min);
     `window` is the scope: the window, or `issue:<role>:<device>` for issuing."""
     return prefix(hall) + f"idem:{window}:{key_digest}"
+
+
+def staff_windows(hall: str) -> str:
+    """Where each staff member is signed in: staff id -> window (one window at a time)."""
+    return prefix(hall) + "staffat"
 
 
 def staff_fails(hall: str, staff: str) -> str:

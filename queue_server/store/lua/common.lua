@@ -118,11 +118,17 @@ local function outbox(stream, fields)
   OUT[#OUT + 1] = entry
 end
 
+-- How many steps a ticket has (0: a ticket of one service, the usual).
+local function step_count(t)
+  return type(t.steps) == 'table' and #t.steps or 0
+end
+
 local function notice(kind, tid, t, window, ahead)
   if not t.phone or t.phone == '' then return end
   outbox('notify', {'kind', kind, 'ticket', tid, 'number', t.number, 'service', t.service,
                     'window', window or '', 'ahead', ahead or 0, 'phone', t.phone,
-                    'lang', t.lang or '', 'round', t.round or 0, 'time', NOW})
+                    'lang', t.lang or '', 'round', t.round or 0, 'time', NOW,
+                    'step', t.step or 0, 'steps', step_count(t)})
 end
 
 -- Effective time of a queued ticket (µs): its place, minus its class's boost.
@@ -194,6 +200,23 @@ local function tally(KW, field, by)
   redis.call('HINCRBY', KW, field, by)
 end
 
+-- 一票到底: finishing a step of a ticket of several queues it for the next service at its
+-- original place (`base`, as a transfer keeps it), with the same number. The overtaking bound
+-- holds: the ticket is ordered by the time it first joined, never by a later one. Returns the
+-- next service, or nil after the last step.
+local function advance(tid, t)
+  local steps = t.steps
+  if type(steps) ~= 'table' or not t.step or t.step >= #steps then return nil end
+  local nxt = steps[t.step + 1]
+  if not Q[nxt] then return nil end  -- a service gone from the hall file: it ends here
+  t.step, t.service, t.state, t.window = t.step + 1, nxt, 'waiting', nil
+  t.called_at, t.started_at, t.recalls, t.near = nil, nil, 0, nil
+  tsave(tid, t)
+  redis.call('ZADD', Q[nxt][t.class], t.base, tid)
+  touch_day(Q[nxt][t.class])
+  return nxt
+end
+
 -- Finish the window's current ticket (if any) and free the window; returns its id or ''.
 -- A ticket left at the window from an earlier day is dropped without a word.
 local function close_current(KW, window, auto)
@@ -204,18 +227,22 @@ local function close_current(KW, window, auto)
   local t = tload(cur)
   if t and (t.state == 'called' or t.state == 'serving') then
     local from = t.started_at or t.called_at
-    t.state, t.done_at = 'done', NOW
-    if STAFF ~= '' then t.staff = STAFF end  -- who served: a rating goes to them
-    tsave(cur, t)
+    local served = t.service
+    local nxt = advance(cur, t)
+    if not nxt then
+      t.state, t.done_at = 'done', NOW
+      if STAFF ~= '' then t.staff = STAFF end  -- who served: a rating goes to them
+      tsave(cur, t)
+      -- the window's rating pad offers a rating for this ticket (after its last step)
+      redis.call('HSET', KW, 'done', cur, 'done_number', t.number, 'done_at', NOW)
+    end
     tally(KW, 'served', 1)
     if from then tally(KW, 'handle_ms', NOW - from) end
-    -- the window's rating pad offers a rating for this ticket
-    redis.call('HSET', KW, 'done', cur, 'done_number', t.number, 'done_at', NOW)
     if from then
       -- Learn the handling time as eta.learn_stats does: running mean and mean square, the
       -- newest weighing max(1/(n+1), ALPHA_MIN); counted up to CAP x the mean (long services
       -- are real), ignored beyond DROP x the mean (a ticket left open).
-      local d, s = NOW - from, t.service
+      local d, s = NOW - from, served
       local h = redis.call('HMGET', K.handle, s, s .. ':sq', s .. ':n')
       local mean, sq, n = tonumber(h[1] or ''), tonumber(h[2] or ''), tonumber(h[3] or '')
       local first = not mean or mean <= 0  -- no prior: the first time is the prior
@@ -230,8 +257,13 @@ local function close_current(KW, window, auto)
       redis.call('HSET', K.handle, s, string.format('%.3f', mean),
                  s .. ':sq', string.format('%.0f', sq), s .. ':n', n)
     end
-    emit('finish', cur, window, t.service, {'auto', auto})
-    notice('finished', cur, t, window, 0)
+    if nxt then
+      emit('finish', cur, window, served, {'auto', auto, 'next', nxt, 'step', t.step - 1})
+      near_notices(nxt, boosts())
+    else
+      emit('finish', cur, window, served, {'auto', auto})
+      notice('finished', cur, t, window, 0)
+    end
   end
   return cur
 end
@@ -239,17 +271,19 @@ end
 -- Keep a call or recall for the board's list of recent calls, and put it in the outbox.
 local function announce(tid, t, window, kind, eid, callseq)
   local call = {event = eid, ticket = tid, number = t.number, service = t.service,
-                window = window, kind = kind, class = t.class, time = NOW, seq = callseq}
+                window = window, kind = kind, class = t.class, time = NOW, seq = callseq,
+                step = t.step or 0, steps = step_count(t)}
   redis.call('LPUSH', K.recent, cjson.encode(call))
   redis.call('LTRIM', K.recent, 0, RECENT_MAX - 1)
   outbox('calls', {'kind', kind, 'event', eid, 'ticket', tid, 'number', t.number,
                    'service', t.service, 'window', window, 'class', t.class, 'time', NOW,
-                   'seq', callseq})
+                   'seq', callseq, 'step', t.step or 0, 'steps', step_count(t)})
 end
 
 -- Put a queued or parked ticket at the window and announce it.
 local function call_ticket(tid, t, KW, window, kind)
   t.state, t.window, t.called_at, t.recalls, t.started_at = 'called', window, NOW, 0, nil
+  t.to_window = nil
   tsave(tid, t)
   redis.call('HSET', KW, 'current', tid)
   local callseq = redis.call('INCR', K.callseq)

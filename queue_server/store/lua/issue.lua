@@ -23,6 +23,10 @@ if slot ~= '' then base = math.max(tonumber(slot), base) end
 local t = {number = number, service = service, class = cls, channel = channel, state = 'waiting',
            base = int(base), issued_at = NOW, secret = secret, lang = lang, round = 0}
 if phone ~= '' then t.phone = phone end
+-- 一票到底: the services of a ticket of several steps, in order (the first is `service`).
+-- Always the LAST argument ('' for one step), so other arguments may be added before it.
+local steps = ARGV[#ARGV]
+if #ARGV > XA + 7 and steps ~= '' then t.steps, t.step = split(steps), 1 end
 local b = boosts()
 local a = ahead(service, tid, base, cls, b)
 -- A ticket that starts within the notice distance gets no separate "near" notice.

@@ -1,7 +1,8 @@
 -- Call a ticket to a window, finishing the one it had. Own KEYS: the window, its services
--- (service -> offset ms), its parked tickets of the day. Own ARGV: window, mode ('next' |
--- 'call' | 'unpark'), ticket id (call, unpark).
-local KW, KWS, KP = KEYS[XK], KEYS[XK + 1], KEYS[XK + 2]
+-- (service -> offset ms), its parked tickets of the day, its own queue of the day (tickets
+-- transferred to it). Own ARGV: window, mode ('next' | 'call' | 'unpark'), ticket id (call,
+-- unpark).
+local KW, KWS, KP, KWQ = KEYS[XK], KEYS[XK + 1], KEYS[XK + 2], KEYS[XK + 3]
 local window, mode, target = ARGV[XA], ARGV[XA + 1], ARGV[XA + 2]
 if redis.call('HGET', KW, 'paused') == '1' then
   return fail('window_paused', 'the window is paused; resume it first')
@@ -10,7 +11,23 @@ STAFF = redis.call('HGET', KW, 'staff') or ''
 local b = boosts()
 local tid, t = nil, nil
 
+-- Tickets transferred to this window come first; one called or cancelled since is dropped.
 if mode == 'next' then
+  while true do
+    local top = redis.call('ZRANGE', KWQ, 0, 0)[1]
+    if not top then break end
+    redis.call('ZREM', KWQ, top)
+    local q = tload(top)
+    if q and q.state == 'transferred' and q.to_window == window then
+      tid, t = top, q
+      break
+    end
+  end
+end
+
+if tid then
+  -- the window's own queue gave it
+elseif mode == 'next' then
   local offs = redis.call('HGETALL', KWS)
   local best = nil
   for i = 1, #offs, 2 do
@@ -43,6 +60,7 @@ elseif mode == 'call' then
   end
   tid = target
   redis.call('ZREM', Q[t.service][t.class], tid)
+  redis.call('ZREM', KWQ, tid)  -- called here from this window's own queue (else a no-op)
 else
   if not today(target) then return fail('ticket_expired', 'the ticket is from an earlier day') end
   if redis.call('ZREM', KP, target) == 0 then

@@ -6,6 +6,7 @@ local out = {seq = tonumber(redis.call('GET', K.seq) or '0'),
              call_seq = tonumber(redis.call('GET', K.callseq) or '0'),
              recent = redis.call('LRANGE', K.recent, 0, nrecent - 1),
              handle = redis.call('HGETALL', K.handle), rejoin_ms = rule('rejoin_ms', 0),
+             recall_limit = rule('recall_limit', -1),
              windows = {}, waiting = {}}
 for _, service in ipairs(SERVICES) do
   local n = 0
@@ -13,8 +14,8 @@ for _, service in ipairs(SERVICES) do
   out.waiting[#out.waiting + 1] = {service, n}
 end
 for i = XA + 1, #ARGV do
-  local j = XK + (i - XA - 1) * 3
-  local KW, KWS, KP = KEYS[j], KEYS[j + 1], KEYS[j + 2]
+  local j = XK + (i - XA - 1) * 4
+  local KW, KWS, KP, KWQ = KEYS[j], KEYS[j + 1], KEYS[j + 2], KEYS[j + 3]
   local w = {id = ARGV[i], paused = redis.call('HGET', KW, 'paused') == '1',
              reason = redis.call('HGET', KW, 'reason') or '',
              staff = redis.call('HGET', KW, 'staff') or '',
@@ -36,12 +37,21 @@ for i = XA + 1, #ARGV do
     local t = tload(cur)
     if t then
       w.current = {ticket = cur, number = t.number, service = t.service, state = t.state,
-                   class = t.class, called_at = t.called_at or 0, recalls = t.recalls or 0}
+                   class = t.class, called_at = t.called_at or 0, recalls = t.recalls or 0,
+                   step = t.step or 0, steps = step_count(t)}
     end
   end
   for _, p in ipairs(redis.call('ZRANGE', KP, 0, -1)) do
     local t = tload(p)
     if t then w.parked[#w.parked + 1] = t.number end
+  end
+  -- tickets transferred to this window (its own queue, called first), still waiting for it
+  w.queued = {}
+  for _, q in ipairs(redis.call('ZRANGE', KWQ, 0, -1)) do
+    local t = tload(q)
+    if t and t.state == 'transferred' and t.to_window == w.id then
+      w.queued[#w.queued + 1] = t.number
+    end
   end
   -- the next few numbers this window would call, in its calling order (as next.lua picks)
   local b, offs, cand = boosts(), w.offsets, {}
@@ -57,7 +67,8 @@ for i = XA + 1, #ARGV do
     return x[2] < y[2]
   end)
   w.upcoming = {}
-  for k = 1, math.min(UPCOMING, #cand) do
+  for k = 1, math.min(UPCOMING, #w.queued) do w.upcoming[k] = w.queued[k] end
+  for k = 1, math.min(UPCOMING - #w.upcoming, #cand) do
     local t = tload(cand[k][3])
     if t then w.upcoming[#w.upcoming + 1] = t.number end
   end

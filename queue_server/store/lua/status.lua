@@ -5,6 +5,7 @@ local t = tload(tid)
 if not t then return {} end
 local a = -1
 if (t.state == 'waiting' or t.state == 'transferred') and today(tid) then
-  a = ahead(t.service, tid, tonumber(t.base), t.class, boosts())
+  -- transferred to a window: at the front of that window's own queue
+  a = t.to_window and 0 or ahead(t.service, tid, tonumber(t.base), t.class, boosts())
 end
 return {cjson.encode(t), a}

@@ -1,9 +1,11 @@
 -- A staff action on the window's current ticket, or on the window. Own KEYS: the window, its
--- parked tickets of the day. Own ARGV: window, action, service (transfer target), reason (pause),
--- case number (finish; 办件编号, kept for the rating).
-local KW, KP = KEYS[XK], KEYS[XK + 1]
+-- parked tickets of the day, the own queue of the window a transfer goes to. Own ARGV: window,
+-- action, service (transfer target), reason (pause), case number (finish; 办件编号, kept for
+-- the rating), window (transfer target, '' for a service).
+local KW, KP, KTQ = KEYS[XK], KEYS[XK + 1], KEYS[XK + 2]
 local window, action, target, reason = ARGV[XA], ARGV[XA + 1], ARGV[XA + 2], ARGV[XA + 3]
 local case = ARGV[XA + 4] or ''
+local to_window = ARGV[XA + 5] or ''
 local at_window = {called = true, serving = true}
 STAFF = redis.call('HGET', KW, 'staff') or ''
 
@@ -34,12 +36,24 @@ elseif action == 'finish' then
   close_current(KW, window, '0')
   t = tload(cur)
   seq = redis.call('GET', K.seq)
+elseif action == 'transfer' and to_window ~= '' then
+  -- To a window: the front of that window's own queue, which its next call serves first
+  -- (ordered by the tickets' original places among themselves).
+  if to_window == window then return fail('same_window', 'the ticket is already at window ' .. window) end
+  t.state, t.to_window, t.from_window = 'transferred', to_window, window
+  tsave(cur, t)
+  redis.call('ZADD', KTQ, t.base, cur)
+  touch_day(KTQ)
+  redis.call('HDEL', KW, 'current')
+  seq = emit('transfer', cur, window, t.service, {'to_window', to_window})
 elseif action == 'transfer' then
   local from = t.service
   if target == from then return fail('same_service', 'the ticket is already for ' .. from) end
   if not Q[target] then return fail('unknown_service', 'no service ' .. target) end
   -- First-window responsibility: the citizen keeps the original place.
   t.state, t.service, t.from_service, t.from_window = 'transferred', target, from, window
+  if type(t.steps) == 'table' and t.step then t.steps[t.step] = target end  -- the step moves
+  t.to_window = nil
   tsave(cur, t)
   redis.call('ZADD', Q[target][t.class], t.base, cur)
   touch_day(Q[target][t.class])
