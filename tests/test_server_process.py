@@ -58,7 +58,7 @@ def test_redis_down_at_start(tmp_path: Path) -> None:
 def test_check_config_and_hash_token() -> None:
     out = run("check-config", "--config", str(DEMO))
     assert (
-        out.returncode == 0 and "demo: 3 services, 6 windows; starvation bound 45 min" in out.stdout
+        out.returncode == 0 and "demo: 4 services, 7 windows; starvation bound 45 min" in out.stdout
     )
     out = run("watch", "--help")
     assert out.returncode == 0 and "MQTT messages decoded" in out.stdout
