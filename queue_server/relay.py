@@ -50,6 +50,8 @@ SWEEP_EVERY = 0.25
 DELETE_EVERY = 0.05
 BATCH = 2_000
 
+Ref = tuple[str, str]  # an outbox entry's stream and id
+
 Render = Callable[[Entry], tuple[str, bytes]]
 """Turns an outbox entry into its MQTT topic and payload (the announcer)."""
 
@@ -93,10 +95,13 @@ class Outbox:
 
     relay: str
     own: bool
-    published: set[str] = field(default_factory=set)  # sent, not yet acknowledged
+    # Entries are known by (stream, id): the two streams' ids are independent and often equal
+    # (one change writes a call and a notice in the same millisecond, both "<ms>-0"). Keyed by
+    # id alone, the notice looked published with its call and waited for the sweep (~0.5 s).
+    published: set[Ref] = field(default_factory=set)  # sent, not yet acknowledged
     acked: dict[str, list[str]] = field(default_factory=lambda: {s: [] for s in STREAMS})
-    acked_ids: set[str] = field(default_factory=set)  # acknowledged, not yet deleted
-    candidates: set[str] = field(default_factory=set)  # seen unpublished by the last sweep only
+    acked_ids: set[Ref] = field(default_factory=set)  # acknowledged, not yet deleted
+    candidates: set[Ref] = field(default_factory=set)  # seen unpublished by the last sweep only
     replay: bool = True  # apply the age rule to calls (after connecting, or adopted)
 
 
@@ -225,24 +230,25 @@ class Relay:
             return
         for stream in STREAMS:
             for e in entries:
-                if e.stream == stream and e.id not in ob.published:
+                if e.stream == stream and (e.stream, e.id) not in ob.published:
                     self._send(ob, e)
 
     def _send(self, ob: Outbox, e: Entry) -> None:
         if self._sender is None:
             return
         topic, payload = self.render(e)
+        ref = (e.stream, e.id)
 
         def done() -> None:
-            if e.id in ob.published:
-                ob.published.discard(e.id)
+            if ref in ob.published:
+                ob.published.discard(ref)
                 ob.acked[e.stream].append(e.id)
-                ob.acked_ids.add(e.id)
+                ob.acked_ids.add(ref)
                 metrics.RELAYED.labels(self.hall, e.stream).inc()
 
-        ob.published.add(e.id)
+        ob.published.add(ref)
         if not self._sender.send(topic, payload, done):
-            ob.published.discard(e.id)
+            ob.published.discard(ref)
 
     # -- sweeping, deleting, adopting ------------------------------------------------------
 
@@ -277,7 +283,7 @@ class Relay:
                     pipe = pipe or self.redis.pipeline(transaction=False)
                     pipe.xdel(keys.outbox(self.hall, ob.relay, stream), *ids)
                     ob.acked[stream] = []
-                    ob.acked_ids.difference_update(ids)
+                    ob.acked_ids.difference_update((stream, i) for i in ids)
         if pipe is not None:
             await pipe.execute()
 
@@ -307,17 +313,18 @@ class Relay:
         self.lag = max(0.0, self.clock.now() - oldest) if oldest is not None else 0.0
         metrics.OUTBOX_LAG.labels(self.hall).set(self.lag)
 
-    def _sweep_one(self, ob: Outbox, e: Entry, eager: bool, seen: set[str]) -> None:
-        if e.id in ob.published or e.id in ob.acked_ids:
+    def _sweep_one(self, ob: Outbox, e: Entry, eager: bool, seen: set[Ref]) -> None:
+        ref = (e.stream, e.id)
+        if ref in ob.published or ref in ob.acked_ids:
             return
         if ob.replay and e.stream == "calls":
             age = self.clock.now() - float(e.fields.get("time", 0)) / 1000
             if age > self.replay_calls_age:  # history now: the board shows it
                 ob.acked["calls"].append(e.id)
-                ob.acked_ids.add(e.id)
+                ob.acked_ids.add(ref)
                 return
-        if ob.own and not eager and e.id not in seen:
-            ob.candidates.add(e.id)  # the fast path may be about to send it
+        if ob.own and not eager and ref not in seen:
+            ob.candidates.add(ref)  # the fast path may be about to send it
             return
         if self._sender is not None:
             self._send(ob, e)
