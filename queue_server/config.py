@@ -261,16 +261,17 @@ class VoiceSettings(_Model):
 
 
 NOTICE_KINDS = ("ticket_taken", "near", "called", "missed", "finished")
-SMS_FIELDS = ("number", "window", "service", "ahead", "eta", "rejoin", "link", "hall")
+SMS_FIELDS = ("number", "window", "service", "ahead", "eta", "eta_range", "rejoin", "link", "hall")
 
 
 class SmsTemplates(_Model):
-    """SMS texts per notice kind. Fields: {number} {window} {service} {ahead} {eta} {rejoin}
-    {link} {hall}; `ticket_taken_no_eta` is used while no window serves the ticket's service."""
+    """SMS texts per notice kind. Fields: {number} {window} {service} {ahead} {eta}
+    {eta_range} ("10–20", the wait range; one number when narrow) {rejoin} {link} {hall};
+    `ticket_taken_no_eta` is used while no window serves the ticket's service."""
 
     ticket_taken: Text = Text(
-        zh="您已取号{number}，前面还有{ahead}人，预计等候{eta}分钟",
-        en="Your number is {number}: {ahead} ahead of you, about {eta} minutes to wait",
+        zh="您已取号{number}，前面还有{ahead}人，预计等候约{eta_range}分钟",
+        en="Your number is {number}: {ahead} ahead of you, about {eta_range} minutes to wait",
     )
     ticket_taken_no_eta: Text = Text(
         zh="您已取号{number}，前面还有{ahead}人", en="Your number is {number}: {ahead} ahead of you"

@@ -129,13 +129,18 @@ class Gateway:
         app.router.add_get("/metrics", metrics_page)
         return app
 
-    async def _retention(self) -> None:
+    async def retention_sweep(self) -> int:
+        """Forget the phone numbers of notices settled longer ago than the retention."""
         keep = self.settings.retention_days * 86_400
+        forgotten = await self.outbox.forget_phones(time.time() - keep)
+        if forgotten:
+            log.info("forgot the phone numbers of %d settled notices", forgotten)
+        metrics.DEPTH.set(await self.outbox.depth())
+        return forgotten
+
+    async def _retention(self) -> None:
         while True:
-            forgotten = await self.outbox.forget_phones(time.time() - keep)
-            if forgotten:
-                log.info("forgot the phone numbers of %d settled notices", forgotten)
-            metrics.DEPTH.set(await self.outbox.depth())
+            await self.retention_sweep()
             await asyncio.sleep(RETENTION_EVERY)
 
     async def run(self) -> None:

@@ -64,11 +64,27 @@ class _Blank(dict[str, str]):
         return ""
 
 
+def wait_range(span: Any, eta: Any) -> str:
+    """The wait range as texts show it ("10–20"); one number when the range is one point or
+    the notice has none (an older server), "" when there is no estimate at all."""
+    if isinstance(span, list | tuple) and len(span) == 2:
+        try:
+            low, high = int(span[0]), int(span[1])
+        except (TypeError, ValueError):
+            low = high = -1
+        if 0 <= low < high:
+            return f"{low}–{high}"
+        if 0 <= low == high:
+            return str(low)
+    return "" if eta is None else str(int(eta))
+
+
 def fields(notice: Mapping[str, Any], hall: HallTexts, lang: str) -> dict[str, str]:
     """The template fields of a notice, in `lang`."""
     window = str(notice.get("window", ""))
     service = str(notice.get("service", ""))
     eta = notice.get("eta_minutes")
+    eta_range = wait_range(notice.get("eta_range"), eta)
     rejoin = float(notice.get("rejoin_minutes") or 0)
     link = str(hall.sms.get("link", ""))
     if link and notice.get("ticket"):
@@ -83,6 +99,7 @@ def fields(notice: Mapping[str, Any], hall: HallTexts, lang: str) -> dict[str, s
         or service,
         "ahead": str(int(notice.get("ahead") or 0)),
         "eta": "" if eta is None else str(int(eta)),
+        "eta_range": eta_range,
         "rejoin": f"{rejoin:g}",
         "link": link,
         "hall": _pick(hall.name, lang),

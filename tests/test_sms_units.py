@@ -41,9 +41,16 @@ def notice(kind: str, **extra: Any) -> dict[str, Any]:
 
 def test_texts_from_the_demo_hall() -> None:
     hall = demo_texts()
-    assert render(notice("ticket_taken"), hall, "zh") == (
-        "【示范区政务服务中心】您已取号A012，前面还有8人，预计等候25分钟"
+    assert render(notice("ticket_taken", eta_range=[18, 34]), hall, "zh") == (
+        "【示范区政务服务中心】您已取号A012，前面还有8人，预计等候约18–34分钟"
     )
+    assert render(notice("ticket_taken", eta_range=[18, 34]), hall, "en").endswith(
+        "8 ahead of you, about 18–34 minutes to wait"
+    )
+    # a range of one point, or a notice without one (an older server): the single estimate
+    assert render(notice("ticket_taken", eta_range=[0, 0]), hall, "zh").endswith("约0分钟")
+    assert render(notice("ticket_taken"), hall, "zh").endswith("预计等候约25分钟")
+    assert render(notice("ticket_taken", eta_range=["x", 3]), hall, "zh").endswith("约25分钟")
     assert render(notice("ticket_taken", eta_minutes=None), hall, "zh").endswith("前面还有8人")
     assert (
         render(notice("near", ahead=3), hall, "zh")
