@@ -23,6 +23,12 @@ DEAD = Counter("hallcall_sms_dead_total", "Notices moved to the dead letters", r
 DUPLICATES = Counter(
     "hallcall_sms_duplicates_total", "Notices received again and ignored", registry=REGISTRY
 )
+LOOKUPS = Counter(
+    "hallcall_sms_lookups_total",
+    "Provider lookups after unanswered attempts: found (not sent again), absent (sent), failed",
+    ["result"],
+    registry=REGISTRY,
+)
 DEPTH = Gauge("hallcall_sms_outbox_depth", "Notices waiting to be sent", registry=REGISTRY)
 LATENCY = Histogram(
     "hallcall_sms_latency_seconds",

@@ -5,7 +5,10 @@ moment loses nothing. Unique indexes on (hall, notice id) and (hall, dedupe key)
 redelivered notice a no-op, so nothing is sent twice. Rows move
 pending → sending → sent | dropped | dead (and back to pending on a retry). Rows left in
 "sending" by a crash go back to pending at start; their retry carries the same idempotency
-key, so a provider that honours it does not deliver twice.
+key, so a provider that honours it does not deliver twice. For providers that do not (Aliyun,
+Tencent), `doubt` keeps when an attempt may have been accepted without an answer (a timeout, a
+lost connection, a crash while sending): such a row is looked up at the provider before it is
+sent again.
 
 WAL with synchronous=NORMAL survives a killed process (what the tests do); a power cut may
 lose the last commits, which the broker then redelivers (the ack had not been sent) — except
@@ -46,7 +49,8 @@ CREATE TABLE IF NOT EXISTS notices (
     received REAL NOT NULL,
     done REAL,
     receipt TEXT,
-    error TEXT
+    error TEXT,
+    doubt REAL NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS notices_by_id ON notices(hall, notice_id) WHERE notice_id != '';
 CREATE UNIQUE INDEX IF NOT EXISTS notices_by_key ON notices(hall, dedupe);
@@ -83,6 +87,7 @@ class Row:
     attempts: int
     state: str = "sending"
     error: str = ""
+    doubt: float = 0.0  # when an attempt that may have been accepted was made (0: none)
 
     @property
     def idempotency_key(self) -> str:
@@ -107,6 +112,9 @@ class Outbox:
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=5000")
         db.executescript(SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(notices)")}
+        if "doubt" not in columns:  # an outbox from before lookups
+            db.execute("ALTER TABLE notices ADD COLUMN doubt REAL NOT NULL DEFAULT 0")
         self._db = db
 
     async def open(self) -> Outbox:
@@ -214,8 +222,12 @@ class Outbox:
     # -- the senders' side ----------------------------------------------------------------------
 
     def recover_sync(self) -> int:
-        """Rows a crash left in "sending" go back to pending (same idempotency key)."""
-        cur = self.db.execute("UPDATE notices SET state = 'pending' WHERE state = 'sending'")
+        """Rows a crash left in "sending" go back to pending (same idempotency key), in doubt
+        since they became due: their request may have been accepted."""
+        cur = self.db.execute(
+            "UPDATE notices SET state = 'pending',"
+            " doubt = CASE WHEN doubt > 0 THEN doubt ELSE due END WHERE state = 'sending'"
+        )
         return cur.rowcount
 
     async def recover(self) -> int:
@@ -226,8 +238,8 @@ class Outbox:
         db.execute("BEGIN IMMEDIATE")
         try:
             found = db.execute(
-                "SELECT uid, hall, dedupe, kind, ticket, phone, body, attempts FROM notices"
-                " WHERE state = 'pending' AND due <= ? ORDER BY due, uid LIMIT ?",
+                "SELECT uid, hall, dedupe, kind, ticket, phone, body, attempts, doubt"
+                " FROM notices WHERE state = 'pending' AND due <= ? ORDER BY due, uid LIMIT ?",
                 (now, limit),
             ).fetchall()
             db.executemany(
@@ -238,10 +250,12 @@ class Outbox:
             db.execute("ROLLBACK")
             raise
         rows = []
-        for uid, hall, dedupe, kind, ticket, phone, body, attempts in found:
+        for uid, hall, dedupe, kind, ticket, phone, body, attempts, doubt in found:
             notice = json.loads(body)
             notice["phone"] = phone or ""
-            rows.append(Row(uid, hall, dedupe, kind, ticket, phone or "", notice, attempts))
+            rows.append(
+                Row(uid, hall, dedupe, kind, ticket, phone or "", notice, attempts, doubt=doubt)
+            )
         return rows
 
     async def claim(self, now: float, limit: int) -> list[Row]:
@@ -263,14 +277,16 @@ class Outbox:
                 if o.state == "pending":
                     db.execute(
                         "UPDATE notices SET state = 'pending', due = ?, attempts = attempts + ?,"
-                        " error = ? WHERE uid = ?",
-                        (o.at, o.failed, o.error, o.uid),
+                        " error = ?, doubt = CASE WHEN doubt > 0 THEN doubt ELSE ? END"
+                        " WHERE uid = ?",
+                        (o.at, o.failed, o.error, o.doubt, o.uid),
                     )
                 else:
                     db.execute(
                         "UPDATE notices SET state = ?, done = ?, receipt = ?, error = ?,"
-                        " attempts = attempts + ? WHERE uid = ?",
-                        (o.state, o.at, o.receipt, o.error, o.failed, o.uid),
+                        " attempts = attempts + ?, doubt = CASE WHEN doubt > 0 THEN doubt ELSE ?"
+                        " END WHERE uid = ?",
+                        (o.state, o.at, o.receipt, o.error, o.failed, o.doubt, o.uid),
                     )
             db.execute("COMMIT")
         except BaseException:
@@ -350,7 +366,8 @@ class Outbox:
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What became of a claimed row: `state` "sent", "dropped", "dead", or "pending" again
-    at `at`; `failed` 1 when this attempt counts as a failure."""
+    at `at`; `failed` 1 when this attempt counts as a failure; `doubt` the time of this
+    attempt when it may have been accepted (a row, once in doubt, stays so)."""
 
     uid: int
     state: str
@@ -358,3 +375,4 @@ class Outcome:
     receipt: str = ""
     error: str = ""
     failed: int = 0
+    doubt: float = 0.0

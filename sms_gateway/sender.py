@@ -3,7 +3,9 @@
 A claimer task fills a queue that `concurrency` workers drain; each worker's outcome is
 batched into one outbox transaction every few milliseconds. Limits: the provider's QPS (a
 token bucket), a per-phone limit (a row over it waits, it is not a failure), and retries with
-exponential backoff and jitter up to `max_attempts`, then the dead letters.
+exponential backoff and jitter up to `max_attempts`, then the dead letters. A row whose
+earlier attempt may have been accepted (no answer came) is first looked up at a provider that
+can say (Aliyun, Tencent): sent already, or sent now, never twice.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sms_gateway import metrics
 from sms_gateway.checker import Checker, stale
 from sms_gateway.limits import PhoneLimit, TokenBucket, mask_phone, retry_delay
 from sms_gateway.outbox import Outbox, Outcome, Row
-from sms_gateway.providers import Outgoing, Provider, ProviderError
+from sms_gateway.providers import Lookup, Outgoing, Provider, ProviderError
 from sms_gateway.texts import HallTexts, provider_template, render
 
 log = logging.getLogger(__name__)
@@ -172,22 +174,50 @@ class Sender:
             return self._dead(row, f"no {self.provider.name} template for {row.kind}")
         if not text and template is None:
             return self._drop(row, "no_template")
+        message = Outgoing(
+            row.idempotency_key, row.phone, text, row.kind, lang, row.hall, row.ticket, template
+        )
+        if row.doubt and isinstance(self.provider, Lookup):
+            settled = await self._look_up(self.provider, row, message, now)
+            if settled is not None:
+                return settled
         wait = self._phones.wait(row.phone, now)
         if wait > 0:
             return Outcome(row.uid, "pending", now + wait)
         await self._bucket.acquire()
-        message = Outgoing(
-            row.idempotency_key, row.phone, text, row.kind, lang, row.hall, row.ticket, template
-        )
         try:
             receipt = await self.provider.send(message)
         except ProviderError as exc:
             self._phones.release(row.phone, now)
-            return self._failed(row, exc)
+            return self._failed(row, exc, now)
         done = self.clock()
         metrics.SENT.labels(row.kind).inc()
         metrics.LATENCY.observe(max(0.0, done - float(row.notice.get("time") or done)))
         return Outcome(row.uid, "sent", done, receipt=receipt)
+
+    async def _look_up(
+        self, provider: Lookup, row: Row, message: Outgoing, now: float
+    ) -> Outcome | None:
+        """An earlier attempt may have been accepted: ask the provider. An outcome when it has
+        the message (sent: not again) or cannot tell (later); None when it has no record."""
+        ready = row.doubt + provider.lookup_grace
+        if now < ready:  # the provider's records may not list it yet
+            return Outcome(row.uid, "pending", ready)
+        await self._bucket.acquire()  # a query counts against the provider's QPS too
+        try:
+            receipt = await provider.lookup(message, row.doubt)
+        except ProviderError as exc:
+            metrics.LOOKUPS.labels("failed").inc()
+            return self._failed(row, exc, now)
+        what = f"{row.kind} notice of {row.notice.get('number', '')} in hall {row.hall}"
+        if receipt is None:
+            metrics.LOOKUPS.labels("absent").inc()
+            log.info("%s: the provider has no record of the unanswered attempt; sending", what)
+            return None
+        metrics.LOOKUPS.labels("found").inc()
+        metrics.SENT.labels(row.kind).inc()
+        log.info("%s: the provider accepted the unanswered attempt; not sent again", what)
+        return Outcome(row.uid, "sent", self.clock(), receipt=receipt)
 
     def _drop(self, row: Row, reason: str) -> Outcome:
         log.info(
@@ -201,7 +231,7 @@ class Sender:
         metrics.DROPPED.labels(reason).inc()
         return Outcome(row.uid, "dropped", self.clock(), error=reason)
 
-    def _dead(self, row: Row, error: str) -> Outcome:
+    def _dead(self, row: Row, error: str, doubt: float = 0.0) -> Outcome:
         log.error(
             "dead letter: %s notice of %s in hall %s for %s after %d attempts: %s",
             row.kind,
@@ -212,9 +242,10 @@ class Sender:
             error,
         )
         metrics.DEAD.inc()
-        return Outcome(row.uid, "dead", self.clock(), error=error, failed=1)
+        return Outcome(row.uid, "dead", self.clock(), error=error, failed=1, doubt=doubt)
 
-    def _failed(self, row: Row, exc: ProviderError) -> Outcome:
+    def _failed(self, row: Row, exc: ProviderError, at: float = 0.0) -> Outcome:
+        """`at`: when the attempt began (it is in doubt from then if `exc` is ambiguous)."""
         metrics.FAILED.labels(exc.code).inc()
         if row.phone and row.phone in str(exc):  # a provider that echoes the number
             exc = ProviderError(
@@ -224,8 +255,9 @@ class Sender:
                 limited=exc.limited,
             )
         failures = row.attempts + 1
+        doubt = (at or self.clock()) if exc.ambiguous else 0.0  # a manual retry looks it up
         if not exc.retry or (failures >= self.policy.max_attempts and not exc.limited):
-            return self._dead(row, str(exc))
+            return self._dead(row, str(exc), doubt)
         delay = retry_delay(failures, self.policy.retry_base, self.policy.retry_cap)
         log.warning(
             "send of %s notice for %s failed (%s); attempt %d, retrying in %.1fs",
@@ -237,5 +269,10 @@ class Sender:
         )
         metrics.RETRIED.inc()
         return Outcome(
-            row.uid, "pending", self.clock() + delay, error=str(exc), failed=0 if exc.limited else 1
+            row.uid,
+            "pending",
+            self.clock() + delay,
+            error=str(exc),
+            failed=0 if exc.limited else 1,
+            doubt=doubt,
         )

@@ -2,9 +2,13 @@
 
 It speaks the three wire formats the gateway sends (the signed JSON webhook, Aliyun's
 Dysmsapi and Tencent's SendSms), checks each request's signature, records every request, and
-on demand fails, times out, or rate-limits with each provider's own error codes. It honours
-idempotency keys as providers do (Idempotency-Key, Aliyun OutId, Tencent SessionContext):
-`delivered` holds one entry per key, `requests` counts every attempt.
+on demand fails, times out, or rate-limits with each provider's own error codes, or accepts a
+message and never answers (the connection drops, or the answer never comes). It records each
+request under its key (Idempotency-Key, Aliyun OutId, Tencent SessionContext): `delivered`
+holds one entry per key, `accepted` counts how often each key was accepted (Aliyun and Tencent
+do not dedupe: an entry above 1 is a citizen who got the text twice), `requests` counts every
+attempt. It answers the clouds' record queries (Aliyun QuerySendDetails, Tencent
+PullSmsSendStatusByPhoneNumber) from what it accepted, counted in `lookups`.
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ from tests.services import ROOT, Broker, free_port
 
 DEMO_FILE = ROOT / "config" / "halls" / "demo.toml"
 
-Mode = Literal["ok", "fail", "timeout", "limited", "reject"]
+# timeout: no answer, nothing accepted; drop / hang: accepted, then the connection drops / the
+# answer never comes
+Mode = Literal["ok", "fail", "timeout", "limited", "reject", "drop", "hang"]
+CHINA = 8 * 3600
 SECRET = "peer-secret"  # the webhook's HMAC key and both clouds' secret keys
 KEY_ID = "peer-key-id"
 
@@ -44,6 +51,7 @@ class Delivery:
     template: str
     params: Any
     at: float  # epoch seconds when the peer accepted it
+    receipt: str = ""  # the id the peer answered (BizId, SerialNo)
 
 
 @dataclass
@@ -55,6 +63,7 @@ class Peer:
     requests: int = 0  # every well-signed request, whatever the answer
     accepted: dict[str, int] = field(default_factory=dict)  # key -> times answered "sent"
     bad_signatures: int = 0
+    lookups: int = 0
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
     _closing: asyncio.Event = field(default_factory=asyncio.Event)
@@ -127,10 +136,25 @@ class Peer:
             await self._closing.wait()
         return mode
 
-    def _record(self, d: Delivery) -> None:
+    def _record(self, d: Delivery) -> Delivery:
         self.accepted[d.key] = self.accepted.get(d.key, 0) + 1
         self.delivered.setdefault(d.key, d)
         self.arrived.set()
+        return d
+
+    async def _vanish(self, request: web.Request, mode: Mode) -> web.Response | None:
+        """After accepting: in "drop" the connection goes, in "hang" the answer never comes
+        (until the peer stops). None in other modes: answer as usual."""
+        if mode == "drop" and request.transport is not None:
+            request.transport.close()
+            return web.Response(status=204)  # written nowhere
+        if mode == "hang":
+            await self._closing.wait()
+            return web.Response(status=204)
+        return None
+
+    def _sent_to(self, phone: str) -> list[Delivery]:
+        return sorted((d for d in self.delivered.values() if d.phone == phone), key=lambda d: d.at)
 
     async def _hook(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -159,7 +183,9 @@ class Peer:
                 time.time(),
             )
         )
-        return web.json_response({"id": f"hook-{len(self.delivered)}"})
+        return await self._vanish(request, mode) or web.json_response(
+            {"id": f"hook-{len(self.delivered)}"}
+        )
 
     async def _aliyun(self, request: web.Request) -> web.Response:
         form = dict(await request.post())
@@ -170,6 +196,8 @@ class Peer:
             return web.json_response(
                 {"Code": "SignatureDoesNotMatch", "Message": "bad signature"}, status=400
             )
+        if params.get("Action") == "QuerySendDetails":
+            return self._aliyun_details(params)
         mode = await self._outcome()
         if mode == "fail":
             return web.json_response({"Code": "ServiceUnavailable", "Message": "down"}, status=503)
@@ -179,7 +207,7 @@ class Peer:
             )
         if mode == "reject":
             return web.json_response({"Code": "isv.MOBILE_NUMBER_ILLEGAL", "Message": "非法手机号"})
-        self._record(
+        d = self._record(
             Delivery(
                 params["OutId"],
                 params["PhoneNumbers"],
@@ -188,25 +216,63 @@ class Peer:
                 params["TemplateCode"],
                 json.loads(params["TemplateParam"]),
                 time.time(),
+                f"biz-{sum(self.accepted.values())}",
             )
         )
+        return await self._vanish(request, mode) or web.json_response(
+            {"Code": "OK", "Message": "OK", "BizId": d.receipt, "RequestId": "r"}
+        )
+
+    def _aliyun_details(self, params: dict[str, str]) -> web.Response:
+        """QuerySendDetails: the records of one phone on one SendDate (China time), paged."""
+        self.lookups += 1
+        day = params["SendDate"]
+        size, page = int(params["PageSize"]), int(params.get("CurrentPage") or 1)
+        found = [
+            d
+            for d in self._sent_to(params["PhoneNumber"])
+            if time.strftime("%Y%m%d", time.gmtime(d.at + CHINA)) == day
+        ]
+        dtos = [
+            {
+                "PhoneNum": d.phone,
+                "SendStatus": 3,
+                "ErrCode": "DELIVERED",
+                "TemplateCode": d.template,
+                "Content": "",
+                "SendDate": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(d.at + CHINA)),
+                "ReceiveDate": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(d.at + CHINA)),
+                "OutId": d.key,
+            }
+            for d in found[(page - 1) * size : page * size]
+        ]
         return web.json_response(
-            {"Code": "OK", "Message": "OK", "BizId": f"biz-{len(self.delivered)}", "RequestId": "r"}
+            {
+                "Code": "OK",
+                "Message": "OK",
+                "RequestId": "r",
+                "TotalCount": len(found),
+                "SmsSendDetailDTOs": {"SmsSendDetailDTO": dtos},
+            }
         )
 
     async def _tencent(self, request: web.Request) -> web.Response:
         body = await request.read()
         stamp = int(request.headers.get("X-TC-Timestamp", "0"))
         want = tencent_sign(KEY_ID, SECRET, "sms", request.host, body, stamp).authorization
-        if request.headers.get("Authorization") != want or (
-            request.headers.get("X-TC-Action"),
-            request.headers.get("X-TC-Version"),
-        ) != ("SendSms", "2021-01-11"):
+        action = request.headers.get("X-TC-Action")
+        if (
+            request.headers.get("Authorization") != want
+            or action not in ("SendSms", "PullSmsSendStatusByPhoneNumber")
+            or request.headers.get("X-TC-Version") != "2021-01-11"
+        ):
             self.bad_signatures += 1
             return web.json_response(
                 {"Response": {"Error": {"Code": "AuthFailure.SignatureFailure", "Message": "bad"}}}
             )
         msg = json.loads(body)
+        if action == "PullSmsSendStatusByPhoneNumber":
+            return self._tencent_status(msg)
         mode = await self._outcome()
         if mode == "fail":
             return web.json_response(
@@ -219,7 +285,7 @@ class Peer:
         if mode == "reject":
             status = {"Code": "InvalidParameterValue.IncorrectPhoneNumber", "Message": "bad"}
             return web.json_response({"Response": {"SendStatusSet": [status], "RequestId": "r"}})
-        self._record(
+        d = self._record(
             Delivery(
                 msg["SessionContext"],
                 msg["PhoneNumberSet"][0],
@@ -228,17 +294,41 @@ class Peer:
                 msg["TemplateId"],
                 msg["TemplateParamSet"],
                 time.time(),
+                f"serial-{sum(self.accepted.values())}",
             )
         )
-        serial = f"serial-{len(self.delivered)}"
+        vanished = await self._vanish(request, mode)
+        if vanished is not None:
+            return vanished
         status = {
-            "SerialNo": serial,
+            "SerialNo": d.receipt,
             "PhoneNumber": msg["PhoneNumberSet"][0],
             "Code": "Ok",
             "Message": "send success",
             "SessionContext": msg["SessionContext"],
         }
         return web.json_response({"Response": {"SendStatusSet": [status], "RequestId": "r"}})
+
+    def _tencent_status(self, msg: dict[str, Any]) -> web.Response:
+        """PullSmsSendStatusByPhoneNumber: the reports of one phone between BeginTime and
+        EndTime (seconds), at most Limit."""
+        self.lookups += 1
+        begin, end = msg["BeginTime"], msg.get("EndTime", time.time() + 1)
+        found = [d for d in self._sent_to(msg["PhoneNumber"]) if begin <= d.at <= end]
+        reports = [
+            {
+                "UserReceiveTime": int(d.at),
+                "CountryCode": "86",
+                "SubscriberNumber": d.phone.removeprefix("+86"),
+                "PhoneNumber": d.phone,
+                "SerialNo": d.receipt,
+                "ReportStatus": "SUCCESS",
+                "Description": "DELIVRD",
+                "SessionContext": d.key,
+            }
+            for d in found[: msg["Limit"]]
+        ]
+        return web.json_response({"Response": {"PullSmsSendStatusSet": reports, "RequestId": "r"}})
 
 
 def notice(hall: str, n: int, kind: str = "called", **extra: Any) -> Notice:

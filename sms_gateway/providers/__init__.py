@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
+
+import aiohttp
 
 from sms_gateway.settings import SettingsError, Source
 from sms_gateway.texts import ProviderTemplate
@@ -36,13 +38,31 @@ class Outgoing:
 class ProviderError(Exception):
     """A failed send. `retry`: worth trying again later (down, timeout, rate-limited);
     otherwise the message is dead at once (bad number, unapproved template). `code` is the
-    provider's own error code."""
+    provider's own error code. `ambiguous`: the request may have reached the provider and been
+    accepted (a timeout, a connection lost after sending); a provider that cannot dedupe is
+    asked before the message goes again."""
 
-    def __init__(self, code: str, message: str, *, retry: bool, limited: bool = False) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        retry: bool,
+        limited: bool = False,
+        ambiguous: bool = False,
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.retry = retry
         self.limited = limited
+        self.ambiguous = ambiguous
+
+
+def unreachable(exc: BaseException) -> ProviderError:
+    """A request that failed on the way. Refused or unresolved, it was never sent; anything
+    else (a timeout, a connection dropped while waiting for the answer) may have been accepted."""
+    sent = not isinstance(exc, aiohttp.ClientConnectorError)
+    return ProviderError("unreachable", str(exc) or type(exc).__name__, retry=True, ambiguous=sent)
 
 
 class Provider(Protocol):
@@ -54,6 +74,22 @@ class Provider(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class Lookup(Protocol):
+    """A provider that can say whether it already accepted a message (Aliyun, Tencent: they
+    echo OutId / SessionContext but do not dedupe on it). After an ambiguous failure the
+    sender asks this before sending again."""
+
+    # seconds after the unclear attempt before the provider's records can be trusted to list it
+    lookup_grace: float
+
+    async def lookup(self, message: Outgoing, since: float) -> str | None:
+        """The receipt of `message` if the provider has a record of it ("" when the record has
+        no id), None when it has none since `since` (epoch seconds); raise ProviderError when
+        it cannot tell."""
+        ...
 
 
 def names() -> list[str]:

@@ -1,9 +1,18 @@
 """Tencent Cloud SMS (SendSms, API 2021-01-11), signed with TC3-HMAC-SHA256 as its
 documentation specifies. The official SDK is not used: its HTTP calls block the event loop.
 
+Tencent echoes SessionContext (the notice's key) but does not dedupe on it, so after an
+ambiguous failure `lookup` asks PullSmsSendStatusByPhoneNumber (2021-01-11: BeginTime,
+EndTime, Offset 0, Limit ≤ 100, PhoneNumber in E.164, SmsSdkAppId;
+https://cloud.tencent.com.cn/document/product/1359/55976,
+https://www.tencentcloud.com/document/product/382/40518) for a status with that
+SessionContext. It lists a message once the carrier's report came (seconds, usually), hence
+HALLCALL_SMS_LOOKUP_GRACE before the question is asked.
+
 Settings: HALLCALL_SMS_TENCENT_SECRET_ID, HALLCALL_SMS_TENCENT_SECRET_KEY (secret),
 HALLCALL_SMS_TENCENT_APP_ID (SmsSdkAppId), HALLCALL_SMS_TENCENT_REGION (default ap-guangzhou),
-HALLCALL_SMS_TENCENT_ENDPOINT (default https://sms.tencentcloudapi.com/).
+HALLCALL_SMS_TENCENT_ENDPOINT (default https://sms.tencentcloudapi.com/),
+HALLCALL_SMS_LOOKUP_GRACE (seconds after an unclear attempt before a lookup, default 30).
 """
 
 from __future__ import annotations
@@ -13,11 +22,12 @@ import hmac
 import json
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from sms_gateway.providers import Outgoing, ProviderError
+from sms_gateway.providers import Outgoing, ProviderError, unreachable
 from sms_gateway.settings import Source
 
 ENDPOINT = "https://sms.tencentcloudapi.com/"
@@ -30,6 +40,8 @@ RETRY_PREFIXES = (
     "FailedOperation.InsufficientBalance",
 )
 LIMITED_PREFIXES = ("RequestLimitExceeded", "LimitExceeded.PhoneNumber")
+VERSION = "2021-01-11"
+PULL_LIMIT = 100  # PullSmsSendStatusByPhoneNumber's largest answer
 
 
 def _hmac(key: bytes, msg: str) -> bytes:
@@ -96,8 +108,10 @@ class Tencent:
         region: str,
         endpoint: str,
         timeout: float,
+        lookup_grace: float = 30.0,
     ) -> None:
         self.endpoint = endpoint
+        self.lookup_grace = lookup_grace
         self.host = urlsplit(endpoint).netloc
         self._id = secret_id
         self._key = secret_key
@@ -123,20 +137,22 @@ class Tencent:
             },
             ensure_ascii=False,
         ).encode()
+        return body, self.headers("SendSms", body, now)
+
+    def headers(self, action: str, body: bytes, now: int) -> dict[str, str]:
         signed = sign(self._id, self._key, "sms", self.host, body, now)
-        headers = {
+        return {
             "Authorization": signed.authorization,
             "Content-Type": CONTENT_TYPE,
             "Host": self.host,
-            "X-TC-Action": "SendSms",
+            "X-TC-Action": action,
             "X-TC-Timestamp": str(now),
-            "X-TC-Version": "2021-01-11",
+            "X-TC-Version": VERSION,
             "X-TC-Region": self._region,
         }
-        return body, headers
 
-    async def send(self, message: Outgoing) -> str:
-        body, headers = self.request(message, int(time.time()))
+    async def _call(self, body: bytes, headers: dict[str, str]) -> tuple[int, str, dict[str, Any]]:
+        """POST a signed request: the HTTP status, the text, and the answer's "Response"."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         try:
@@ -144,13 +160,47 @@ class Tencent:
                 text = await resp.text()
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ProviderError("unreachable", str(exc) or type(exc).__name__, retry=True) from None
+            raise unreachable(exc) from None
         try:
             answer = json.loads(text).get("Response", {})
         except (ValueError, AttributeError):
             answer = {}
-        if not isinstance(answer, dict):
-            answer = {}
+        return status, text, answer if isinstance(answer, dict) else {}
+
+    @staticmethod
+    def _error(status: int, code: str, text: str) -> ProviderError:
+        retry = code.startswith(RETRY_PREFIXES) or status >= 500
+        return ProviderError(code, text, retry=retry, limited=code.startswith(LIMITED_PREFIXES))
+
+    async def lookup(self, message: Outgoing, since: float) -> str | None:
+        now = int(time.time())
+        body = json.dumps(
+            {
+                "BeginTime": int(since) - 60,  # a minute for the clocks' difference
+                "EndTime": now + 60,
+                "Offset": 0,
+                "Limit": PULL_LIMIT,
+                "PhoneNumber": e164(message.phone),
+                "SmsSdkAppId": self._app,
+            }
+        ).encode()
+        status, text, answer = await self._call(
+            body, self.headers("PullSmsSendStatusByPhoneNumber", body, now)
+        )
+        error = answer.get("Error")
+        found = answer.get("PullSmsSendStatusSet")
+        if isinstance(error, dict) or status >= 300 or not isinstance(found, list):
+            err = error if isinstance(error, dict) else {}
+            code = str(err.get("Code") or f"http_{status}")
+            raise self._error(status, code, str(err.get("Message") or text[:200]))
+        for record in found:
+            if isinstance(record, dict) and record.get("SessionContext") == message.key:
+                return str(record.get("SerialNo") or "")
+        return None
+
+    async def send(self, message: Outgoing) -> str:
+        body, headers = self.request(message, int(time.time()))
+        status, text, answer = await self._call(body, headers)
         error = answer.get("Error")
         sent = answer.get("SendStatusSet") or [{}]
         if isinstance(error, dict):
@@ -161,8 +211,7 @@ class Tencent:
             code, text = str(sent[0]["Code"]), str(sent[0].get("Message", ""))
         else:
             code, text = f"http_{status}", text[:200]
-        retry = code.startswith(RETRY_PREFIXES) or status >= 500
-        raise ProviderError(code, text, retry=retry, limited=code.startswith(LIMITED_PREFIXES))
+        raise self._error(status, code, text)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -177,4 +226,5 @@ def create(source: Source, timeout: float) -> Tencent:
         source.get("TENCENT_REGION", "ap-guangzhou"),
         source.get("TENCENT_ENDPOINT", ENDPOINT),
         timeout,
+        source.number("LOOKUP_GRACE", 30, 0, 86_400),
     )

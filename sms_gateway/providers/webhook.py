@@ -18,7 +18,7 @@ import time
 
 import aiohttp
 
-from sms_gateway.providers import Outgoing, ProviderError
+from sms_gateway.providers import Outgoing, ProviderError, unreachable
 from sms_gateway.settings import SettingsError, Source
 
 
@@ -83,7 +83,7 @@ class Webhook:
                     raise ProviderError(code, "rate limited", retry=True, limited=True)
                 raise ProviderError(code, text[:200], retry=resp.status >= 500)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ProviderError("unreachable", str(exc) or type(exc).__name__, retry=True) from None
+            raise unreachable(exc) from None
 
     async def close(self) -> None:
         if self._session is not None:
