@@ -83,6 +83,7 @@ class Announcer:
             key=notice_key(f),
             step=step,
             steps=int(f.get("steps") or 0),
+            secret=f.get("secret", "") if f["kind"] == "finished" else "",
         )
         return topic_notify(hall), encode(notice)
 

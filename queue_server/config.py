@@ -322,8 +322,9 @@ class SmsSettings(_Model):
 
     signature: Text = Text(zh="政务服务中心", en="Government Service Centre")
     templates: SmsTemplates = SmsTemplates()
-    # The ticket status page linked from "finished" notices ({hall}, {ticket}).
-    link: str = "http://127.0.0.1:8080/api/v1/halls/{hall}/tickets/{ticket}"
+    # The ticket status page, where citizens rate, linked from "finished" notices ({hall},
+    # {ticket}, {secret}: the ticket's secret, {lang}).
+    link: str = "http://127.0.0.1:8080/m/{hall}/t/{ticket}?secret={secret}&lang={lang}"
     # Pre-approved provider templates per notice kind (Chinese carriers send nothing else).
     aliyun: dict[str, ProviderTemplate] = {}
     tencent: dict[str, ProviderTemplate] = {}

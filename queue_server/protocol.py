@@ -76,7 +76,8 @@ class Notice:
     of the server's outbox), so the gateway sends each notice at most once. `key` names the
     real-world event ("{ticket}/{kind}/{round}", the round growing when a missed ticket
     rejoins): two notices with one key are one notice. "finished" carries the rating link's
-    ticket after the service."""
+    ticket and its secret (the status page where citizens rate wants it): like the phone, it
+    is only here."""
 
     kind: NoticeKind
     phone: str
@@ -97,6 +98,7 @@ class Notice:
     key: str = ""
     step: int = 0  # a ticket of several steps: its step (1-based) and how many; 0 otherwise
     steps: int = 0
+    secret: str = ""  # finished: the ticket's secret, for the rating link (status page)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from sms_gateway.checker import Checker, stale
 from sms_gateway.limits import PhoneLimit, TokenBucket, mask_phone, retry_delay
 from sms_gateway.outbox import Outbox, Outcome, Row
 from sms_gateway.providers import Lookup, Outgoing, Provider, ProviderError
-from sms_gateway.texts import HallTexts, provider_template, render
+from sms_gateway.texts import HallTexts, provider_template, render, status_link
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +168,10 @@ class Sender:
             if reason:
                 return self._drop(row, reason)
         lang = hall.lang_of(row.notice, self.policy.lang)
+        if row.kind == "finished" and not status_link(
+            str(hall.sms.get("link", "")), row.notice, row.hall, lang
+        ):  # a rating text without its link (no link, or a server that sends no secret)
+            return self._drop(row, "no_rating_link")
         template = provider_template(row.notice, hall, self.provider.name, lang)
         text = render(row.notice, hall, lang)
         if self.provider.needs_template and template is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 
 def _names(items: Any) -> dict[str, dict[str, str]]:
@@ -64,6 +65,17 @@ class _Blank(dict[str, str]):
         return ""
 
 
+def status_link(link: str, notice: Mapping[str, Any], hall: str, lang: str) -> str:
+    """The hall's status page link for the notice's ticket ({hall} {ticket} {secret} {lang});
+    "" when the ticket or, if the link wants one, its secret is missing."""
+    ticket, secret = str(notice.get("ticket") or ""), str(notice.get("secret") or "")
+    if not link or not ticket or ("{secret}" in link and not secret):
+        return ""
+    for name, value in (("hall", hall), ("ticket", ticket), ("secret", secret), ("lang", lang)):
+        link = link.replace(f"{{{name}}}", quote(value, safe=""))
+    return link
+
+
 def wait_range(span: Any, eta: Any) -> str:
     """The wait range as texts show it ("10–20"); one number when the range is one point or
     the notice has none (an older server), "" when there is no estimate at all."""
@@ -86,9 +98,7 @@ def fields(notice: Mapping[str, Any], hall: HallTexts, lang: str) -> dict[str, s
     eta = notice.get("eta_minutes")
     eta_range = wait_range(notice.get("eta_range"), eta)
     rejoin = float(notice.get("rejoin_minutes") or 0)
-    link = str(hall.sms.get("link", ""))
-    if link and notice.get("ticket"):
-        link = link.replace("{hall}", hall.hall).replace("{ticket}", str(notice["ticket"]))
+    link = status_link(str(hall.sms.get("link", "")), notice, hall.hall, lang)
     return {
         "number": str(notice.get("number", "")),
         "window": str(notice.get("window_name") or "")

@@ -61,8 +61,11 @@ def test_texts_from_the_demo_hall() -> None:
         "请A012号到三号窗口办理"
     )
     assert "30分钟内重新排队" in render(notice("missed", rejoin_minutes=30), hall, "zh")
-    finished = render(notice("finished"), hall, "zh")
-    assert finished.endswith(f"/api/v1/halls/{hall.hall}/tickets/t1")
+    finished = render(notice("finished", secret="s/x"), hall, "zh")
+    assert finished.endswith(
+        f"评价本次服务：http://127.0.0.1:8080/m/{hall.hall}/t/t1?secret=s%2Fx&lang=zh"
+    )
+    assert render(notice("finished", secret="s"), hall, "en").endswith("/t/t1?secret=s&lang=en")
     assert render(notice("called"), hall, "en") == (
         "【Demo District Service Centre】Number A012, please go to Window 3"
     )

@@ -125,10 +125,13 @@ end
 
 local function notice(kind, tid, t, window, ahead)
   if not t.phone or t.phone == '' then return end
-  outbox('notify', {'kind', kind, 'ticket', tid, 'number', t.number, 'service', t.service,
-                    'window', window or '', 'ahead', ahead or 0, 'phone', t.phone,
-                    'lang', t.lang or '', 'round', t.round or 0, 'time', NOW,
-                    'step', t.step or 0, 'steps', step_count(t)})
+  local f = {'kind', kind, 'ticket', tid, 'number', t.number, 'service', t.service,
+             'window', window or '', 'ahead', ahead or 0, 'phone', t.phone,
+             'lang', t.lang or '', 'round', t.round or 0, 'time', NOW,
+             'step', t.step or 0, 'steps', step_count(t)}
+  -- the rating link opens the ticket's status page, which needs its secret (notify only)
+  if kind == 'finished' and t.secret then f[#f + 1] = 'secret'; f[#f + 1] = t.secret end
+  outbox('notify', f)
 end
 
 -- Effective time of a queued ticket (µs): its place, minus its class's boost.
