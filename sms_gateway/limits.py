@@ -38,6 +38,11 @@ class TokenBucket:
         self._stamp = now
 
     async def acquire(self) -> None:
+        if not self._lock.locked():  # nobody waits: take a token without queueing
+            self._refill(time.monotonic())
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return
         async with self._lock:  # waiters are served in order
             while True:
                 now = time.monotonic()

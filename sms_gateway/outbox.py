@@ -261,6 +261,15 @@ class Outbox:
     async def claim(self, now: float, limit: int) -> list[Row]:
         return await self._run(self.claim_sync, now, limit)
 
+    def claim_next_sync(self, now: float, limit: int) -> tuple[list[Row], float | None]:
+        """Due rows, and when the next pending row is due once they are claimed (None: none)
+        if they were fewer than `limit`: one trip to the outbox's thread per round."""
+        rows = self.claim_sync(now, limit)
+        return rows, None if len(rows) == limit else self.next_due_sync()
+
+    async def claim_next(self, now: float, limit: int) -> tuple[list[Row], float | None]:
+        return await self._run(self.claim_next_sync, now, limit)
+
     def next_due_sync(self) -> float | None:
         found = self.db.execute("SELECT MIN(due) FROM notices WHERE state = 'pending'").fetchone()
         return None if found is None or found[0] is None else float(found[0])

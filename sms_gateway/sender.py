@@ -74,6 +74,7 @@ class Sender:
     def stop(self) -> None:
         self._stopped.set()
         self._wake.set()
+        self._room.set()
 
     async def run(self) -> None:
         recovered = await self.outbox.recover()
@@ -110,17 +111,16 @@ class Sender:
                 pruned = self.clock()
                 self._phones.prune(pruned)
             room = limit - self._inflight
-            rows = await self.outbox.claim(self.clock(), room) if room > 0 else []
+            if room <= 0:
+                self._room.clear()
+                await self._room.wait()  # outcomes recorded: room again
+                continue
+            rows, due = await self.outbox.claim_next(self.clock(), room)
             for row in rows:
                 self._inflight += 1
                 self._queue.put_nowait(row)
-            if rows and len(rows) == room:
-                self._room.clear()
-                await self._room.wait()  # a worker finished: claim again
-                continue
-            if rows:
-                continue
-            due = await self.outbox.next_due()
+            if len(rows) == room:
+                continue  # maybe more due: claim again when there is room
             timeout = 1.0 if due is None else min(1.0, max(0.0, due - self.clock()))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):

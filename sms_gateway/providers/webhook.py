@@ -71,17 +71,18 @@ class Webhook:
         }
         try:
             async with self._client().post(self.url, data=body, headers=headers) as resp:
-                text = await resp.text()
+                raw = await resp.read()  # bytes: JSON needs no charset guessing
                 if resp.status < 300:
                     try:
-                        answer = json.loads(text) if text else {}
+                        answer = json.loads(raw) if raw else {}
                     except ValueError:
                         answer = {}
                     return str(answer.get("id", "")) if isinstance(answer, dict) else ""
                 code = f"http_{resp.status}"
                 if resp.status == 429:
                     raise ProviderError(code, "rate limited", retry=True, limited=True)
-                raise ProviderError(code, text[:200], retry=resp.status >= 500)
+                text = raw[:200].decode("utf-8", "replace")
+                raise ProviderError(code, text, retry=resp.status >= 500)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise unreachable(exc) from None
 
