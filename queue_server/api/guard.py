@@ -116,7 +116,10 @@ def check_public(request: web.Request, hall: str) -> None:
 
 def check_failures(request: web.Request, hall: str) -> None:
     """Before a token is looked at: an address past its wrong tokens waits out the minute."""
-    wait = request.app[GUARDS][hall].failures.blocked(client_key(client_ip(request)), _now(request))
+    failures = request.app[GUARDS][hall].failures
+    if not failures:  # no wrong token lately: the address need not be worked out
+        return
+    wait = failures.blocked(client_key(client_ip(request)), _now(request))
     if wait > 0:
         raise _limited(hall, "tokens", wait)
 

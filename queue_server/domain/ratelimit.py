@@ -49,6 +49,9 @@ class FailureWindow:
         self.max_keys = max_keys
         self._counts: OrderedDict[str, tuple[float, int]] = OrderedDict()  # key -> (start, n)
 
+    def __len__(self) -> int:
+        return len(self._counts)
+
     def _current(self, key: str, now: float) -> tuple[float, int]:
         start, n = self._counts.get(key, (now, 0))
         return (now, 0) if now - start >= self.window else (start, n)

@@ -8,8 +8,22 @@ from typing import Any
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 
+from queue_server.store.pipeline import Pipeline, endpoint
+
 CLUSTER = "redis+cluster://"
 SCHEMES = ("redis://", "rediss://", "unix://", CLUSTER)
+
+
+class PipelinedRedis(Redis):
+    """redis-py's client, plus one auto-pipelined connection for the hall scripts
+    (store/pipeline.py), closed with it."""
+
+    pipeline_link: Pipeline | None = None
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        if self.pipeline_link is not None:
+            await self.pipeline_link.aclose()
+        await super().aclose(close_connection_pool)
 
 
 def connect(url: str, max_connections: int = 64) -> Any:
@@ -30,4 +44,9 @@ def connect(url: str, max_connections: int = 64) -> Any:
         socket_connect_timeout=3,
         health_check_interval=30,
     )
-    return Redis.from_pool(pool)  # owns the pool: aclose() closes it
+    client = PipelinedRedis(connection_pool=pool)
+    client.auto_close_connection_pool = True  # owns the pool: aclose() closes it
+    where = endpoint(client)
+    if where is not None:
+        client.pipeline_link = Pipeline(where)
+    return client

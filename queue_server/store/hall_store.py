@@ -11,6 +11,7 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from redis.exceptions import ResponseError
@@ -20,6 +21,7 @@ from queue_server.config import HallConfig
 from queue_server.domain.numbering import service_day
 from queue_server.domain.priority import MINUTE_MS, Rules
 from queue_server.store import keys
+from queue_server.store.pipeline import Packed
 
 Record = dict[str, Any]
 """A ticket's record as the scripts keep it (JSON in the day's ticket hash)."""
@@ -114,6 +116,9 @@ def offsets_from_config(hall: HallConfig) -> dict[str, dict[str, int]]:
     return {w.id: {s: round(o * MINUTE_MS) for s, o in w.services.items()} for w in hall.windows}
 
 
+_NOW_REDIS = Packed.of([""])  # ARGV[1] empty: the script reads Redis's clock
+
+
 def day_of(ticket: str) -> str:
     """The day a ticket id belongs to ("20261126-A005" -> "20261126")."""
     return ticket.split("-", 1)[0]
@@ -130,11 +135,21 @@ class HallStore:
         self._classes = ",".join(hall.class_ids)
         # With the real clock the scripts read Redis's: one clock for every server process.
         self._redis_time = isinstance(clock, SystemClock)
+        self._packed: dict[tuple[str, str, str], tuple[Packed, Packed]] = {}
+        self._day = ("", 0.0, 0.0)  # the service day, and when it starts and ends (epoch s)
 
     # -- plumbing --------------------------------------------------------------------------
 
     def day(self) -> str:
-        return service_day(self.clock.now(), self.hall.tz)
+        now = self.clock.now()
+        day, start, end = self._day
+        if not start <= now < end:  # once a day, not once a request
+            local = datetime.fromtimestamp(now, self.hall.tz)
+            start = datetime.combine(local.date(), time(), self.hall.tz).timestamp()
+            tomorrow = datetime.combine(local.date() + timedelta(days=1), time(), self.hall.tz)
+            day = service_day(now, self.hall.tz)
+            self._day = (day, start, tomorrow.timestamp())
+        return day
 
     def _hall_keys(self, day: str, tickets_day: str | None = None) -> list[str]:
         h, relay = self.hall.id, self.outbox()
@@ -171,14 +186,29 @@ class HallStore:
         tickets_day: str | None = None,
     ) -> Any:
         day = day or self.day()
-        now = "" if self._redis_time else str(round(self.clock.now() * 1_000_000))
+        fixed_keys, fixed_args = self._fixed(day, tickets_day)
+        now = _NOW_REDIS if self._redis_time else Packed.of([round(self.clock.now() * 1_000_000)])
         try:
-            return await self._scripts[name](
-                keys=self._hall_keys(day, tickets_day) + own_keys,
-                args=[now, day, self._services, self._classes, *args],
+            return await self._scripts[name].run(
+                (fixed_keys, Packed.of(own_keys)), (now, fixed_args, Packed.of(args))
             )
         except ResponseError as exc:
             raise _run_error(exc) from exc
+
+    def _fixed(self, day: str, tickets_day: str | None) -> tuple[Packed, Packed]:
+        """The keys and arguments every script of this hall gets (~30 of them), packed once
+        per day and outbox rather than once per call."""
+        at = (day, tickets_day or day, self.outbox())
+        packed = self._packed.get(at)
+        if packed is None:
+            if len(self._packed) >= 8:  # yesterday's, or a lost lease's
+                self._packed.clear()
+            fixed_keys = Packed.of(self._hall_keys(day, tickets_day))
+            packed = self._packed[at] = (
+                fixed_keys,
+                Packed.of([day, self._services, self._classes]),
+            )
+        return packed
 
     # -- configuration ---------------------------------------------------------------------
 
