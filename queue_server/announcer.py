@@ -35,9 +35,12 @@ class Announcer:
         self.config = config
         self.live = live
         self.lang = lang
+        # looked up once per message: dicts, not the config's lists (the relay renders 1000s/s)
+        self._services = {s.id: s for s in config.services}
+        self._windows = {w.id: w for w in config.windows}
 
     def _window_name(self, window: str, lang: str) -> str:
-        w = self.config.window(window)
+        w = self._windows.get(window)
         return w.name.get(lang) if w else window
 
     def render(self, e: Entry) -> tuple[str, bytes]:
@@ -60,7 +63,7 @@ class Announcer:
             return topic_calls(hall), encode(call)
         lang = f.get("lang") or self.lang
         step = int(f.get("step") or 0)
-        service = self.config.service(f["service"])
+        service = self._services.get(f["service"])
         ahead = int(f.get("ahead", 0))
         est = self.live.estimate(f["service"], ahead) if f["kind"] == "ticket_taken" else None
         notice = Notice(

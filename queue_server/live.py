@@ -35,6 +35,10 @@ class LiveCache:
         self._capacity: dict[str, float] = {s.id: 1.0 for s in config.services}
         self._free: dict[str, int] = {s.id: 0 for s in config.services}
         self.rejoin_minutes = config.queue.rejoin_minutes
+        # (service, ahead) -> estimate, for one refresh and one second: the relay estimates
+        # every "ticket taken" notice, issuing every ticket
+        self._memo: dict[tuple[str, int], eta.Estimate | None] = {}
+        self._memo_at = float("-inf")
 
     @property
     def stale(self) -> bool:
@@ -42,6 +46,7 @@ class LiveCache:
 
     def refresh(self, snap: dict[str, Any]) -> None:
         self._read_at = self.clock.now()
+        self._memo.clear()
         offsets = offsets_of(snap)
         self.serving = {
             s.id: {w for w, offs in offsets.items() if s.id in offs} for s in self.config.services
@@ -66,17 +71,25 @@ class LiveCache:
         """The wait of a ticket with `ahead` tickets before it (None: no window is open for its
         service): minutes, a range holding about 90% of waits, and whether it is due after
         today's closing time. The one place the server estimates a wait."""
+        now = self.clock.now()
+        if not 0 <= now - self._memo_at < 1.0 or len(self._memo) > 4096:
+            self._memo.clear()
+            self._memo_at = now
+        key = (service, ahead)
+        if key in self._memo:
+            return self._memo[key]
         handling = self._handling.get(service)
         if handling is None:
             return None
         c = self.config
-        return eta.estimate(
+        found = self._memo[key] = eta.estimate(
             ahead,
             handling,
             self._capacity.get(service, 0.0),
             self._free.get(service, 0),
-            minutes_to_close(c.hours, self.clock.now(), c.hall.timezone),
+            minutes_to_close(c.hours, now, c.hall.timezone),
         )
+        return found
 
     def wait_minutes(self, service: str, ahead: int) -> int | None:
         found = self.estimate(service, ahead)

@@ -7,6 +7,7 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -162,3 +163,38 @@ async def test_the_fast_path_publishes_from_the_answer(
         assert await redis.xdel(keys.outbox(hall_cfg.id, n.relay.id, "calls"), entry.id) == 1
         n.relay.publish_now(called.entries)
         assert (await sub.get("/calls"))["number"] == "A001"
+
+
+async def test_a_call_and_a_notice_with_one_entry_id_both_go(
+    redis: Redis,
+    broker: Broker,
+    hall_cfg: HallConfig,
+    clock: ManualClock,
+    running: list[asyncio.Task[None]],
+) -> None:
+    """Entry ids are unique per stream only: a call and the notice its script wrote often
+    share one. Neither may hide the other, whether the call is sent or skipped as history."""
+    n = await node(redis, hall_cfg, clock, broker)
+    await n.store.issue("A", "normal", "kiosk", phone="13800000001", phone_key="a")
+    await n.store.call("1")  # two minutes old when the link comes: history
+    clock.advance(120)
+    await n.store.issue("B", "normal", "kiosk", phone="13800000002", phone_key="b")
+    await n.store.call("4")
+    hall, relay = hall_cfg.id, n.relay.id
+    # each call with the id of its "called" notice: A's (history) and B's (sent)
+    for stream, ids in (("calls", ["2-1", "4-1"]), ("notify", ["1-1", "2-1", "3-1", "4-1"])):
+        key = keys.outbox(hall, relay, stream)
+        entries: list[Any] = await redis.xrange(key) or []
+        assert len(entries) == len(ids)
+        await redis.delete(key)
+        for eid, (_, fields) in zip(ids, entries, strict=True):
+            await redis.xadd(key, fields, id=eid)
+    async with subscribe(broker, [f"hallcall/{hall}/#"], user="hallcall-server") as sub:
+        running.append(asyncio.create_task(n.publisher.run()))
+        for kind in ("ticket_taken", "called"):
+            for number in ("A001", "B001"):
+                await sub.get(
+                    "/notify", where=lambda b, k=kind, n=number: (b["kind"], b["number"]) == (k, n)
+                )
+        calls = [b["number"] for t, b, _ in sub.history if t.endswith("/calls")]
+    assert calls == ["B001"]
