@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from queue_server.clock import ManualClock
 from queue_server.store.hall_store import HallStore
 from queue_server.store.scripts import register
-from tests.conftest import T0, demo_hall
+from tests.conftest import T0, demo_hall, wide_numbers
 from tests.services import RedisServer
 
 BATCH = 50
@@ -51,7 +51,7 @@ async def measure(leftover: int) -> None:
             await empty.seed()
             floor = await first_changes(redis, empty)
             clock = ManualClock(T0)
-            store = HallStore(redis, scripts, demo_hall(), clock)
+            store = HallStore(redis, scripts, wide_numbers(demo_hall()), clock)
             await store.seed()
             for start in range(0, leftover, BATCH):
                 n = min(BATCH, leftover - start)

@@ -80,6 +80,58 @@ class Service(_Model):
     id: SERVICE_ID
     name: Text
     avg_minutes: float = Field(default=5.0, gt=0, le=240)
+    # -- capacity and numbers (号源): see queue_server/quotas.py ---------------------------
+    prefix: str | None = Field(default=None, pattern=limits.PREFIX)  # default: the service id
+    width: int = Field(default=3, ge=limits.WIDTH[0], le=limits.WIDTH[1])  # digits: A001
+    capacity: int | None = Field(default=None, ge=1)  # tickets a day
+    # tickets an hour: one number for every hour, or a table by hour of day ({ "9" = 20 })
+    hourly: int | dict[str, int] | None = None
+    issue_until: str | None = Field(default=None, pattern=r"^\d\d:\d\d$")  # last ticket
+
+    @field_validator("hourly")
+    @classmethod
+    def _hourly(cls, value: int | dict[str, int] | None) -> int | dict[str, int] | None:
+        for hour, cap in value.items() if isinstance(value, dict) else [("0", value or 1)]:
+            if not hour.isdigit() or not 0 <= int(hour) <= 23:
+                raise ValueError(f"hour {hour!r} is not 0..23")
+            if cap < 0:
+                raise ValueError(f"hourly quota {cap} is negative")
+        return value
+
+    @field_validator("issue_until")
+    @classmethod
+    def _until(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_span(f"00:00-{value}")
+        return value
+
+    @model_validator(mode="after")
+    def _fits(self) -> Service:
+        if self.capacity is not None and self.capacity > self.max_number:
+            raise ValueError(
+                f"capacity {self.capacity} does not fit {self.width}-digit numbers "
+                f"(at most {self.max_number}; widen `width`)"
+            )
+        return self
+
+    @property
+    def number_prefix(self) -> str:
+        return self.prefix or self.id
+
+    @property
+    def max_number(self) -> int:
+        """The last number of the day: the capacity, else the largest the width holds."""
+        widest: int = 10**self.width - 1
+        return min(self.capacity, widest) if self.capacity is not None else widest
+
+    def hourly_cap(self, hour: int) -> int | None:
+        if isinstance(self.hourly, dict):
+            return self.hourly.get(str(hour))
+        return self.hourly
+
+    @property
+    def cutoff(self) -> time | None:
+        return parse_span(f"00:00-{self.issue_until}")[1] if self.issue_until else None
 
 
 class PriorityClass(_Model):
@@ -104,6 +156,8 @@ class Window(_Model):
     services: dict[str, float] = Field(min_length=1)  # service id -> offset in minutes
     token_sha256: SHA256
     pad_token_sha256: SHA256 | None = None  # the window's rating pad: ratings, nothing else
+    # The window's own calling hours; without them it may call whenever staff press next.
+    hours: WindowHours | None = None
 
     @field_validator("services")
     @classmethod
@@ -144,8 +198,8 @@ class IdRules(_Model):
     report_min: int = Field(default=2, ge=2, le=1000)  # the manager's list: this many or more
 
 
-class Hours(_Model):
-    """Weekly opening spans ("08:30-12:00"), closed dates and extra (makeup) days."""
+class _Week(_Model):
+    """Opening spans ("08:30-12:00") for each day of the week."""
 
     mon: list[str] = []
     tue: list[str] = []
@@ -154,8 +208,6 @@ class Hours(_Model):
     fri: list[str] = []
     sat: list[str] = []
     sun: list[str] = []
-    closed_dates: list[date] = []
-    extra_dates: dict[date, list[str]] = {}
 
     @field_validator(*DAYS)
     @classmethod
@@ -164,6 +216,18 @@ class Hours(_Model):
             parse_span(span)
         return value
 
+    def week_spans(self, weekday: str) -> list[tuple[time, time]]:
+        return [parse_span(s) for s in getattr(self, weekday)]
+
+
+class Hours(_Week):
+    """The hall's weekly opening spans and its calendar: closed dates (holidays), extra dates
+    with their own spans, and makeup working days (调休上班) that open as a given weekday."""
+
+    closed_dates: list[date] = []
+    extra_dates: dict[date, list[str]] = {}
+    makeup_dates: dict[date, Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = {}
+
     @field_validator("extra_dates")
     @classmethod
     def _extra(cls, value: dict[date, list[str]]) -> dict[date, list[str]]:
@@ -171,11 +235,45 @@ class Hours(_Model):
             cls._spans(spans)
         return value
 
-    def spans_on(self, day: date) -> list[tuple[time, time]]:
+    def weekday_of(self, day: date) -> str | None:
+        """Which weekday's hours a date keeps (a makeup day keeps the one it names); None on a
+        closed date."""
         if day in self.closed_dates:
+            return None
+        return self.makeup_dates.get(day, DAYS[day.weekday()])
+
+    def spans_on(self, day: date) -> list[tuple[time, time]]:
+        weekday = self.weekday_of(day)
+        if weekday is None:
             return []
-        raw = self.extra_dates.get(day, getattr(self, DAYS[day.weekday()]))
-        return [parse_span(s) for s in raw]
+        if day in self.extra_dates:
+            return [parse_span(s) for s in self.extra_dates[day]]
+        return self.week_spans(weekday)
+
+
+class WindowHours(_Week):
+    """A window's own hours (lunch-time cover, weekend duty); the hall's calendar applies:
+    closed on its closed dates, a makeup day as the weekday it names, and on an extra date the
+    hall's spans, unless `dates` gives the window its own for that date."""
+
+    dates: dict[date, list[str]] = {}
+
+    @field_validator("dates")
+    @classmethod
+    def _dated(cls, value: dict[date, list[str]]) -> dict[date, list[str]]:
+        for spans in value.values():
+            cls._spans(spans)
+        return value
+
+    def spans_on(self, day: date, hall: Hours) -> list[tuple[time, time]]:
+        if day in self.dates:
+            return [parse_span(s) for s in self.dates[day]]
+        weekday = hall.weekday_of(day)
+        if weekday is None:
+            return []
+        if day in hall.extra_dates:
+            return hall.spans_on(day)
+        return self.week_spans(weekday)
 
 
 def parse_span(span: str) -> tuple[time, time]:
@@ -449,6 +547,10 @@ class HallConfig(_Model):
                 raise ValueError(f"windows.{w.id}.services: unknown service {sorted(unknown)[0]!r}")
         if self.ids.green_age is not None and self.ids.green_class not in self.class_ids:
             raise ValueError(f"ids.green_class: unknown class {self.ids.green_class!r}")
+        prefixes = [s.number_prefix for s in self.services]
+        dup = {p for p in prefixes if prefixes.count(p) > 1}
+        if dup:
+            raise ValueError(f"services: number prefix {sorted(dup)[0]!r} is used twice")
         unknown = set(self.simulate.rates) - set(self.service_ids)
         if unknown:
             raise ValueError(f"simulate.rates: unknown service {sorted(unknown)[0]!r}")

@@ -3,6 +3,8 @@ maps to (the API layer uses the table; the use cases only raise)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 STATUS = {
     "bad_json": 400,
     "invalid_request": 400,
@@ -43,6 +45,8 @@ STATUS = {
     "wrong_window": 403,
     "reason_needed": 422,
     "phone_limit": 429,
+    "capacity_full": 409,  # 今日号源已满 (or this hour's, or past the cut-off): see next_open
+    "window_closed": 409,  # outside the window's hours: see next_open
     "rate_limited": 429,
     "body_timeout": 408,
     "client_gone": 400,
@@ -62,11 +66,19 @@ STATUS = {
 class Refused(Exception):
     """A request the hall refuses, with a code clients can act on."""
 
-    def __init__(self, code: str, message: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        retry_after: int | None = None,
+        next_open: datetime | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.retry_after = retry_after  # seconds, sent as Retry-After
+        # when what was refused opens again (hall_closed, capacity_full, window_closed)
+        self.next_open = next_open
 
     @property
     def status(self) -> int:

@@ -10,18 +10,26 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from queue_server import identity, metrics, staffing
+from queue_server import identity, metrics, quotas, staffing
 from queue_server.announcer import Announcer
 from queue_server.clock import Clock
 from queue_server.config import DAYS, HallConfig, PriorityClass
 from queue_server.domain import limits, priority
-from queue_server.domain.hours import is_open
+from queue_server.domain.hours import is_open, local
 from queue_server.domain.masking import mask_phone
 from queue_server.domain.priority import MINUTE_MS
 from queue_server.errors import Refused
 from queue_server.live import LiveCache
 from queue_server.snapshots import build_panel, offsets_of
-from queue_server.store.hall_store import Changed, Entry, HallStore, Record, StoreError, day_of
+from queue_server.store.hall_store import (
+    Changed,
+    Entry,
+    HallStore,
+    QuotaExceeded,
+    Record,
+    StoreError,
+    day_of,
+)
 from queue_server.views import (
     ClassView,
     HallView,
@@ -140,10 +148,9 @@ class Hall:
         if cls.needs_staff and not staff:
             raise Refused("staff_only", f"class {cls.id} tickets are issued by staff")
         now = self.clock.now()
-        if not self.config.queue.issue_outside_hours and not is_open(
-            self.config.hours, now, self.config.hall.timezone
-        ):
-            raise Refused("hall_closed", f"{self.config.hall.name.get(self.lang)} is closed now")
+        closed = quotas.time_refusal(self.config, service, now)  # hours, cut-off
+        if closed is not None:
+            raise closed
         slot_us, cls = self._slot_place(slot_start, staff, cls)
         if channel == "mobile" and not phone:  # no kiosk or staff: the phone is the limit
             raise Refused("phone_required", "tickets taken online need a phone number")
@@ -154,8 +161,9 @@ class Hall:
             raise Refused(
                 "service_unavailable", f"no window serves {service.name.get(self.lang)} now"
             )
-        issued = await self._do(
-            self.store.issue(
+        number, counted = quotas.counted(self.config, service, now)
+        try:
+            issued = await self.store.issue(
                 service.id,
                 cls.id,
                 "appointment" if slot_us is not None else channel,
@@ -164,8 +172,13 @@ class Hall:
                 slot_us,
                 lang or self.lang,
                 steps,
+                quotas=counted,
+                number=number,
             )
-        )
+        except QuotaExceeded as exc:
+            raise quota_refusal(exc, self.config.hall.timezone) from None
+        except StoreError as exc:
+            raise Refused(exc.code, exc.message) from None
         metrics.TICKETS.labels(self.id, service.id).inc()
         self._after(issued.entries, self.live.windows_serving(service.id))
         est = self.live.estimate(service.id, issued.ahead)
@@ -474,6 +487,12 @@ class Hall:
         self.live.refresh(await self._do(self.store.snapshot(0)))
         self.outlet.mark(None)
         return await self.rules()
+
+
+def quota_refusal(exc: QuotaExceeded, tz: str) -> Refused:
+    """A quota's refusal, with when it lets tickets through again."""
+    reopens = exc.quota.reopens
+    return Refused(exc.code, exc.message, next_open=local(reopens, tz) if reopens else None)
 
 
 def _given(value: Any, default: float) -> float:

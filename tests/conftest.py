@@ -70,6 +70,12 @@ def demo_hall(hall_id: str | None = None, **queue: Any) -> HallConfig:
     return cfg.model_copy(update={"hall": info, "queue": q})
 
 
+def wide_numbers(cfg: HallConfig, width: int = 6) -> HallConfig:
+    """The hall with no capacity and `width`-digit numbers: room for a flood of tickets."""
+    services = [s.model_copy(update={"width": width, "capacity": None}) for s in cfg.services]
+    return cfg.model_copy(update={"services": services})
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(T0)

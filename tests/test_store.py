@@ -20,7 +20,7 @@ from queue_server.store import keys
 from queue_server.store.connect import connect
 from queue_server.store.hall_store import HallStore, StoreError
 from queue_server.store.scripts import register
-from tests.conftest import T0, demo_hall
+from tests.conftest import T0, demo_hall, wide_numbers
 from tests.services import RedisServer
 
 
@@ -195,6 +195,7 @@ async def test_yesterdays_ticket_cannot_be_transferred_or_unparked(
 async def test_the_day_change_reads_no_old_key(store: HallStore, clock: ManualClock) -> None:
     """Yesterday's 3,000 leftovers stay where they are (their keys expire by themselves):
     the first call of the day touches only today's keys."""
+    store = HallStore(store.redis, register(store.redis), wide_numbers(store.hall), clock)
     await store.seed()
     for _ in range(3_000):
         await store.issue("A", "normal", "kiosk")

@@ -31,6 +31,10 @@ class Body(BaseModel):
 class Error(Body):
     error: str = Field(description="machine-readable code, e.g. unknown_hall")
     message: str
+    next_open: datetime | None = Field(
+        default=None,
+        description="hall_closed, capacity_full, window_closed: when it opens again",
+    )
 
 
 class IssueRequest(Body):

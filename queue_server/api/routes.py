@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from aiohttp import web
@@ -73,11 +74,16 @@ OUTAGE = web.AppKey("outage", Outage)  # Redis: logged when it starts and when i
 
 
 def error_response(
-    code: str, message: str, status: int, retry_after: int | None = None
+    code: str,
+    message: str,
+    status: int,
+    retry_after: int | None = None,
+    next_open: datetime | None = None,
 ) -> web.Response:
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    body = m.Error(error=code, message=message, next_open=next_open)
     return web.json_response(
-        m.Error(error=code, message=message).model_dump(), status=status, headers=headers
+        body.model_dump(mode="json", exclude_none=True), status=status, headers=headers
     )
 
 
@@ -213,8 +219,8 @@ async def _answer(route: Route, request: web.Request, body: BaseModel | None) ->
     try:
         result = await route.handler(request, body)
     except Refused as exc:
-        error = m.Error(error=exc.code, message=exc.message)
-        return Answer(exc.status, error.model_dump_json())
+        error = m.Error(error=exc.code, message=exc.message, next_open=exc.next_open)
+        return Answer(exc.status, error.model_dump_json(exclude_none=True))
     return Answer(route.status, result.model_dump_json(by_alias=True))
 
 
@@ -273,7 +279,7 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
             status = exc.status
             if exc.code == "client_gone":  # nobody reads the answer; not the server's fault
                 log.debug("%s %s: %s", request.method, request.path, exc.message)
-            return error_response(exc.code, exc.message, status, exc.retry_after)
+            return error_response(exc.code, exc.message, status, exc.retry_after, exc.next_open)
         except (RedisError, OSError) as exc:
             status = 503
             request.app[OUTAGE].failed(exc, f"{request.method} {request.path}")

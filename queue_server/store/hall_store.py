@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -20,8 +20,9 @@ from queue_server.clock import Clock, SystemClock
 from queue_server.config import HallConfig
 from queue_server.domain.numbering import service_day
 from queue_server.domain.priority import MINUTE_MS, Rules
-from queue_server.store import keys
+from queue_server.store import keys, quota
 from queue_server.store.pipeline import Packed
+from queue_server.store.quota import Quota
 
 Record = dict[str, Any]
 """A ticket's record as the scripts keep it (JSON in the day's ticket hash)."""
@@ -34,6 +35,14 @@ class StoreError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class QuotaExceeded(StoreError):
+    """An issue refused by one of its quota counters (store/quota.py)."""
+
+    def __init__(self, quota: Quota) -> None:
+        super().__init__(quota.code, quota.message)
+        self.quota = quota
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,34 +290,54 @@ class HallStore:
         slot_us: int | None = None,
         lang: str = "zh",
         steps: tuple[str, ...] = (),
+        quotas: Sequence[Quota] = (),
+        number: Quota | None = None,
     ) -> Issued:
         """Issue a ticket; its secret is shown once, to its holder. `steps`: the services of
-        a ticket of several steps in order (the first is `service`), or none."""
+        a ticket of several steps in order (the first is `service`), or none. Refused
+        (QuotaExceeded) when the service's numbers (`number`, by default its capacity or
+        width), the phone's tickets or any of `quotas` have reached their caps; all in one
+        script call."""
         secret = secrets.token_urlsafe(16)
         day = self.day()
-        h = self.hall.id
-        own = [keys.number_counter(h, day, service)]
+        svc = self.hall.service(service)
+        prefix, width = (svc.number_prefix, svc.width) if svc else (service, 3)
+        if number is None:
+            cap = svc.max_number if svc else 10**width - 1
+            number = quota.number(service, cap, f"service {service} has issued {cap} tickets")
+        counted = [number, *quotas]
         if phone:
-            own.append(keys.phone_counter(h, day, phone_key))
-        body, entries = await self._run(
-            "issue",
-            own,
-            [
-                service,
-                cls,
-                channel,
-                phone,
-                self.hall.queue.max_per_phone,
-                secret,
-                "" if slot_us is None else slot_us,
-                lang,
-                # 一票到底: always the LAST argument (issue.lua reads ARGV[#ARGV])
-                ",".join(steps) if len(steps) > 1 else "",
-            ],
-            day=day,
-        )
-        tid, number, ahead, seq, issued = body
-        return Issued(tid, number, int(ahead), int(seq), int(issued), secret, _entries(entries))
+            counted.append(quota.phone(phone_key, self.hall.queue.max_per_phone))
+        h = self.hall.id
+        limits: list[str | int] = []
+        for q in counted:
+            limits += [q.cap, q.code, q.message]
+        try:
+            body, entries = await self._run(
+                "issue",
+                [keys.day_counter(h, day, q.counter) for q in counted],
+                [
+                    service,
+                    cls,
+                    channel,
+                    phone,
+                    secret,
+                    "" if slot_us is None else slot_us,
+                    lang,
+                    prefix,
+                    width,
+                    ",".join(steps) if len(steps) > 1 else "",  # 一票到底
+                    *limits,
+                ],
+                day=day,
+            )
+        except StoreError as exc:
+            which = exc.message.partition(" ")[0]
+            if which[:1] == "q" and which[1:].isdigit() and int(which[1:]) < len(counted):
+                raise QuotaExceeded(counted[int(which[1:])]) from None
+            raise
+        tid, number_, ahead, seq, issued = body
+        return Issued(tid, number_, int(ahead), int(seq), int(issued), secret, _entries(entries))
 
     async def status(self, tid: str) -> tuple[Record, int] | None:
         """A ticket's record and how many are ahead of it (-1 unless queued today)."""

@@ -78,12 +78,17 @@ def queue(hall: str, day: str, service: str, cls: str) -> str:
     return prefix(hall) + f"d:{day}:q:{service}:{cls}"
 
 
+def day_counter(hall: str, day: str, counter: str) -> str:
+    """A quota counter of the day (store/quota.py): "num:A", "phone:<key>", "hour:A:09", …"""
+    return prefix(hall) + f"d:{day}:{counter}"
+
+
 def number_counter(hall: str, day: str, service: str) -> str:
-    return prefix(hall) + f"d:{day}:num:{service}"
+    return day_counter(hall, day, f"num:{service}")
 
 
 def phone_counter(hall: str, day: str, phone_key: str) -> str:
-    return prefix(hall) + f"d:{day}:phone:{phone_key}"
+    return day_counter(hall, day, f"phone:{phone_key}")
 
 
 def parked(hall: str, day: str, wid: str) -> str:

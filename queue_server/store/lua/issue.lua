@@ -1,21 +1,26 @@
--- Issue a ticket. Own KEYS: the service's number counter of the day, then (with a phone) the
--- phone's counter of the day. Own ARGV: service, class, channel, phone, max tickets per phone,
--- secret, appointment slot start in µs ('' if none), language.
-local KN, KPH = KEYS[XK], KEYS[XK + 1]
+-- Issue a ticket. Own KEYS: the day's quota counters (store/quota.py), the first being the
+-- service's number counter. Own ARGV: service, class, channel, phone, secret, appointment slot
+-- start in µs ('' if none), language, number prefix, number width, the steps of a ticket of
+-- several steps ('' for one), then for each counter its cap, refusal code and message.
 local service, cls, channel, phone = ARGV[XA], ARGV[XA + 1], ARGV[XA + 2], ARGV[XA + 3]
-local max_per_phone, secret, slot, lang = tonumber(ARGV[XA + 4]), ARGV[XA + 5], ARGV[XA + 6], ARGV[XA + 7]
+local secret, slot, lang = ARGV[XA + 4], ARGV[XA + 5], ARGV[XA + 6]
+local prefix, width, steps = ARGV[XA + 7], ARGV[XA + 8], ARGV[XA + 9]
+local QA, NQ = XA + 10, #KEYS - XK + 1
 
-if phone ~= '' then
-  if tonumber(redis.call('GET', KPH) or '0') >= max_per_phone then
-    return fail('phone_limit', 'this phone has taken ' .. max_per_phone .. ' tickets today')
+-- Every cap first, so a refusal counts nothing; 'q<i>' tells the caller which one refused.
+for i = 0, NQ - 1 do
+  if tonumber(redis.call('GET', KEYS[XK + i]) or '0') >= tonumber(ARGV[QA + 3 * i]) then
+    return fail(ARGV[QA + 3 * i + 1], 'q' .. i .. ' ' .. ARGV[QA + 3 * i + 2])
   end
-  redis.call('INCR', KPH)
-  touch_day(KPH)
+end
+local n
+for i = 0, NQ - 1 do
+  local c = redis.call('INCR', KEYS[XK + i])
+  touch_day(KEYS[XK + i])
+  if i == 0 then n = c end
 end
 
-local n = redis.call('INCR', KN)
-touch_day(KN)
-local number = service .. string.format('%03d', n)
+local number = prefix .. string.format('%0' .. width .. 'd', n)
 local tid = DAY .. '-' .. number
 local base = next_place()
 -- An appointment checked in on time takes its slot as its place, never earlier than now.
@@ -24,9 +29,7 @@ local t = {number = number, service = service, class = cls, channel = channel, s
            base = int(base), issued_at = NOW, secret = secret, lang = lang, round = 0}
 if phone ~= '' then t.phone = phone end
 -- 一票到底: the services of a ticket of several steps, in order (the first is `service`).
--- Always the LAST argument ('' for one step), so other arguments may be added before it.
-local steps = ARGV[#ARGV]
-if #ARGV > XA + 7 and steps ~= '' then t.steps, t.step = split(steps), 1 end
+if steps ~= '' then t.steps, t.step = split(steps), 1 end
 local b = boosts()
 local a = ahead(service, tid, base, cls, b)
 -- A ticket that starts within the notice distance gets no separate "near" notice.

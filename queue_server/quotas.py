@@ -1,0 +1,107 @@
+"""What may stop a ticket of a service being issued now, and when issuing opens again: the
+hall's hours, the service's cut-off time (no tickets after 16:30 in a hall open until 17:00),
+its daily capacity (号源; at most what its number width holds) and its hourly quota.
+
+Time rules are checked here; the counted ones are quota counters (store/quota.py) that the
+issue script checks and counts in the same atomic step as the ticket. A limit per ID or per
+device is one more Quota in `counted`'s answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from queue_server.config import HallConfig, Service
+from queue_server.domain.hours import local, next_day_opening, next_open, open_at
+from queue_server.errors import Refused
+from queue_server.store import quota
+from queue_server.store.quota import Quota
+
+
+def _at(when: datetime | None) -> float | None:
+    return when.timestamp() if when else None
+
+
+def time_refusal(config: HallConfig, service: Service, now: float) -> Refused | None:
+    """Outside the hall's hours (`hall_closed`) or past the service's cut-off
+    (`capacity_full`), with the next opening; None when issuing is open now. A hall with
+    `issue_outside_hours` (the demo) keeps neither."""
+    if config.queue.issue_outside_hours:
+        return None
+    here = local(now, config.hall.timezone)
+    spans = config.hours.spans_on
+    if not open_at(spans, here):
+        return Refused(
+            "hall_closed",
+            f"{config.hall.name.get('en') or config.id} is closed now",
+            next_open=next_open(spans, here),
+        )
+    cutoff = service.cutoff
+    if cutoff is not None and here.time().replace(tzinfo=None) >= cutoff:
+        return Refused(
+            "capacity_full",
+            f"service {service.id} issues no more tickets after {service.issue_until} today",
+            next_open=next_day_opening(spans, now, config.hall.timezone),
+        )
+    return None
+
+
+def counted(config: HallConfig, service: Service, now: float) -> tuple[Quota, list[Quota]]:
+    """The service's number counter (its capacity) and the other quotas of an issue now."""
+    tz = config.hall.timezone
+    here = local(now, tz)
+    spans = config.hours.spans_on
+    number = quota.number(
+        service.id,
+        service.max_number,
+        f"service {service.id} has issued all {service.max_number} tickets of today",
+        _at(next_day_opening(spans, now, tz)),
+    )
+    out: list[Quota] = []
+    hour_cap = service.hourly_cap(here.hour)
+    if hour_cap is not None:
+        next_hour = here.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        reopens = next_hour if config.queue.issue_outside_hours else next_open(spans, next_hour)
+        out.append(
+            Quota(
+                hour_counter(service.id, here.hour),
+                hour_cap,
+                "capacity_full",
+                f"service {service.id} has issued all {hour_cap} tickets of this hour",
+                _at(reopens),
+            )
+        )
+    return number, out
+
+
+def hour_counter(service: str, hour: int) -> str:
+    return f"hour:{service}:{hour:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    remaining: int | None  # tickets left today (None: no capacity set)
+    full: bool  # no ticket can be issued now (capacity, hourly quota or cut-off)
+    next_open: datetime | None  # when issuing opens again, if full
+
+
+def availability(
+    config: HallConfig, service: Service, now: float, issued: int, this_hour: int
+) -> Availability:
+    """What the hall page and kiosk show for a service: `issued` today, `this_hour`."""
+    remaining = max(service.capacity - issued, 0) if service.capacity is not None else None
+    refused = time_refusal(config, service, now)
+    if refused is not None and refused.code == "capacity_full":
+        return Availability(remaining, True, refused.next_open)
+    number, others = counted(config, service, now)
+    if issued >= number.cap:
+        return Availability(remaining, True, _dt(number.reopens, config))
+    for q in others:
+        if this_hour >= q.cap:
+            return Availability(remaining, True, _dt(q.reopens, config))
+    return Availability(remaining, False, None)
+
+
+def _dt(at: float | None, config: HallConfig) -> datetime | None:
+    return local(at, config.hall.timezone) if at is not None else None
