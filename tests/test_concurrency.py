@@ -165,7 +165,7 @@ async def test_two_servers_twenty_windows_call_every_ticket_once(
         for service, numbers in by_service.items():
             dup = sorted(n for n, c in Counter(numbers).items() if c > 1)
             assert not dup, f"service {service}: numbers issued twice: {dup[:10]}"
-            expected = {f"{service}{i:03d}" for i in range(1, len(numbers) + 1)}
+            expected = {f"{service}{i:06d}" for i in range(1, len(numbers) + 1)}  # width 6
             assert set(numbers) == expected, f"service {service}: gaps in numbering"
         number_of = {t["id"]: t["number"] for t in tickets}
 

@@ -14,7 +14,10 @@ def one_service(windows: int, mean_minutes: float, hall_id: str = "one") -> Hall
         {
             "hall": {"id": hall_id, "name": {"zh": "单业务大厅"}, "address": {"zh": "-"}},
             "hours": dict.fromkeys(("mon", "tue", "wed", "thu", "fri"), weekday),
-            "services": [{"id": "A", "name": {"zh": "综合业务"}, "avg_minutes": mean_minutes}],
+            # six digits: a steady run at thousands an hour issues more than 999 a day
+            "services": [
+                {"id": "A", "name": {"zh": "综合业务"}, "avg_minutes": mean_minutes, "width": 6}
+            ],
             "classes": [{"id": "normal", "name": {"zh": "普通"}}],
             "windows": [
                 {
