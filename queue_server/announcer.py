@@ -4,6 +4,7 @@ reads for names and waits."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from queue_server.config import HallConfig
@@ -62,6 +63,8 @@ class Announcer:
             )
             return topic_calls(hall), encode(call)
         lang = f.get("lang") or self.lang
+        if f.get("code"):
+            return topic_notify(hall), encode(self._appointment(e, lang))
         step = int(f.get("step") or 0)
         service = self._services.get(f["service"])
         ahead = int(f.get("ahead", 0))
@@ -89,6 +92,28 @@ class Announcer:
             secret=f.get("secret", "") if f["kind"] == "finished" else "",
         )
         return topic_notify(hall), encode(notice)
+
+    def _appointment(self, e: Entry, lang: str) -> Notice:
+        """A booking's notice (预约): no ticket yet, so the gateway checks no ticket state."""
+        f = e.fields
+        service = self.config.service(f["service"])
+        start = datetime.fromtimestamp(int(f["slot"]) / 1000, self.config.tz)
+        return Notice(
+            kind=f["kind"],  # type: ignore[arg-type]
+            phone=f["phone"],
+            number=f["code"],
+            service=f["service"],
+            time=int(f["time"]) / 1000,
+            id=e.id,
+            hall=self.config.id,
+            service_name=service.name.get(lang) if service else f["service"],
+            lang=lang,
+            key=f"booking:{f['code']}/{f['kind']}",
+            code=f["code"],
+            slot=f"{start.month}月{start.day}日 {start:%H:%M}"
+            if lang == "zh"
+            else f"{start:%Y-%m-%d %H:%M}",
+        )
 
     def waits(self, snap: dict[str, Any]) -> Waits:
         waiting = waiting_of(snap)

@@ -13,7 +13,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
-from queue_server import pages
+from queue_server import appt_task, pages
 from queue_server.announcer import Announcer
 from queue_server.api import models as m
 from queue_server.api import openapi
@@ -180,6 +180,7 @@ def create_app(halls: dict[str, HallConfig], options: Options, clock: Clock) -> 
 
     app.cleanup_ctx.append(lifecycle)
     pages.setup(app, options.lang)  # after lifecycle: the pages' feeds tee the halls' outlets
+    appt_task.setup(app, options.instance)  # appointments: after lifecycle too
     for route in ROUTES:
         app.router.add_route(route.method, route.path, wrap(route))
     spec = openapi.build(ROUTES, VERSION)

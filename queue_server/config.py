@@ -358,8 +358,28 @@ class VoiceSettings(_Model):
         return value
 
 
-NOTICE_KINDS = ("ticket_taken", "near", "called", "missed", "finished")
-SMS_FIELDS = ("number", "window", "service", "ahead", "eta", "eta_range", "rejoin", "link", "hall")
+NOTICE_KINDS = (
+    "ticket_taken",
+    "near",
+    "called",
+    "missed",
+    "finished",
+    "appointment_booked",
+    "appointment_reminder",
+)
+SMS_FIELDS = (
+    "number",
+    "window",
+    "service",
+    "ahead",
+    "eta",
+    "eta_range",
+    "rejoin",
+    "link",
+    "hall",
+    "slot",  # appointments: the slot's local start ("11月27日 09:30")
+    "code",  # appointments: the booking code
+)
 
 
 class SmsTemplates(_Model):
@@ -387,6 +407,14 @@ class SmsTemplates(_Model):
     finished: Text = Text(
         zh="感谢您的办理，请评价本次服务：{link}",
         en="Thank you. Please rate our service: {link}",
+    )
+    appointment_booked: Text = Text(
+        zh="您已预约{service}，时间{slot}，预约码{code}。请在预约时间前到大厅自助机签到",
+        en="Booked: {service} at {slot}, booking code {code}. Check in at the hall's kiosk",
+    )
+    appointment_reminder: Text = Text(
+        zh="提醒：您预约了{slot}办理{service}，预约码{code}，请按时到大厅签到",
+        en="Reminder: {service} at {slot}, booking code {code}. Please check in on time",
     )
 
     @model_validator(mode="after")
@@ -440,6 +468,32 @@ class SmsSettings(_Model):
     def for_gateway(self) -> dict[str, Any]:
         """What the ``hall`` topic carries for the gateway (no token hashes)."""
         return self.model_dump(mode="json", exclude={"token_sha256"})
+
+
+# -- appointments (预约) ----------------------------------------------------------------------
+
+
+class AppointmentSettings(_Model):
+    """Bookable slots per service per day. Slots follow the hall's hours (closed dates have
+    none); check-in at the kiosk is on time from `queue.appointment_early_minutes` before the
+    slot to `queue.appointment_grace_minutes` after its start (later: the normal queue)."""
+
+    slot_minutes: int = Field(default=30, ge=5, le=240)
+    capacity: dict[str, int] = Field(min_length=1)  # service id -> bookings per slot
+    days_ahead: int = Field(default=7, ge=0, le=60)  # today and this many days after
+    remind_at: str = Field(default="18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # day before
+    class_id: ID = "appointment"  # the priority class of an on-time check-in
+    no_show_limit: int = Field(default=3, ge=1, le=100)  # this many no-shows …
+    no_show_days: int = Field(default=30, ge=1, le=365)  # … within this many days …
+    block_days: int = Field(default=30, ge=1, le=365)  # … block booking for this many days
+
+    @field_validator("capacity")
+    @classmethod
+    def _capacity(cls, value: dict[str, int]) -> dict[str, int]:
+        for sid, n in value.items():
+            if not 1 <= n <= 1000:
+                raise ValueError(f"capacity of {sid} must be 1..1000 bookings per slot")
+        return value
 
 
 class SimulateSettings(_Model):
@@ -524,6 +578,7 @@ class HallConfig(_Model):
     staff_rules: StaffRules = StaffRules()
     rating: RatingSettings = RatingSettings()
     simulate: SimulateSettings = SimulateSettings()
+    appointments: AppointmentSettings | None = None  # no section: nothing to book
 
     @model_validator(mode="after")
     def _references(self) -> HallConfig:
@@ -554,6 +609,12 @@ class HallConfig(_Model):
         unknown = set(self.simulate.rates) - set(self.service_ids)
         if unknown:
             raise ValueError(f"simulate.rates: unknown service {sorted(unknown)[0]!r}")
+        if self.appointments is not None:
+            unknown = set(self.appointments.capacity) - set(self.service_ids)
+            if unknown:
+                raise ValueError(f"appointments.capacity: unknown service {sorted(unknown)[0]!r}")
+            if self.appointments.class_id not in self.class_ids:
+                raise ValueError(f"appointments.class_id: no class {self.appointments.class_id!r}")
         return self
 
     @property

@@ -58,6 +58,17 @@ STATUS = {
     "id_limit": 429,
     "device_limit": 429,
     "unknown_id": 404,
+    # appointments (预约)
+    "unknown_slot": 400,
+    "no_appointments": 404,
+    "unknown_booking": 404,
+    "booking_mismatch": 403,
+    "booking_blocked": 403,
+    "already_booked": 409,
+    "slot_full": 409,
+    "booking_closed": 409,
+    "checkin_too_early": 409,
+    "checkin_pending": 409,
     "internal": 500,
     "unavailable": 503,
 }

@@ -19,7 +19,15 @@ SCHEMA_VERSION = 1
 PREFIX = "hallcall"
 
 CallKind = Literal["call", "recall", "unpark"]
-NoticeKind = Literal["ticket_taken", "near", "called", "missed", "finished"]
+NoticeKind = Literal[
+    "ticket_taken",
+    "near",
+    "called",
+    "missed",
+    "finished",
+    "appointment_booked",  # 预约: no ticket yet; `code` and `slot` say which booking
+    "appointment_reminder",
+]
 
 
 def topic_calls(hall: str) -> str:
@@ -100,6 +108,8 @@ class Notice:
     step: int = 0  # a ticket of several steps: its step (1-based) and how many; 0 otherwise
     steps: int = 0
     secret: str = ""  # finished: the ticket's secret, for the rating link (status page)
+    code: str = ""  # appointments: the booking code
+    slot: str = ""  # appointments: the slot's local start, in the notice's language
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,15 @@ from sms_gateway.texts import HallTexts
 
 log = logging.getLogger(__name__)
 
-KINDS = ("ticket_taken", "near", "called", "missed", "finished")
+KINDS = (
+    "ticket_taken",
+    "near",
+    "called",
+    "missed",
+    "finished",
+    "appointment_booked",
+    "appointment_reminder",
+)
 IN_FLIGHT = 256  # notices stored together in one commit (the broker sends ≤ 20 unacked anyway)
 RETENTION_EVERY = 600.0  # seconds between sweeps that forget old phone numbers
 

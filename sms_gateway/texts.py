@@ -114,6 +114,8 @@ def fields(notice: Mapping[str, Any], hall: HallTexts, lang: str) -> dict[str, s
         "link": link,
         "hall": _pick(hall.name, lang),
         "step": step_text(notice, hall, lang),
+        "slot": str(notice.get("slot", "")),  # appointments
+        "code": str(notice.get("code", "")),
     }
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from queue_server import ratings, staffing
 from queue_server.api import models as m
 from queue_server.api import present
+from queue_server.api.booking import BOOKING_ROUTES
 from queue_server.api.ident_handlers import ID_ROUTES
 from queue_server.api.routes import HALLS, PRINCIPAL, Route, sms_reader
 from queue_server.errors import Refused
@@ -273,3 +274,4 @@ ROUTES: list[Route] = [
     ),
     *ID_ROUTES,
 ]
+ROUTES += BOOKING_ROUTES  # appointments (预约): api/booking.py

@@ -219,6 +219,8 @@ class HallStore:
             )
         return packed
 
+    run = _run  # for the stores beside this one (store/appt_store.py)
+
     # -- configuration ---------------------------------------------------------------------
 
     def _rules_args(self, offsets: dict[str, dict[str, int]]) -> tuple[list[str], list[str]]:

@@ -156,3 +156,51 @@ def id_blacklist(hall: str) -> str:
 def id_agents(hall: str) -> str:
     """Registered agents (代办): ID digest -> JSON (label, cap, until)."""
     return prefix(hall) + "idagents"
+
+
+# -- appointments (预约): bookings live until their day has passed; no-shows per ID digest ----
+
+
+def booking(hall: str, code: str) -> str:
+    """A booking by its code: JSON (service, slot, phone, id digest, state, its ticket)."""
+    return prefix(hall) + f"appt:b:{code}"
+
+
+def slot_counts(hall: str, date: str) -> str:
+    """Bookings per slot of a date (YYYYMMDD): "{service}|{HHMM}" -> count."""
+    return prefix(hall) + f"appt:n:{date}"
+
+
+def booked_ids(hall: str, date: str) -> str:
+    """One booking per ID per service per date: "{service}|{id digest}" -> code."""
+    return prefix(hall) + f"appt:id:{date}"
+
+
+def booked_phone(hall: str, date: str, phone_key: str) -> str:
+    """The codes a phone (its digest) booked for a date: check-in by phone."""
+    return prefix(hall) + f"appt:ph:{date}:{phone_key}"
+
+
+def reminders(hall: str) -> str:
+    """Bookings waiting for their reminder: code -> when it is due (ms)."""
+    return prefix(hall) + "appt:remind"
+
+
+def check_ins_due(hall: str) -> str:
+    """Bookings not checked in: code -> end of their check-in window (ms), then a no-show."""
+    return prefix(hall) + "appt:due"
+
+
+def no_shows(hall: str, id_digest: str) -> str:
+    """An ID's no-shows: booking code -> when (ms)."""
+    return prefix(hall) + f"appt:ns:{id_digest}"
+
+
+def booking_block(hall: str, id_digest: str) -> str:
+    """Set while an ID may not book (too many no-shows); expires with the block."""
+    return prefix(hall) + f"appt:block:{id_digest}"
+
+
+def appointments_lease(hall: str) -> str:
+    """Held by the one server process that sends reminders and counts no-shows."""
+    return prefix(hall) + "appt:lease"

@@ -32,6 +32,11 @@ HALL_SCRIPTS = (
     "rules",
     "staff",
     "rate",
+    # appointments (预约)
+    "appt_book",
+    "appt_cancel",
+    "appt_checkin",
+    "appt_sweep",
 )
 PLAIN_SCRIPTS = ("lease", "retire")
 

@@ -1,0 +1,290 @@
+"""Appointments (预约) of one hall: slots to book, booking with phone and ID number, cancel,
+check-in at the kiosk (an appointment ticket placed by its slot, or a normal one when late),
+and the periodic work (reminders the day before, no-shows). No HTTP here: refusals are
+`Refused`, answers are the views below."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from queue_server import identity
+from queue_server.config import AppointmentSettings
+from queue_server.domain import slots
+from queue_server.domain.masking import mask_phone
+from queue_server.errors import Refused
+from queue_server.store.appt_store import AppointmentStore, Booking, NewBooking
+from queue_server.store.hall_store import StoreError
+from queue_server.views import IssuedView
+
+if TYPE_CHECKING:
+    from queue_server.hall import Hall
+
+log = logging.getLogger(__name__)
+CLAIM_STALE_MS = 30_000  # a check-in claim left by a crashed process lapses after this
+KEEP_DAYS = 3  # a booking stays readable this long after its slot
+
+
+@dataclass(frozen=True, slots=True)
+class SlotView:
+    start: dt.datetime
+    end: dt.datetime
+    left: int  # places still free
+
+
+@dataclass(frozen=True, slots=True)
+class BookingView:
+    code: str
+    service: str
+    start: dt.datetime
+    end: dt.datetime
+    state: str  # booked, cancelled, checked_in, no_show
+    phone: str  # masked
+    ticket: str | None = None  # its ticket once checked in
+    late: bool = False  # checked in past the window: a normal ticket
+    secret: str | None = None  # shown once, at booking: the key to view and cancel it
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInView:
+    booking: BookingView
+    issued: IssuedView
+    late: bool  # past the window: a normal ticket
+    again: bool  # the booking was checked in before: the same ticket
+
+
+class Appointments:
+    def __init__(self, hall: Hall) -> None:
+        self.hall = hall
+        self.store = AppointmentStore(hall.store)
+
+    @property
+    def settings(self) -> AppointmentSettings:
+        found = self.hall.config.appointments
+        if found is None:
+            raise Refused("no_appointments", f"hall {self.hall.id} takes no appointments")
+        return found
+
+    def _now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.hall.clock.now(), self.hall.config.tz)
+
+    def _capacity(self, service: str) -> int:
+        cap = self.settings.capacity.get(service)
+        if cap is None:
+            if self.hall.config.service(service) is None:
+                raise Refused("unknown_service", f"hall {self.hall.id} has no service {service}")
+            raise Refused("no_appointments", f"service {service} takes no appointments")
+        return cap
+
+    # -- booking ---------------------------------------------------------------------------
+
+    async def free_slots(self, service: str) -> list[SlotView]:
+        """The bookable slots of a service, today (those not over) and the days ahead."""
+        cap, s, cfg = self._capacity(service), self.settings, self.hall.config
+        now = self._now()
+        out: list[SlotView] = []
+        for day in slots.bookable_days(now.date(), s.days_ahead):
+            counts = await self.store.counts(day.strftime("%Y%m%d"))
+            for slot in slots.slots_on(cfg.hours, day, cfg.tz, s.slot_minutes):
+                if slot.end > now:
+                    left = max(0, cap - counts.get(f"{service}|{slot.key}", 0))
+                    out.append(SlotView(slot.start, slot.end, left))
+        return out
+
+    def _slot(self, start: dt.datetime) -> slots.Slot:
+        if start.tzinfo is None:
+            raise Refused("invalid_request", "start needs a time zone offset")
+        s, cfg = self.settings, self.hall.config
+        slot = slots.find_slot(cfg.hours, start, cfg.tz, s.slot_minutes)
+        now = self._now()
+        if (
+            slot is None
+            or slot.end <= now
+            or slot.day not in slots.bookable_days(now.date(), s.days_ahead)
+        ):
+            raise Refused("unknown_slot", "no bookable slot starts at that time")
+        return slot
+
+    async def book(
+        self, service: str, start: dt.datetime, phone: str, id_number: str, lang: str
+    ) -> BookingView:
+        cap = self._capacity(service)
+        slot = self._slot(start)
+        # checked (its own refusal per fault), blacklisted IDs refused: as at the kiosk
+        holder = await identity.holder(self.hall, id_number)
+        s, q = self.settings, self.hall.config.queue
+        remind = slots.reminder_at(slot, s.remind_at)
+        start_s = slot.start.timestamp()
+        new = NewBooking(
+            code="",
+            service=service,
+            date=slot.day.strftime("%Y%m%d"),
+            slot=slot.key,
+            start_ms=round(start_s * 1000),
+            end_ms=round(slot.end.timestamp() * 1000),
+            capacity=cap,
+            phone=phone,
+            phone_key=self.hall.phone_key(phone),
+            id_key=holder.key,
+            secret=secrets.token_urlsafe(16),
+            lang=lang,
+            # booked after the day-before reminder time: the confirmation is the reminder
+            remind_ms=round(remind.timestamp() * 1000) if remind > self._now() else None,
+            due_ms=round((start_s + q.appointment_grace_minutes * 60) * 1000),
+            expire_at=round(slot.end.timestamp()) + KEEP_DAYS * 86_400,
+        )
+        for _ in range(3):  # a code already in use (1 in 10^12 a day) draws again
+            attempt = dataclasses.replace(new, code=slots.new_code())
+            try:
+                _, entries = await self.store.book(attempt)
+            except StoreError as exc:
+                if exc.code == "code_taken":
+                    continue
+                raise Refused(exc.code, exc.message) from None
+            self.hall.outlet.publish_now(entries)
+            log.info("hall %s: booking for %s at %s", self.hall.id, service, slot.start)
+            return self._view(_as_booking(attempt), secret=attempt.secret)
+        raise Refused("internal", "no free booking code")
+
+    async def _owned(self, code: str, secret: str) -> Booking:
+        b = await self.store.get(slots.clean_code(code)) if slots.clean_code(code) else None
+        if b is None:
+            raise Refused("unknown_booking", f"no booking {code} in hall {self.hall.id}")
+        given = secret.encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(str(b.get("secret", "")).encode(), given):
+            raise Refused("bad_secret", "the booking secret does not match")
+        return b
+
+    async def booking(self, code: str, secret: str) -> BookingView:
+        return self._view(await self._owned(code, secret))
+
+    async def cancel(self, code: str, secret: str) -> BookingView:
+        b = await self._owned(code, secret)
+        try:
+            out = await self.store.cancel(b, self.hall.phone_key(str(b["phone"])), secret)
+        except StoreError as exc:
+            raise Refused(exc.code, exc.message) from None
+        return self._view(out)
+
+    def _view(self, b: Booking, secret: str | None = None) -> BookingView:
+        tz = self.hall.config.tz
+        return BookingView(
+            code=str(b["code"]),
+            service=str(b["service"]),
+            start=dt.datetime.fromtimestamp(int(b["start"]) / 1000, tz),
+            end=dt.datetime.fromtimestamp(int(b["end"]) / 1000, tz),
+            state=str(b["state"]),
+            phone=mask_phone(str(b["phone"])),
+            ticket=str(b["ticket"]) if b.get("ticket") else None,
+            late=bool(b.get("late")),
+            secret=secret,
+        )
+
+    # -- check-in --------------------------------------------------------------------------
+
+    async def _find(self, code: str, phone: str) -> Booking:
+        """The booking to check in: by its code (and then the phone, if given, must be its
+        phone), or by phone alone: today's booking of that phone."""
+        if code:
+            clean = slots.clean_code(code)
+            b = await self.store.get(clean) if clean else None
+            if b is None:
+                raise Refused("unknown_booking", f"no booking {code}")
+            if phone and not hmac.compare_digest(str(b["phone"]), phone):
+                raise Refused("booking_mismatch", "this booking was made with another phone")
+            return b
+        if not phone:
+            raise Refused("invalid_request", "give a booking code or the booking's phone")
+        today = self._now().strftime("%Y%m%d")
+        found: list[Booking] = []
+        for c in await self.store.codes_of_phone(today, self.hall.phone_key(phone)):
+            b = await self.store.get(c)
+            if b is not None and b["state"] in ("booked", "checked_in"):
+                found.append(b)
+        if not found:
+            raise Refused("unknown_booking", "this phone has no booking today")
+        # one already checked in answers its ticket again; else the earliest slot
+        found.sort(key=lambda b: (b["state"] != "checked_in", int(b["start"])))
+        return found[0]
+
+    async def check_in(self, code: str, phone: str) -> CheckInView:
+        b = await self._find(code, phone)
+        q, now = self.hall.config.queue, self.hall.clock.now()
+        start = int(b["start"]) / 1000
+        if b["state"] == "booked":
+            when = slots.check_in_time(
+                start, now, q.appointment_early_minutes, q.appointment_grace_minutes
+            )
+            if when == "early":
+                opens = dt.datetime.fromtimestamp(
+                    start - q.appointment_early_minutes * 60, self.hall.config.tz
+                )
+                raise Refused("checkin_too_early", f"check-in opens at {opens:%Y-%m-%d %H:%M}")
+        try:
+            mode, b = await self.store.check_in("claim", str(b["code"]), CLAIM_STALE_MS)
+        except StoreError as exc:
+            raise Refused(exc.code, exc.message) from None
+        if mode == "done":  # checked in before: the same ticket
+            view = await self.hall.status(str(b["ticket"]), str(b["ticket_secret"]))
+            issued = IssuedView(view, str(b["ticket_secret"]))
+            return CheckInView(self._view(b), issued, bool(b.get("late")), again=True)
+        late = now > start + q.appointment_grace_minutes * 60
+        try:
+            issued = await self.hall.issue(
+                str(b["service"]),
+                self.hall.config.normal_class.id if late else self.settings.class_id,
+                "kiosk" if late else "appointment",
+                staff=True,  # the booking vouches for the class and the slot time
+                phone=str(b["phone"]),
+                slot_start=None if late else dt.datetime.fromtimestamp(start, dt.UTC),
+                lang=str(b.get("lang") or self.hall.lang),
+            )
+        except Refused:
+            await self.store.check_in("release", str(b["code"]))
+            raise
+        _, b = await self.store.check_in(
+            "done", str(b["code"]), issued.ticket.id, issued.secret, "1" if late else ""
+        )
+        return CheckInView(self._view(b), issued, late, again=False)
+
+    # -- periodic work ---------------------------------------------------------------------
+
+    async def sweep(self) -> tuple[int, int]:
+        """Send the reminders that are due and count the no-shows; each booking's once, even
+        when two processes sweep at the same time. Returns (reminders, no-shows)."""
+        s = self.hall.config.appointments
+        if s is None:
+            return 0, 0
+        now_ms = round(self.hall.clock.now() * 1000)
+        reminded = missed = 0
+        for code in await self.store.due("remind", now_ms):
+            done, entries = await self.store.remind(code)
+            self.hall.outlet.publish_now(entries)
+            reminded += done
+        for code in await self.store.due("noshow", now_ms):
+            b = await self.store.get(code)
+            id_key = str(b["id"]) if b is not None else "-"
+            missed += await self.store.no_show(
+                code,
+                id_key,
+                s.no_show_days * 86_400_000,
+                s.no_show_limit,
+                s.block_days * 86_400_000,
+            )
+        return reminded, missed
+
+
+def _as_booking(b: NewBooking) -> Booking:
+    return {
+        "code": b.code,
+        "service": b.service,
+        "start": b.start_ms,
+        "end": b.end_ms,
+        "state": "booked",
+        "phone": b.phone,
+    }
