@@ -40,6 +40,7 @@ from queue_server.link import MqttTarget
 from queue_server.live import LiveCache
 from queue_server.metrics import REGISTRY
 from queue_server.outage import Outage
+from queue_server.pages import booking as booking_pages
 from queue_server.publisher import HallPublisher
 from queue_server.relay import Relay
 from queue_server.store.connect import connect
@@ -181,6 +182,7 @@ def create_app(halls: dict[str, HallConfig], options: Options, clock: Clock) -> 
     app.cleanup_ctx.append(lifecycle)
     pages.setup(app, options.lang)  # after lifecycle: the pages' feeds tee the halls' outlets
     appt_task.setup(app, options.instance)  # appointments: after lifecycle too
+    booking_pages.setup(app)  # 预约: /m/{hall}/book
     for route in ROUTES:
         app.router.add_route(route.method, route.path, wrap(route))
     spec = openapi.build(ROUTES, VERSION)

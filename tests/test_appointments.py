@@ -33,7 +33,8 @@ def at(day: int, hhmm: str) -> str:
 
 
 def appts(api: Api) -> Appointments:
-    return api.app[APPOINTMENTS][api.hall]
+    found: Appointments = api.app[APPOINTMENTS][api.hall]
+    return found
 
 
 async def book(
@@ -115,7 +116,7 @@ async def test_book_a_full_slot_twice_and_cancel(api: Api, broker: Broker) -> No
 
 async def test_bad_bookings_are_refused_and_book_nothing(api: Api) -> None:
     bad_id = id_number(1)[:-1] + ("0" if id_number(1)[-1] != "0" else "1")
-    cases = [
+    cases: list[tuple[dict[str, Any], int, str]] = [
         ({"start": at(26, "10:30"), "id_number": bad_id}, 400, "invalid_id_check"),
         ({"start": at(26, "10:30"), "id_number": "12345"}, 400, "invalid_id"),
         ({"start": at(26, "10:30"), "phone": "12345"}, 400, "invalid_phone"),
@@ -228,7 +229,7 @@ async def test_the_reminder_goes_once_with_two_sweeps_at_once(api: Api, broker: 
         await appts(api).sweep()
         marker = await book(api, at(27, "11:30"), 4)  # published after anything swept above
         await sub.get("/notify", where=lambda b: b["code"] == marker["code"])
-    assert not [b for b in sub.seen if b["kind"] == "appointment_reminder"]
+    assert not [b for _, b, _ in sub.seen if b["kind"] == "appointment_reminder"]
 
 
 async def test_one_process_holds_the_sweep_lease(api: Api) -> None:
@@ -267,3 +268,20 @@ def test_the_gateway_words_booking_notices() -> None:
         notice | {"kind": "appointment_booked", "slot": "2026-11-27 10:00"}, texts, "en"
     )
     assert "Booked: Household registration at 2026-11-27 10:00, booking code ABCD2345" in booked
+
+
+async def test_the_booking_page_without_javascript(api: Api) -> None:
+    page = await api.client.get(f"/m/{api.hall}/book?service=A")
+    html = await page.text()
+    assert page.status == 200, html
+    assert 'value="2026-11-26T10:00:00+08:00"' in html and "提交预约" in html
+    form = {"service": "A", "start": at(26, "10:30"), "phone": "1380013", "id_number": "1"}
+    bad = await api.client.post(f"/m/{api.hall}/book?lang=en", data=form)
+    assert bad.status == 400 and "not a valid mobile number" in await bad.text()
+    form |= {"phone": PHONE, "id_number": id_number(1)}
+    done = await api.client.post(f"/m/{api.hall}/book", data=form, allow_redirects=False)
+    assert done.status == 303, await done.text()
+    shown = await api.client.get(done.headers["Location"])
+    text = await shown.text()
+    assert "预约成功" in text and "09:30 至 10:45" in text and "取消预约" in text
+    assert await left(api, at(26, "10:30")) == 3

@@ -258,6 +258,7 @@ async def printed_ticket(request: web.Request, hall: Hall, ctx: dict[str, Any]) 
         link=link,
         paper=paper,
         address=hall.config.hall.address.get(lang),
+        note=ctx["t"].get(f"note_{request.query.get('note', '')}", ""),  # an appointment's
     )
 
 

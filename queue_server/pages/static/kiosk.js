@@ -23,6 +23,7 @@
   if (!settings.token) {
     document.getElementById("unset").hidden = false;
     buttons.forEach((b) => { b.disabled = true; });
+    document.getElementById("checkin-open").disabled = true;
     return;
   }
 
@@ -39,8 +40,8 @@
     message.hidden = false;
   }
 
-  async function send(body) {
-    return fetch("/api/v1/halls/" + encodeURIComponent(hall) + "/tickets", {
+  async function send(body, path = "/tickets") {
+    return fetch("/api/v1/halls/" + encodeURIComponent(hall) + path, {
       method: "POST",
       headers: {
         "Content-Type": "application/json",
@@ -87,4 +88,41 @@
   }
 
   buttons.forEach((b) => b.addEventListener("click", () => take(b.dataset.service)));
+
+  // 预约签到: a booking's code or phone gives its ticket (pressed again: the same ticket)
+  const checkin = document.getElementById("checkin");
+  document.getElementById("checkin-open").addEventListener("click", () => {
+    checkin.hidden = false;
+    document.getElementById("checkin-code").focus();
+  });
+  document.getElementById("checkin-go").addEventListener("click", async () => {
+    if (pending) return;
+    const body = {};
+    const code = document.getElementById("checkin-code").value.trim();
+    const phone = document.getElementById("checkin-phone").value.trim();
+    if (code) body.code = code;
+    if (phone) body.phone = phone;
+    pending = true;
+    message.hidden = true;
+    busy.hidden = false;
+    let resp;
+    try {
+      resp = await send(body, "/bookings/checkin");
+    } catch (down) {
+      pending = false;
+      show(errors.network);
+      return;
+    }
+    const answer = await resp.json().catch(() => ({}));
+    if (resp.status === 200) {
+      const query = new URLSearchParams({ secret: answer.ticket.secret, lang: lang,
+        paper: settings.paper === "58" ? "58" : "80", note: answer.late ? "late" : "appt" });
+      location.assign("/kiosk/" + encodeURIComponent(hall) + "/t/" +
+        encodeURIComponent(answer.ticket.id) + "?" + query.toString());
+      return;
+    }
+    pending = false;
+    key = newKey();
+    show(errors[answer.error] || errors.other);
+  });
 })();
