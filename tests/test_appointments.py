@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from queue_server.api.routes import HALLS
 from queue_server.appointments import Appointments
 from queue_server.appt_task import APPOINTMENTS, Sweeper
 from queue_server.config import Hours
@@ -112,6 +113,27 @@ async def test_book_a_full_slot_twice_and_cancel(api: Api, broker: Broker) -> No
     assert again.status == 409 and (await again.json())["error"] == "booking_closed"
     await book(api, at(26, "10:30"), 5)  # the freed place
     await book(api, at(26, "11:30"), 1)  # the cancelled booking's ID may book that day again
+    await no_raw_id(api, id_number(1))
+
+
+async def no_raw_id(api: Api, raw: str) -> None:
+    """The ID number is nowhere in Redis: keys, strings, hashes, sets, sorted sets, streams."""
+    redis = api.app[HALLS][api.hall].store.redis
+    seen = 0
+    async for key in redis.scan_iter(count=1000):
+        kind = await redis.type(key)
+        value: Any = {
+            "string": redis.get,
+            "hash": redis.hgetall,
+            "set": redis.smembers,
+            "zset": lambda k: redis.zrange(k, 0, -1),
+            "stream": lambda k: redis.xrange(k),
+            "list": lambda k: redis.lrange(k, 0, -1),
+        }[kind](key)
+        text = f"{key} {await value}"
+        assert raw not in text and raw[:17] not in text, key
+        seen += 1
+    assert seen > 10  # the bookings' keys were there to look at
 
 
 async def test_bad_bookings_are_refused_and_book_nothing(api: Api) -> None:

@@ -159,6 +159,7 @@ def test_book_on_the_phone_check_in_at_the_kiosk_ranked_by_slot(site: Site, page
     assert again["again"] and again["ticket"]["number"] == number
     called = site.api("POST", "/windows/1/next", token="win-1")
     assert called["ticket"]["number"] == number
+    expect(page.locator("#state")).to_have_text("已叫号", timeout=WAIT_MS)  # reloaded, called
 
     # a booking cancelled on its own page frees its place
     book(site, page, "B", 2, phone=OTHER)
