@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from queue_server import identity, metrics, quotas, staffing
+from queue_server import identity, metrics, opening, quotas, staffing
 from queue_server.announcer import Announcer
 from queue_server.clock import Clock
 from queue_server.config import DAYS, HallConfig, PriorityClass
@@ -30,6 +30,7 @@ from queue_server.store.hall_store import (
     StoreError,
     day_of,
 )
+from queue_server.store.quota import number_counter
 from queue_server.views import (
     ClassView,
     HallView,
@@ -330,6 +331,10 @@ class Hall:
         case: str,
         to_window: str = "",
     ) -> Changed:
+        if action in CALL_ACTIONS:  # outside its own hours a window calls nobody
+            closed = opening.window_refusal(self.config, window, self.clock.now())
+            if closed is not None:
+                raise closed
         if (
             action in CALL_ACTIONS
             and self.config.staff_rules.require_signin
@@ -394,6 +399,9 @@ class Hall:
         self.live.refresh(snap)
         waits = self.announcer.waits(snap)
         paused = {w["id"]: bool(w["paused"]) for w in snap["windows"]}
+        now = self.clock.now()
+        left = await self.availability(now)
+        shut = opening.closed_windows(self.config, now)
         c, lang = self.config, self.lang
         return HallView(
             id=c.id,
@@ -403,15 +411,46 @@ class Hall:
             open_now=is_open(c.hours, self.clock.now(), c.hall.timezone),
             hours={d: list(getattr(c.hours, d)) for d in DAYS},
             closed_dates=[d.isoformat() for d in c.hours.closed_dates],
+            makeup_dates={d.isoformat(): w for d, w in c.hours.makeup_dates.items()},
             booking=c.hall.booking.get(lang),
             notices=[n.get(lang) for n in c.hall.notices],
-            services=[ServiceView(s.id, s.name.get(lang), *waits[s.id]) for s in c.services],
+            services=[
+                ServiceView(
+                    s.id,
+                    s.name.get(lang),
+                    *waits[s.id],
+                    remaining=left[s.id].remaining,
+                    full=left[s.id].full,
+                    next_open=left[s.id].next_open,
+                )
+                for s in c.services
+            ],
             windows=[
-                WindowInfoView(w.id, w.name.get(lang), list(w.services), paused.get(w.id, False))
+                WindowInfoView(
+                    w.id,
+                    w.name.get(lang),
+                    list(w.services),
+                    paused.get(w.id, False),
+                    open_now=w.id not in shut,
+                    hours={d: list(getattr(w.hours, d)) for d in DAYS} if w.hours else None,
+                )
                 for w in c.windows
             ],
             classes=[ClassView(k.id, k.name.get(lang), k.needs_staff) for k in c.classes],
         )
+
+    async def availability(self, now: float) -> dict[str, quotas.Availability]:
+        """Per service: tickets left today, and whether (and till when) it is full now."""
+        hour = local(now, self.config.hall.timezone).hour
+        services = self.config.services
+        names = [
+            n for s in services for n in (number_counter(s.id), quotas.hour_counter(s.id, hour))
+        ]
+        counts = await self._do(self.store.day_counts(names))
+        return {
+            s.id: quotas.availability(self.config, s, now, counts[2 * i], counts[2 * i + 1])
+            for i, s in enumerate(services)
+        }
 
     # -- managers --------------------------------------------------------------------------
 

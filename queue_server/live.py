@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from queue_server import opening
 from queue_server.clock import Clock
 from queue_server.config import HallConfig
 from queue_server.domain import eta
@@ -52,8 +53,10 @@ class LiveCache:
             s.id: {w for w, offs in offsets.items() if s.id in offs} for s in self.config.services
         }
         self.rejoin_minutes = float(snap.get("rejoin_ms", 0)) / MINUTE_MS
-        open_windows = {w["id"] for w in snap["windows"] if not w["paused"]}
-        idle = {w["id"] for w in snap["windows"] if not w["paused"] and not w.get("current")}
+        # a window outside its own hours serves nobody now (opening.py)
+        shut = opening.closed_windows(self.config, self.clock.now())
+        open_windows = {w["id"] for w in snap["windows"] if not w["paused"]} - shut
+        idle = {w["id"] for w in snap["windows"] if not w.get("current")} & open_windows
         handle = pairs(snap["handle"])
         for s in self.config.services:
             self._handling[s.id] = handling_of(handle, s.id, s.avg_minutes * MINUTE_MS)

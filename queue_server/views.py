@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,9 @@ class ServiceView:
     waiting: int
     eta_minutes: int | None
     eta_range: tuple[int, int] | None = None
+    remaining: int | None = None  # tickets left today (号源), when it has a capacity
+    full: bool = False  # no ticket now: capacity, hourly quota or cut-off reached
+    next_open: datetime | None = None  # when, if full
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,8 @@ class WindowInfoView:
     name: str
     services: list[str]
     paused: bool
+    open_now: bool = True  # inside its own hours (a window without any is always open)
+    hours: dict[str, list[str]] | None = None  # its own weekly hours, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +99,7 @@ class HallView:
     services: list[ServiceView] = field(default_factory=list)
     windows: list[WindowInfoView] = field(default_factory=list)
     classes: list[ClassView] = field(default_factory=list)
+    makeup_dates: dict[str, str] = field(default_factory=dict)  # date -> weekday it works as
 
 
 @dataclass(frozen=True, slots=True)

@@ -188,6 +188,13 @@ class ServiceInfo(Body):
         max_length=2,
         description="[low, high] minutes a ticket taken now would wait",
     )
+    remaining: int | None = Field(
+        default=None, description="tickets left today (号源), when the service has a capacity"
+    )
+    full: bool = Field(
+        default=False, description="no ticket now: daily capacity, hourly quota or cut-off"
+    )
+    next_open: datetime | None = Field(default=None, description="when tickets are issued again")
 
 
 class WindowInfo(Body):
@@ -195,6 +202,10 @@ class WindowInfo(Body):
     name: str
     services: list[str]
     paused: bool
+    open_now: bool = Field(default=True, description="inside its own hours")
+    hours: dict[str, list[str]] | None = Field(
+        default=None, description="its own weekly hours (lunch-time cover, weekend duty)"
+    )
 
 
 class ClassInfo(Body):
@@ -212,6 +223,9 @@ class HallInfo(Body):
     hours: dict[str, list[str]]
     closed_dates: list[str]
     booking: str
+    makeup_dates: dict[str, str] = Field(
+        default={}, description="makeup working days (调休上班): date -> the weekday's hours"
+    )
     notices: list[str]
     services: list[ServiceInfo]
     windows: list[WindowInfo]

@@ -22,7 +22,7 @@ from yarl import URL
 
 from queue_server.api.guard import check_public
 from queue_server.api.routes import HALLS
-from queue_server.config import DAYS, HallConfig
+from queue_server.config import DAYS, HallConfig, WindowHours
 from queue_server.errors import Refused
 from queue_server.pages import i18n, qr
 from queue_server.pages.feed import HallFeed, TeeOutlet, Watcher
@@ -163,9 +163,23 @@ async def _services(hall: Hall, lang: str) -> tuple[list[dict[str, Any]], HallVi
             "waiting": s.waiting,
             "wait": minutes(t, s.eta_minutes),
             "open": s.eta_minutes is not None,
+            "remaining": "—" if s.remaining is None else str(s.remaining),
+            "full": s.full,
+            "full_text": full_text(t, s.next_open, hall.clock.now(), hall.config) if s.full else "",
         }
         for s in info.services
     ], info
+
+
+def full_text(t: dict[str, str], reopens: datetime | None, now: float, cfg: HallConfig) -> str:
+    """ "今日号源已满" (or, for an hourly quota, "号源已满"), and when tickets come again."""
+    today = datetime.fromtimestamp(now, cfg.tz).date()
+    if reopens is None:
+        return t["full_today"]
+    local = reopens.astimezone(cfg.tz)
+    later_day = local.date() > today
+    when = local.strftime("%m-%d %H:%M" if later_day else "%H:%M")
+    return (t["full_today"] if later_day else t["full_now"]) + " " + t["reopens"].format(t=when)
 
 
 # -- pages --------------------------------------------------------------------------------
@@ -181,11 +195,14 @@ async def hall_page(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> we
         for i, d in enumerate(DAYS)
     ]
     paused = {w.id: w.paused for w in info.windows}
+    shut = {w.id for w in info.windows if not w.open_now}
     windows = [
         {
             "name": w.name.get(lang),
             "services": ", ".join(s.name.get(lang) for s in cfg.services if s.id in w.services),
             "paused": paused.get(w.id, False),
+            "closed": w.id in shut,
+            "hours": _week(t, w.hours) if w.hours else "",
         }
         for w in cfg.windows
     ]
@@ -197,11 +214,22 @@ async def hall_page(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> we
         windows=windows,
         hours=hours,
         closed_dates=[d.isoformat() for d in cfg.hours.closed_dates],
+        makeup_dates=[
+            f"{d.isoformat()} ({t['weekday'].format(d=names[DAYS.index(w)])})"
+            for d, w in cfg.hours.makeup_dates.items()
+        ],
         open_now=info.open_now,
         address=cfg.hall.address.get(lang),
         booking=cfg.hall.booking.get(lang),
         notices=[n.get(lang) for n in cfg.hall.notices],
     )
+
+
+def _week(t: dict[str, str], week: WindowHours) -> str:
+    """A window's own hours in one line: "星期一 08:30-12:00; 星期六 09:00-12:00"."""
+    names = t["days"].split(",")
+    days = [(names[i], getattr(week, d)) for i, d in enumerate(DAYS)]
+    return "; ".join(f"{t['weekday'].format(d=n)} {', '.join(s)}" for n, s in days if s)
 
 
 async def kiosk_page(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> web.Response:

@@ -341,6 +341,14 @@ class HallStore:
         tid, number_, ahead, seq, issued = body
         return Issued(tid, number_, int(ahead), int(seq), int(issued), secret, _entries(entries))
 
+    async def day_counts(self, counters: list[str]) -> list[int]:
+        """Today's quota counters (store/quota.py) by name; 0 for one not counted yet."""
+        if not counters:
+            return []
+        h, day = self.hall.id, self.day()
+        raw = await self.redis.mget([keys.day_counter(h, day, c) for c in counters])
+        return [int(x or 0) for x in raw]
+
     async def status(self, tid: str) -> tuple[Record, int] | None:
         """A ticket's record and how many are ahead of it (-1 unless queued today)."""
         out = await self._run("status", [], [tid], tickets_day=day_of(tid))

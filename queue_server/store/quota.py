@@ -22,9 +22,13 @@ class Quota:
     reopens: float | None = None  # epoch seconds when it lets tickets through again, if known
 
 
+def number_counter(service: str) -> str:
+    return f"num:{service}"
+
+
 def number(service: str, cap: int, message: str, reopens: float | None = None) -> Quota:
     """The service's number counter: its count is the ticket's number."""
-    return Quota(f"num:{service}", cap, "capacity_full", message, reopens)
+    return Quota(number_counter(service), cap, "capacity_full", message, reopens)
 
 
 def phone(phone_key: str, cap: int) -> Quota:
