@@ -17,6 +17,7 @@ import json
 import time
 
 import aiohttp
+from yarl import URL
 
 from sms_gateway.providers import Outgoing, ProviderError, unreachable
 from sms_gateway.settings import SettingsError, Source
@@ -49,6 +50,7 @@ class Webhook:
 
     def __init__(self, url: str, secret: str, timeout: float) -> None:
         self.url = url
+        self._url = URL(url)  # parsed once, not per request
         self._secret = secret
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
@@ -56,7 +58,9 @@ class Webhook:
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                timeout=self._timeout, connector=aiohttp.TCPConnector(limit=256)
+                timeout=self._timeout,
+                connector=aiohttp.TCPConnector(limit=256),
+                cookie_jar=aiohttp.DummyCookieJar(),  # a webhook sets no cookies: skip the jar
             )
         return self._session
 
@@ -70,7 +74,7 @@ class Webhook:
             "Idempotency-Key": message.key,
         }
         try:
-            async with self._client().post(self.url, data=body, headers=headers) as resp:
+            async with self._client().post(self._url, data=body, headers=headers) as resp:
                 raw = await resp.read()  # bytes: JSON needs no charset guessing
                 if resp.status < 300:
                     try:
