@@ -64,6 +64,7 @@ class Peer:
     accepted: dict[str, int] = field(default_factory=dict)  # key -> times answered "sent"
     bad_signatures: int = 0
     lookups: int = 0
+    lookup_fail: int = 0  # this many record queries fail with the provider's own error
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
     _closing: asyncio.Event = field(default_factory=asyncio.Event)
@@ -153,6 +154,13 @@ class Peer:
             return web.Response(status=204)
         return None
 
+    def _lookup_fails(self) -> bool:
+        self.lookups += 1
+        if self.lookup_fail > 0:
+            self.lookup_fail -= 1
+            return True
+        return False
+
     def _sent_to(self, phone: str) -> list[Delivery]:
         return sorted((d for d in self.delivered.values() if d.phone == phone), key=lambda d: d.at)
 
@@ -197,6 +205,10 @@ class Peer:
                 {"Code": "SignatureDoesNotMatch", "Message": "bad signature"}, status=400
             )
         if params.get("Action") == "QuerySendDetails":
+            if self._lookup_fails():
+                return web.json_response(
+                    {"Code": "ServiceUnavailable", "Message": "down"}, status=503
+                )
             return self._aliyun_details(params)
         mode = await self._outcome()
         if mode == "fail":
@@ -225,7 +237,6 @@ class Peer:
 
     def _aliyun_details(self, params: dict[str, str]) -> web.Response:
         """QuerySendDetails: the records of one phone on one SendDate (China time), paged."""
-        self.lookups += 1
         day = params["SendDate"]
         size, page = int(params["PageSize"]), int(params.get("CurrentPage") or 1)
         found = [
@@ -272,6 +283,10 @@ class Peer:
             )
         msg = json.loads(body)
         if action == "PullSmsSendStatusByPhoneNumber":
+            if self._lookup_fails():
+                return web.json_response(
+                    {"Response": {"Error": {"Code": "InternalError.Timeout", "Message": "down"}}}
+                )
             return self._tencent_status(msg)
         mode = await self._outcome()
         if mode == "fail":
@@ -312,7 +327,6 @@ class Peer:
     def _tencent_status(self, msg: dict[str, Any]) -> web.Response:
         """PullSmsSendStatusByPhoneNumber: the reports of one phone between BeginTime and
         EndTime (seconds), at most Limit."""
-        self.lookups += 1
         begin, end = msg["BeginTime"], msg.get("EndTime", time.time() + 1)
         found = [d for d in self._sent_to(msg["PhoneNumber"]) if begin <= d.at <= end]
         reports = [

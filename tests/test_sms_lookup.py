@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sms_gateway import metrics
 from sms_gateway.outbox import Outbox
 from sms_gateway.providers.aliyun import send_dates
 from tests.services import Broker
@@ -94,3 +95,31 @@ def test_send_dates_are_china_dates_back_to_the_attempt() -> None:
     assert send_dates(at, at + 30) == ["20261126"]
     assert send_dates(at, at + 90) == ["20261127", "20261126"]
     assert send_dates(at - 3 * 86_400, at) == ["20261126", "20261125", "20261124", "20261123"]
+
+
+@pytest.mark.parametrize("provider", ["aliyun", "tencent"])
+async def test_when_the_provider_cannot_tell_nothing_is_sent_until_it_can(
+    broker: Broker, peer: Peer, tmp_path: Path, provider: str
+) -> None:
+    hall = f"q{uuid.uuid4().hex[:8]}"
+    env = gateway_env(broker, hall, tmp_path, provider, peer, HALLCALL_SMS_LOOKUP_GRACE="0.1")
+
+    def lookups(result: str) -> float:
+        value = metrics.REGISTRY.get_sample_value("hallcall_sms_lookups_total", {"result": result})
+        return value or 0.0
+
+    before = {r: lookups(r) for r in ("found", "failed", "absent")}
+    async with running(env) as gw:
+        pub = Publisher(broker, hall)
+        await pub.hall_message()
+        await until(lambda: hall in gw.halls)
+        peer.mode, peer.fail_next = "drop", 1  # accepted, no answer
+        peer.lookup_fail = 2  # and the provider's records are down twice
+        await pub.send([notice(hall, 1)])
+        await until(lambda: states(gw) == {"sent": 1}, timeout=20)
+        (attempts,) = gw.outbox.db.execute("SELECT attempts FROM notices").fetchone()
+    assert peer.requests == 1 and peer.lookups == 3  # asked until it could tell; sent once
+    assert peer.accepted == {f"{hall}/t1/called/0": 1}
+    assert attempts == 3  # the unanswered send and the two failed questions
+    after = {r: lookups(r) for r in before}
+    assert {r: after[r] - before[r] for r in before} == {"found": 1, "failed": 2, "absent": 0}
