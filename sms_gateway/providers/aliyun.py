@@ -45,6 +45,7 @@ LIMITED = {"isv.BUSINESS_LIMIT_CONTROL", "Throttling", "Throttling.User", "Throt
 PAGE = 50  # QuerySendDetails' largest page
 PAGES = 20  # a phone with more records than this on one day is not searched further
 CHINA = 8 * 3600  # SendDate is the date in China (UTC+8)
+QUERY_DAYS = 29  # QuerySendDetails reaches the last 30 days
 
 
 def percent(value: str) -> str:
@@ -165,7 +166,8 @@ class Aliyun:
 
     async def lookup(self, message: Outgoing, since: float) -> str | None:
         now = time.time()
-        for day in send_dates(since - 60, now):  # a minute for the clocks' difference
+        since = max(since - 60, now - QUERY_DAYS * 86_400)  # a minute for the clocks' skew
+        for day in send_dates(since, now):
             for page in range(1, PAGES + 1):
                 params = {
                     **common_params(

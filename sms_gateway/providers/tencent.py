@@ -42,6 +42,7 @@ RETRY_PREFIXES = (
 LIMITED_PREFIXES = ("RequestLimitExceeded", "LimitExceeded.PhoneNumber")
 VERSION = "2021-01-11"
 PULL_LIMIT = 100  # PullSmsSendStatusByPhoneNumber's largest answer
+PULL_DAYS = 7  # how far back it reaches
 
 
 def _hmac(key: bytes, msg: str) -> bytes:
@@ -176,7 +177,8 @@ class Tencent:
         now = int(time.time())
         body = json.dumps(
             {
-                "BeginTime": int(since) - 60,  # a minute for the clocks' difference
+                # a minute for the clocks' difference, within the week it can reach
+                "BeginTime": max(int(since) - 60, now - PULL_DAYS * 86_400 + 60),
                 "EndTime": now + 60,
                 "Offset": 0,
                 "Limit": PULL_LIMIT,
