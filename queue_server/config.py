@@ -11,6 +11,7 @@ import hashlib
 import re
 import tomllib
 from datetime import date, time
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -276,6 +277,7 @@ class WindowHours(_Week):
         return self.week_spans(weekday)
 
 
+@lru_cache(maxsize=1024)  # hours are read on every issue and call: parse each span once
 def parse_span(span: str) -> tuple[time, time]:
     m = _SPAN.match(span)
     if not m:

@@ -176,8 +176,9 @@ class Hall:
                 quotas=counted,
                 number=number,
             )
-        except QuotaExceeded as exc:
-            raise quota_refusal(exc, self.config.hall.timezone) from None
+        except QuotaExceeded as exc:  # with when it lets tickets through again
+            when = quotas.reopening(self.config, exc.quota, now)
+            raise Refused(exc.code, exc.message, next_open=when) from None
         except StoreError as exc:
             raise Refused(exc.code, exc.message) from None
         metrics.TICKETS.labels(self.id, service.id).inc()
@@ -526,12 +527,6 @@ class Hall:
         self.live.refresh(await self._do(self.store.snapshot(0)))
         self.outlet.mark(None)
         return await self.rules()
-
-
-def quota_refusal(exc: QuotaExceeded, tz: str) -> Refused:
-    """A quota's refusal, with when it lets tickets through again."""
-    reopens = exc.quota.reopens
-    return Refused(exc.code, exc.message, next_open=local(reopens, tz) if reopens else None)
 
 
 def _given(value: Any, default: float) -> float:

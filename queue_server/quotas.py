@@ -19,10 +19,6 @@ from queue_server.store import quota
 from queue_server.store.quota import Quota
 
 
-def _at(when: datetime | None) -> float | None:
-    return when.timestamp() if when else None
-
-
 def time_refusal(config: HallConfig, service: Service, now: float) -> Refused | None:
     """Outside the hall's hours (`hall_closed`) or past the service's cut-off
     (`capacity_full`), with the next opening; None when issuing is open now. A hall with
@@ -48,35 +44,49 @@ def time_refusal(config: HallConfig, service: Service, now: float) -> Refused | 
 
 
 def counted(config: HallConfig, service: Service, now: float) -> tuple[Quota, list[Quota]]:
-    """The service's number counter (its capacity) and the other quotas of an issue now."""
-    tz = config.hall.timezone
-    here = local(now, tz)
-    spans = config.hours.spans_on
+    """The service's number counter (its capacity) and the other quotas of an issue now.
+    When each opens again is worked out only for a refusal (`reopening`): issuing pays
+    nothing for it."""
     number = quota.number(
         service.id,
         service.max_number,
         f"service {service.id} has issued all {service.max_number} tickets of today",
-        _at(next_day_opening(spans, now, tz)),
     )
     out: list[Quota] = []
-    hour_cap = service.hourly_cap(here.hour)
+    hour = local(now, config.hall.timezone).hour if service.hourly is not None else 0
+    hour_cap = service.hourly_cap(hour)
     if hour_cap is not None:
-        next_hour = here.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-        reopens = next_hour if config.queue.issue_outside_hours else next_open(spans, next_hour)
         out.append(
             Quota(
-                hour_counter(service.id, here.hour),
+                hour_counter(service.id, hour),
                 hour_cap,
                 "capacity_full",
                 f"service {service.id} has issued all {hour_cap} tickets of this hour",
-                _at(reopens),
             )
         )
     return number, out
 
 
+def reopening(config: HallConfig, q: Quota, now: float) -> datetime | None:
+    """When a full quota lets tickets through again: a service's numbers on the next open
+    day, an hour's quota the next hour (when the hall is open then); others as they say."""
+    tz = config.hall.timezone
+    spans = config.hours.spans_on
+    if q.counter.startswith(NUMBER_PREFIX):
+        return next_day_opening(spans, now, tz)
+    if q.counter.startswith(HOUR_PREFIX):
+        here = local(now, tz)
+        next_hour = here.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        return next_hour if config.queue.issue_outside_hours else next_open(spans, next_hour)
+    return local(q.reopens, tz) if q.reopens is not None else None
+
+
+NUMBER_PREFIX = quota.number_counter("")
+HOUR_PREFIX = "hour:"
+
+
 def hour_counter(service: str, hour: int) -> str:
-    return f"hour:{service}:{hour:02d}"
+    return f"{HOUR_PREFIX}{service}:{hour:02d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +106,8 @@ def availability(
         return Availability(remaining, True, refused.next_open)
     number, others = counted(config, service, now)
     if issued >= number.cap:
-        return Availability(remaining, True, _dt(number.reopens, config))
+        return Availability(remaining, True, reopening(config, number, now))
     for q in others:
         if this_hour >= q.cap:
-            return Availability(remaining, True, _dt(q.reopens, config))
+            return Availability(remaining, True, reopening(config, q, now))
     return Availability(remaining, False, None)
-
-
-def _dt(at: float | None, config: HallConfig) -> datetime | None:
-    return local(at, config.hall.timezone) if at is not None else None
