@@ -102,6 +102,7 @@ class ServiceLine:
     name: str
     waiting: int
     eta_minutes: int | None
+    eta_range: tuple[int, int] | None = None  # about 90% are called inside it
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +292,13 @@ def apply_board(state: ScreenState, body: dict[str, Any]) -> ScreenState:
     """The retained board: waiting counts, windows and notices. Recent calls it lists that the
     screen has not seen are added by the caller (it knows which are new)."""
     services = tuple(
-        ServiceLine(str(s["id"]), str(s["name"]), int(s["waiting"]), s.get("eta_minutes"))
+        ServiceLine(
+            str(s["id"]),
+            str(s["name"]),
+            int(s["waiting"]),
+            s.get("eta_minutes"),
+            _range(s.get("eta_range")),
+        )
         for s in body.get("services", ())
     )
     windows = tuple(
@@ -307,6 +314,16 @@ def apply_board(state: ScreenState, body: dict[str, Any]) -> ScreenState:
     )
     notices = state.notices or tuple(Text(str(n)) for n in body.get("notices", ()))
     return replace(state, services=services, windows=windows, notices=notices, synced=True)
+
+
+def _range(value: Any) -> tuple[int, int] | None:
+    """A board's [low, high] minutes; anything else (an older server, a bad value) is none."""
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        return None
+    low, high = value
+    if type(low) is not int or type(high) is not int or not 0 <= low <= high:
+        return None
+    return low, high
 
 
 def apply_panel(state: ScreenState, body: dict[str, Any], now: float) -> ScreenState:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from display_client import state as st
 from display_client.frame import RGB, Fill, Frame, Item, Label, Measure, Rect, fit
-from display_client.words import WORDS, date_text
+from display_client.words import WORDS, date_text, eta_text
 
 BG: RGB = (0, 0, 0)
 HEAD: RGB = (12, 30, 66)
@@ -273,7 +273,7 @@ def _services(o: _Out, s: st.ScreenState, r: Regions, lang: str) -> None:
             f"services.{i}.waiting",
             "right",
         )
-        eta = words["eta"].format(m=sv.eta_minutes) if sv.eta_minutes is not None else "--"
+        eta = eta_text(lang, sv.eta_minutes, sv.eta_range)
         o.text(
             eta,
             (x + int(w * 0.72), ry, int(w * 0.28), row_h),

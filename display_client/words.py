@@ -12,6 +12,7 @@ WORDS: dict[str, dict[str, str]] = {
         "windows": "窗口状态",
         "people": "{n}人",
         "eta": "约{m}分钟",
+        "eta_range": "约{low}–{high}分钟",
         "paused": "暂停",
         "open": "空闲",
         "green": "绿色通道",
@@ -27,6 +28,7 @@ WORDS: dict[str, dict[str, str]] = {
         "windows": "Windows",
         "people": "{n}",
         "eta": "≈{m} min",
+        "eta_range": "about {low}–{high} min",
         "paused": "Paused",
         "open": "Open",
         "green": "Green channel",
@@ -36,6 +38,16 @@ WORDS: dict[str, dict[str, str]] = {
         "sep": ": ",
     },
 }
+
+
+def eta_text(lang: str, minutes: int | None, span: tuple[int, int] | None) -> str:
+    """A service's wait on the board: the range when there is one ("约10–20分钟"), else the
+    single number, else "--"."""
+    words = WORDS[lang]
+    if span is not None and span[0] < span[1]:
+        return words["eta_range"].format(low=span[0], high=span[1])
+    return words["eta"].format(m=minutes) if minutes is not None else "--"
+
 
 _WEEKDAYS_ZH = "一二三四五六日"
 

@@ -59,7 +59,13 @@ def board_state(online: bool = True, n_calls: int = 5) -> st.ScreenState:
         s,
         {
             "services": [
-                {"id": "A", "name": "户籍业务", "waiting": 12, "eta_minutes": 18},
+                {
+                    "id": "A",
+                    "name": "户籍业务",
+                    "waiting": 12,
+                    "eta_minutes": 18,
+                    "eta_range": [12, 26],
+                },
                 {"id": "B", "name": "社保医保", "waiting": 3, "eta_minutes": None},
             ],
             "windows": [
@@ -126,6 +132,49 @@ def test_layout_holds_and_the_number_is_drawn(
     rows = [label_rect(measure, lab) for lab in labels(frame.items, "now.")]
     for i, a in enumerate(rows):
         assert all(not a.colliderect(b) for b in rows[i + 1 :])
+
+
+def shown_in(s: st.ScreenState, lang: str) -> float:
+    """A wall time at which the board shows `lang`."""
+    return WALL + next(x for x in range(120) if st.language(s, WALL + x) == lang)
+
+
+@pytest.mark.parametrize(
+    ("lang", "shown"), [("zh", ["约12–26分钟", "--"]), ("en", ["about 12–26 min", "--"])]
+)
+def test_the_board_shows_each_service_s_wait_range(
+    measure: Measure, lang: str, shown: list[str]
+) -> None:
+    s = board_state()
+    wall = shown_in(s, lang)
+    for size in ((1280, 720), (1080, 1920)):
+        frame = tv.compose(s, size, NOW + 6, wall, measure)
+        etas = [labels(frame.items, f"services.{i}.eta")[0] for i in range(2)]
+        assert [lab.text for lab in etas] == shown
+        # fitted into its column, beside the waiting count, at a readable size
+        (count,) = labels(frame.items, "services.0.waiting")
+        assert label_rect(measure, etas[0]).left > label_rect(measure, count).right
+        assert etas[0].size >= count.size * 0.5
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [([7, 7], "约7分钟"), ([5, 2], "约7分钟"), (["5", 9], "约7分钟"), (None, "约7分钟")],
+)
+def test_no_range_or_a_bad_one_shows_the_single_number(
+    measure: Measure, given: object, shown: str
+) -> None:
+    s = st.apply_board(
+        board_state(),
+        {
+            "services": [
+                {"id": "A", "name": "户籍业务", "waiting": 2, "eta_minutes": 7, "eta_range": given}
+            ]
+        },
+    )
+    wall = shown_in(s, "zh")
+    frame = tv.compose(s, (1280, 720), NOW + 6, wall, measure)
+    assert labels(frame.items, "services.0.eta")[0].text == shown
 
 
 def test_flash_starts_and_stops(measure: Measure) -> None:
