@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import sys
 import time
 from typing import Any
@@ -22,8 +23,8 @@ from redis.asyncio import Redis
 
 from bench.common import BenchError
 from queue_server.cli import parser
+from queue_server.simulate.batch import SimError
 from queue_server.simulate.command import Prepared, prepare, report, simulate
-from queue_server.simulate.driver import SimError
 from queue_server.simulate.halls import one_service
 from queue_server.simulate.redis_proc import PrivateRedis
 
@@ -79,12 +80,15 @@ async def measure(url: str) -> list[str]:
     # speed: 10,000 tickets, 3 windows at load 0.8, 6-second services; beside a bare EVALSHA
     floor = await round_trip_us(url)
     p = prepared(3, 0.8 * 3 / 0.1 * 60, "--mean", "A=0.1", "--steady", "--minutes", "417")
-    t0 = time.perf_counter()
-    n = len((await simulate(p, url)).records)
-    took = time.perf_counter() - t0
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    outcome = await simulate(p, url)
+    took, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    n = len(outcome.records)
     print(
-        f"speed: {n} tickets in {took:.1f} s (target ≤ 10 s), {took / n * 1e3:.2f} ms a ticket; "
-        f"a bare EVALSHA round trip takes {floor:.0f} µs now (about 3.4 script calls a ticket)",
+        f"speed: {n} tickets in {took:.1f} s (target ≤ 10 s), {took / n * 1e3:.2f} ms a ticket "
+        f"({cpu:.1f} s of it this process's CPU), in {outcome.round_trips} round trips to "
+        f"Redis; a bare EVALSHA round trip takes {floor:.0f} µs now; "
+        f"load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
     # Erlang C: one window, load 0.5, 6-second services, 1,400 minutes after 30 of warm-up

@@ -210,3 +210,53 @@ def test_the_hall_file_may_hold_the_rates(tmp_path: Path) -> None:
     path.write_text(text + "\n[simulate.rates]\nZ = 20\n")
     with pytest.raises(ConfigError, match=r"simulate\.rates: unknown service 'Z'"):
         load_hall(path)
+
+
+async def test_the_simulator_s_light_live_read_agrees_with_a_full_snapshot(
+    redis_server: RedisServer,
+) -> None:
+    from datetime import datetime
+
+    from redis.asyncio import Redis
+
+    from queue_server.clock import ManualClock
+    from queue_server.config import load_hall
+    from queue_server.live import LiveCache
+    from queue_server.simulate.driver import Driver
+    from queue_server.store.hall_store import HallStore
+    from queue_server.store.scripts import register
+
+    demo = load_hall(DEMO)
+    cfg = demo.model_copy(update={"hall": demo.hall.model_copy(update={"id": "light"})})
+    monday = datetime(2026, 11, 30, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+    clock = ManualClock(monday)
+    redis = Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        driver = await Driver.start(cfg, redis, clock)
+        called: list[str] = []
+        for service in "AABBCABABA":
+            clock.advance(20)
+            await driver.issue(service, "normal", lambda _: None)
+        for window in ("1", "2", "4", "5"):
+            await driver.next(window, called.append)
+        await driver.pause("3")
+        clock.advance(900)
+        await driver.next("1", called.append)  # finishes A001 after 15 minutes: learned
+        await driver.refresh_live()
+        await driver.flush()
+        assert [c.split("-")[1] for c in called] == ["A001", "A002", "B001", "C001", "A003"]
+        full = LiveCache(cfg, clock)
+        full.refresh(await HallStore(redis, register(redis), cfg, clock).snapshot(0))
+        fresh = LiveCache(cfg, clock)
+        live = driver.hall.live
+        assert live.serving == full.serving
+        for s in "ABC":
+            light = [live.estimate(s, n) for n in range(12)]
+            assert light == [full.estimate(s, n) for n in range(12)]
+        # and what they agree on is the hall as it is now, not the hall file
+        assert [live.estimate("A", n) for n in range(12)] != [
+            fresh.estimate("A", n) for n in range(12)
+        ]
+        await driver.cleanup()
+    finally:
+        await redis.aclose()

@@ -28,7 +28,8 @@ from queue_server.simulate.arrivals import (
     read_csv,
     write_csv,
 )
-from queue_server.simulate.driver import Driver, SimError, starvation_bound_min
+from queue_server.simulate.batch import SimError
+from queue_server.simulate.driver import Driver, starvation_bound_min
 from queue_server.simulate.engine import Engine, Record
 from queue_server.simulate.redis_proc import PrivateRedis, RedisProcError
 from queue_server.simulate.report import summary, table
@@ -227,6 +228,7 @@ class Outcome:
     learned_min: dict[str, float]
     elapsed_s: float
     days: int
+    round_trips: int = 0  # to Redis, each with a batch of script calls
 
 
 async def simulate(p: Prepared, redis_url: str) -> Outcome:
@@ -235,7 +237,8 @@ async def simulate(p: Prepared, redis_url: str) -> Outcome:
     arrivals = [a for day in plan for a in day[0]]
     if p.record_to:
         write_csv(p.record_to, arrivals, p.hall.tz)
-    redis = Redis.from_url(redis_url, decode_responses=True)
+    # a batch of a thousand script calls may take seconds on a loaded machine
+    redis = Redis.from_url(redis_url, decode_responses=True, socket_timeout=120)
     clock = ManualClock(plan[0][1][0][0] / 1000 if plan[0][1] else 0.0)
     started = time.perf_counter()
     try:
@@ -256,6 +259,7 @@ async def simulate(p: Prepared, redis_url: str) -> Outcome:
                 for s, e in spans:
                     engine.add_pauses(s, e)
                 await engine.run()
+            elapsed = time.perf_counter() - started
             learned = {
                 s.id: round(await driver.learned_handling_ms(s.id) / MINUTE_MS, 3)
                 for s in p.hall.services
@@ -265,7 +269,12 @@ async def simulate(p: Prepared, redis_url: str) -> Outcome:
     finally:
         await redis.aclose()
     return Outcome(
-        list(engine.records.values()), arrivals, learned, time.perf_counter() - started, len(plan)
+        list(engine.records.values()),
+        arrivals,
+        learned,
+        elapsed,
+        len(plan),
+        driver.batch.round_trips,
     )
 
 
@@ -284,6 +293,7 @@ def report(p: Prepared, out: Outcome) -> dict[str, Any]:
         "target_min": spec.target_minutes,
         "starvation_bound_min": bound,
         "elapsed_s": round(out.elapsed_s, 2),
+        "round_trips": out.round_trips,
         **summary(out.records, spec.target_minutes, bound),
     }
 

@@ -7,9 +7,11 @@ use-case layer is adapted here alone.
 from __future__ import annotations
 
 import functools
+import math
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -18,26 +20,23 @@ from queue_server.clock import ManualClock
 from queue_server.config import HallConfig
 from queue_server.domain.phones import phone_key
 from queue_server.domain.priority import MINUTE_MS
-from queue_server.errors import Refused
 from queue_server.hall import Hall
 from queue_server.live import LiveCache
+from queue_server.simulate.batch import Batch
 from queue_server.store import keys
 from queue_server.store.hall_store import Entry, HallStore, policy_from_config
 from queue_server.store.scripts import register
+from queue_server.views import IssuedView, WindowOutcome
 
 
 class Outlet:
-    """Announcements go nowhere (the simulator measures the queue, not MQTT). A marked change
-    is remembered: as the publisher would, the next request first rereads the live state."""
-
-    def __init__(self) -> None:
-        self.changed = True
+    """Announcements go nowhere (the simulator measures the queue, not MQTT)."""
 
     def publish_now(self, entries: list[Entry]) -> None:
         pass
 
     def mark(self, windows: Iterable[str] | None = None) -> None:
-        self.changed = True
+        pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,68 +51,100 @@ class Told:
     after_close: bool = False
 
 
-class SimError(RuntimeError):
-    """The server refused what the simulated staff did: a simulator bug, said in one line."""
-
-
 class Driver:
-    def __init__(self, hall: Hall, outlet: Outlet, redis: Redis) -> None:
+    """Each method starts a real use case; its answer goes to `then` once `flush` has sent the
+    queued calls (batch.py). Every change marks the live state as changed: as the publisher
+    would, the next issue first rereads it (a snapshot queued just before the issue)."""
+
+    def __init__(self, hall: Hall, batch: Batch, redis: Redis) -> None:
         self.hall = hall
-        self.outlet = outlet
+        self.batch = batch
         self.redis = redis
+        self._changed = True  # since the live cache was last refreshed
+        self._base: dict[str, Any] | None = None  # the first snapshot
 
     @classmethod
     async def start(cls, config: HallConfig, redis: Redis, clock: ManualClock) -> Driver:
-        store = HallStore(redis, register(redis), config, clock)
-        await store.seed()
-        live = LiveCache(config, clock)
-        outlet = Outlet()
+        batch = Batch(redis, clock)
+        store = HallStore(redis, await batch.load(register(redis)), config, clock)
+        await batch.start(store.seed(), lambda _: None, "seed")
+        await batch.flush()
+        # the driver refreshes the live cache itself, from a snapshot after every change
+        live = LiveCache(config, clock, max_age=math.inf)
         announcer = Announcer(config, live, "zh")
         # simulated citizens give no phone numbers: the per-phone key is never asked for
         key = functools.partial(phone_key, secrets.token_bytes(16), config.id)
-        hall = Hall(config, store, live, announcer, outlet, clock, phone_key=key)
-        return cls(hall, outlet, redis)
+        hall = Hall(config, store, live, announcer, Outlet(), clock, phone_key=key)
+        return cls(hall, batch, redis)
 
-    async def _act(self, window: str, action: str) -> str:
-        try:
-            out = await self.hall.act(window, action)
-        except Refused as exc:
-            raise SimError(f"window {window} {action}: {exc.code} {exc.message}") from None
-        return out.ticket.id if out.ticket and out.ticket.state != "missed" else ""
+    async def flush(self) -> None:
+        await self.batch.flush()
 
-    async def issue(self, service: str, cls: str) -> Told:
-        if self.outlet.changed:  # what the publisher's snapshot after a change does
-            self.outlet.changed = False
-            self.hall.live.refresh(await self.hall.store.snapshot(0))
-        try:
-            out = (await self.hall.issue(service, cls, "kiosk", staff=True)).ticket
-        except Refused as exc:
-            raise SimError(f"issue {service}/{cls}: {exc.code} {exc.message}") from None
-        low, high = out.eta_range or (None, None)
-        return Told(out.id, out.ahead or 0, out.eta_minutes, low, high, out.eta_after_close)
+    async def refresh_live(self) -> None:
+        """What the publisher's snapshot after a change gives the live cache. The first is a
+        full snapshot; later ones read only what can change in a simulation (learned handling
+        times, which windows are paused or busy: rules and assignments stay as seeded), which
+        costs Redis a tenth of a snapshot. tests/test_simulate.py checks they agree."""
+        if self._base is None:
+            await self.batch.start(self.hall.store.snapshot(0), self._first_snapshot, "snapshot")
+            return
+        base = self._base
+        h = self.hall.id
+        got: list[Any] = []
 
-    async def next(self, window: str) -> str:
-        """Finish the window's ticket and call the next; the ticket called or ""."""
-        return await self._act(window, "next")
+        def done(reply: Any) -> None:
+            got.append(reply)
+            if len(got) == len(base["windows"]) + 1:
+                self.hall.live.refresh(light_snapshot(base, got[0], got[1:]))
+
+        await self.batch.read(done, "HGETALL", keys.handle_times(h))
+        for w in base["windows"]:
+            await self.batch.read(done, "HMGET", keys.window(h, w["id"]), "paused", "current")
+
+    def _first_snapshot(self, snap: dict[str, Any]) -> None:
+        self._base = snap
+        self.hall.live.refresh(snap)
+
+    async def issue(self, service: str, cls: str, then: Callable[[Told], None]) -> None:
+        if self._changed:
+            self._changed = False
+            await self.refresh_live()
+
+        def told(view: IssuedView) -> None:
+            out = view.ticket
+            low, high = out.eta_range or (None, None)
+            then(Told(out.id, out.ahead or 0, out.eta_minutes, low, high, out.eta_after_close))
+
+        coro = self.hall.issue(service, cls, "kiosk", staff=True)
+        await self.batch.start(coro, told, f"issue {service}/{cls}")
+
+    async def _act(self, window: str, action: str, then: Callable[[WindowOutcome], None]) -> None:
+        self._changed = True  # an issue alone changes nothing the live cache holds
+        await self.batch.start(self.hall.act(window, action), then, f"window {window} {action}")
+
+    async def next(self, window: str, then: Callable[[str], None]) -> None:
+        """Finish the window's ticket and call the next; `then` gets the ticket called or ""."""
+        await self._act(window, "next", lambda out: then(_called(out)))
 
     async def finish(self, window: str) -> None:
-        await self._act(window, "finish")
+        await self._act(window, "finish", _ignore)
 
-    async def recall(self, window: str) -> bool:
-        """Call the current citizen again; True if that made them a no-show."""
-        try:
-            out = await self.hall.act(window, "recall")
-        except Refused as exc:
-            raise SimError(f"window {window} recall: {exc.code} {exc.message}") from None
-        return out.ticket is not None and out.ticket.state == "missed"
+    async def recall(self, window: str, then: Callable[[bool], None]) -> None:
+        """Call the current citizen again; `then` gets True if that made them a no-show."""
+        await self._act(
+            window,
+            "recall",
+            lambda out: then(out.ticket is not None and out.ticket.state == "missed"),
+        )
 
     async def pause(self, window: str) -> None:
-        await self._act(window, "pause")
+        await self._act(window, "pause", _ignore)
 
     async def resume(self, window: str) -> None:
-        await self._act(window, "resume")
+        await self._act(window, "resume", _ignore)
 
     async def learned_handling_ms(self, service: str) -> float:
+        await self.flush()
         raw = await self.redis.hget(keys.handle_times(self.hall.id), service)
         return float(raw or 0)
 
@@ -122,6 +153,27 @@ class Driver:
         found = [k async for k in self.redis.scan_iter(match=keys.prefix(self.hall.id) + "*")]
         for i in range(0, len(found), 500):
             await self.redis.delete(*found[i : i + 500])
+
+
+def light_snapshot(base: dict[str, Any], handle: Any, windows: list[Any]) -> dict[str, Any]:
+    """A snapshot with what the live cache reads: `base`'s windows and rules, with learned
+    handling times (HGETALL) and each window's paused and current (HMGET) as now."""
+    return {
+        **base,
+        "handle": [x for kv in handle.items() for x in kv] if isinstance(handle, dict) else handle,
+        "windows": [
+            {**w, "paused": paused == "1", "current": {"ticket": current} if current else None}
+            for w, (paused, current) in zip(base["windows"], windows, strict=True)
+        ],
+    }
+
+
+def _called(out: WindowOutcome) -> str:
+    return out.ticket.id if out.ticket and out.ticket.state != "missed" else ""
+
+
+def _ignore(_: object) -> None:
+    pass
 
 
 def starvation_bound_min(config: HallConfig) -> float:

@@ -7,26 +7,35 @@ they stood idle), so the queue is worked as the staff would with the caller pane
 
 from __future__ import annotations
 
+import functools
 import heapq
 import random
+from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from queue_server.clock import ManualClock
 from queue_server.config import HallConfig
 from queue_server.domain import eta
 from queue_server.simulate.arrivals import Arrival
+from queue_server.simulate.batch import SimError
 from queue_server.simulate.driver import Told
 from queue_server.simulate.spec import HandlingModel, Staff
 
+T = TypeVar("T")
+
 
 class Server(Protocol):
-    async def issue(self, service: str, cls: str) -> Told: ...
-    async def next(self, window: str) -> str: ...
+    """The hall, asked in order; answers come to `then` by the next `flush` (driver.py)."""
+
+    async def issue(self, service: str, cls: str, then: Callable[[Told], None]) -> None: ...
+    async def next(self, window: str, then: Callable[[str], None]) -> None: ...
     async def finish(self, window: str) -> None: ...
-    async def recall(self, window: str) -> bool: ...
+    async def recall(self, window: str, then: Callable[[bool], None]) -> None: ...
     async def pause(self, window: str) -> None: ...
     async def resume(self, window: str) -> None: ...
+    async def flush(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -53,12 +62,16 @@ class Record:
 class WindowSim:
     id: str
     services: set[str]
-    ticket: str = ""  # at the window (called, maybe not come yet)
+    serving: int = -1  # the arrival at the window (called, maybe not come yet); -1: none
     paused: bool = False
     pause_due: bool = False  # pause once the current citizen is done
     reacting: bool = False
     recalls: int = 0
     behaviour: str = "show"  # of the current citizen: show | late | absent
+
+    @property
+    def busy(self) -> bool:
+        return self.serving >= 0
 
 
 @dataclass
@@ -80,7 +93,12 @@ class Engine:
         self._offsets = {
             w.id: {s: round(o * 60_000) for s, o in w.services.items()} for w in self.hall.windows
         }
-        self._handle: dict[str, int] = {}  # ticket -> handling ms
+        # the engine's own view of the queue, by arrival (in issue order): who waits in each
+        # service and class, and the ticket ids the server gave them
+        self._arrivals: list[Arrival] = []
+        self._tids: list[str] = []
+        self._index: dict[str, int] = {}
+        self._waiting: dict[str, dict[str, deque[int]]] = {}
 
     # -- scheduling ------------------------------------------------------------------------
 
@@ -112,7 +130,7 @@ class Engine:
                 await self._arrive(t, arrival)
             elif kind == "react":
                 self.windows[window].reacting = False
-                if not self.windows[window].ticket and not self.windows[window].paused:
+                if not self.windows[window].busy and not self.windows[window].paused:
                     await self._call(t, window)
             elif kind == "done":
                 await self._done(t, window)
@@ -124,36 +142,44 @@ class Engine:
                 self.windows[window].paused = False
                 await self.server.resume(window)
                 await self._call(t, window)
+        await self.server.flush()
 
     # -- events ----------------------------------------------------------------------------
 
     def _idle(self) -> set[str]:
-        return {w.id for w in self.windows.values() if not w.ticket and not w.paused}
+        return {w.id for w in self.windows.values() if not w.busy and not w.paused}
 
     async def _arrive(self, t: int, a: Arrival) -> None:
         idle = self._idle()
         open_windows = {w.id for w in self.windows.values() if not w.paused}
-        told = await self.server.issue(a.service, a.cls)
         cap = eta.capacity(a.service, self._offsets, open_windows)
         free = eta.free_windows(a.service, self._offsets, idle)
-        mean = self.means[a.service] * 60_000
-        cv = 1.0 if self.handling.kind != "lognormal" else self.handling.cv
-        known = eta.Handling.exact(mean, cv)
-        oracle = eta.estimate(told.ahead, known, cap, free)
-        plain = eta.wait_minutes(told.ahead, mean, cap)
-        self.records[told.ticket] = Record(
-            a.service,
-            a.cls,
-            t,
-            told,
-            oracle.minutes if oracle else -1,
-            plain if plain is not None else -1,
-            counted=t >= self._counted_from,
-        )
-        self._handle[told.ticket] = a.handling_ms or 1
+        k = len(self._arrivals)
+        self._arrivals.append(a)
+        self._tids.append("")
+        self._waiting.setdefault(a.service, {}).setdefault(a.cls, deque()).append(k)
+
+        def issued(told: Told) -> None:
+            mean = self.means[a.service] * 60_000
+            cv = 1.0 if self.handling.kind != "lognormal" else self.handling.cv
+            oracle = eta.estimate(told.ahead, eta.Handling.exact(mean, cv), cap, free)
+            plain = eta.wait_minutes(told.ahead, mean, cap)
+            self.records[told.ticket] = Record(
+                a.service,
+                a.cls,
+                t,
+                told,
+                oracle.minutes if oracle else -1,
+                plain if plain is not None else -1,
+                counted=t >= self._counted_from,
+            )
+            self._tids[k] = told.ticket
+            self._index[told.ticket] = k
+
+        await self.server.issue(a.service, a.cls, issued)
         for wid in sorted(idle):
             w = self.windows[wid]
-            if a.service not in w.services or w.ticket or w.reacting:
+            if a.service not in w.services or w.busy or w.reacting:
                 continue
             if self.staff.react > 0:
                 w.reacting = True
@@ -161,19 +187,42 @@ class Engine:
             elif await self._call(t, wid):
                 break
 
+    async def _ask(self, ask: Callable[[Callable[[T], None]], Awaitable[None]]) -> T:
+        """An answer the engine needs before going on: sent now, with all queued before it."""
+        box: list[T] = []
+        await ask(box.append)
+        await self.server.flush()
+        return box[0]
+
+    def _predict(self, window: str) -> int | None:
+        """The arrival the server will call at `window` (-1: none), when the engine can tell:
+        no one of its services waits, or one service and class does (FIFO within a class).
+        None when several do: the server's priority rules decide, the engine asks."""
+        queues = [
+            q for s in self.windows[window].services for q in self._waiting.get(s, {}).values() if q
+        ]
+        if not queues:
+            return -1
+        return queues[0][0] if len(queues) == 1 else None
+
     async def _call(self, t: int, window: str) -> bool:
-        """Press next (finishing the current ticket); schedule what the citizen does."""
+        """Press next (finishing the current ticket); schedule what the citizen does.
+
+        The server decides who is called. When the engine can tell in advance, it goes on
+        without waiting (the call is sent with the next batch) and checks the answer then."""
         w = self.windows[window]
-        tid = await self.server.next(window)
-        w.ticket, w.recalls = tid, 0
-        if not tid:
+        k = self._predict(window)
+        if k is None:
+            tid = await self._ask(functools.partial(self.server.next, window))
+            k = self._index[tid] if tid else -1
+            self._called(t, k)
+        else:
+            await self.server.next(window, functools.partial(self._check, t, k, window))
+        w.serving, w.recalls = k, 0
+        if k < 0:
             return False
-        rec = self.records[tid]
-        if rec.called_ms is None:
-            rec.called_ms = t
-            last = self._last_join.get(rec.service, 0)
-            rec.overtaken_ms = max(0, last - rec.issued_ms)
-            self._last_join[rec.service] = max(last, rec.issued_ms)
+        a = self._arrivals[k]
+        self._waiting[a.service][a.cls].remove(k)
         r = self.rng.random()
         if r < self.staff.no_show:
             w.behaviour = "absent"
@@ -182,20 +231,40 @@ class Engine:
         else:
             w.behaviour = "show"
         if w.behaviour == "show":
-            self._at(t + self._handle[tid], "done", window)
+            self._at(t + (a.handling_ms or 1), "done", window)
         else:
             self._at(t + round(self.staff.recall_after * 1000), "recall", window)
         return True
 
+    def _check(self, t: int, k: int, window: str, tid: str) -> None:
+        """The server's answer to a call the engine foresaw."""
+        want = self._tids[k] if k >= 0 else ""
+        if tid != want:
+            raise SimError(
+                f"window {window} at {t} ms: the server called {tid or 'no one'}, "
+                f"the simulator's queue said {want or 'no one'}"
+            )
+        self._called(t, k)
+
+    def _called(self, t: int, k: int) -> None:
+        if k < 0:
+            return
+        rec = self.records[self._tids[k]]
+        if rec.called_ms is None:
+            rec.called_ms = t
+            last = self._last_join.get(rec.service, 0)
+            rec.overtaken_ms = max(0, last - rec.issued_ms)
+            self._last_join[rec.service] = max(last, rec.issued_ms)
+
     async def _recall(self, t: int, window: str) -> None:
         w = self.windows[window]
-        missed = await self.server.recall(window)
+        missed = await self._ask(functools.partial(self.server.recall, window))
         w.recalls += 1
         if missed:
-            w.ticket = ""
+            w.serving = -1
             await self._free(t, window)
         elif w.behaviour == "late":
-            self._at(t + self._handle[w.ticket], "done", window)
+            self._at(t + (self._arrivals[w.serving].handling_ms or 1), "done", window)
         else:
             self._at(t + round(self.staff.recall_after * 1000), "recall", window)
 
@@ -203,7 +272,7 @@ class Engine:
         w = self.windows[window]
         if w.pause_due:
             await self.server.finish(window)
-            w.ticket = ""
+            w.serving = -1
         await self._free(t, window)
 
     async def _free(self, t: int, window: str) -> None:
@@ -219,7 +288,7 @@ class Engine:
         w = self.windows[window]
         if w.paused:
             return
-        if w.ticket:
+        if w.busy:
             w.pause_due = True
             return
         w.paused = True
