@@ -74,20 +74,32 @@ def test_the_generators_over_a_long_run_agree_with_erlang_c_within_2_percent() -
 async def test_a_steady_run_through_the_server_is_the_ideal_fifo_queue(
     redis_server: RedisServer,
 ) -> None:
-    # 3 windows, load 0.7, 3-second exponential handling, 35 minutes after a 2-minute warm-up
+    # 3 windows, load 0.7, 3-second exponential handling, two independent days of 18 minutes
+    # after a 2-minute warm-up
     hall = one_service(3, 0.05)
-    args = sim_args("--rate", "A=2520", "--steady", "--minutes", "35", "--warmup", "2")
+    args = sim_args(
+        "--rate", "A=2520", "--steady", "--minutes", "18", "--warmup", "2", "--days", "2"
+    )
     p = prepare(args, {hall.id: hall})
     out = await simulate(p, redis_server.url)
     assert len(out.records) == len(out.arrivals) > 1400
+    assert {r.day for r in out.records} == {0, 1}
+    assert out.round_trips < len(out.records) / 100  # batched, not a round trip a call
     waits = [r.called_ms - r.issued_ms for r in out.records if r.called_ms is not None]
     ideal = fifo_waits(out.arrivals, 3)
     assert waits == ideal  # every ticket, to the millisecond
     assert max(ideal) > 0  # and the queue did form
     counted = [w for w, r in zip(ideal, out.records, strict=True) if r.counted]
     figures = report(p, out)["services"]["A"]
-    assert figures["tickets"] == len(counted) < len(out.records)  # the warm-up is left out
+    assert figures["tickets"] == len(counted) < len(out.records)  # the warm-ups are left out
     assert figures["mean_wait_min"] == pytest.approx(sum(counted) / len(counted) / 60_000, abs=5e-4)
+    # the standard error from the two days: half the gap between the days' means
+    by_day = [
+        [w for w, r in zip(ideal, out.records, strict=True) if r.counted and r.day == d]
+        for d in (0, 1)
+    ]
+    means = [sum(d) / len(d) / 60_000 for d in by_day]
+    assert figures["mean_wait_se_min"] == pytest.approx(abs(means[0] - means[1]) / 2, rel=0.3)
 
 
 async def test_recorded_arrivals_round_trip(redis_server: RedisServer, tmp_path: Path) -> None:

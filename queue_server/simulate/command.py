@@ -89,7 +89,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=0.0,
         help="mean seconds before an idle window calls a new arrival",
     )
-    p.add_argument("--days", type=int, default=1, help="open days to simulate")
+    p.add_argument(
+        "--days",
+        type=int,
+        default=1,
+        help="open days to simulate (with --steady: independent stretches, one a day)",
+    )
     p.add_argument("--start", default="2026-11-30", help="first day (YYYY-MM-DD)")
     p.add_argument(
         "--steady",
@@ -195,14 +200,18 @@ def plan_days(p: Prepared) -> list[tuple[list[Arrival], list[tuple[int, int]], i
     spec, hall, tz = p.spec, p.hall, p.hall.tz
     rng = random.Random(spec.seed)
     first = date.fromisoformat(spec.start)
-    if spec.steady:
-        t0 = int(datetime.combine(first, datetime.min.time(), tz).timestamp() * 1000) + 60_000
-        span = (t0, t0 + round((spec.warmup + spec.minutes) * MINUTE_MS))
-        counted = t0 + round(spec.warmup * MINUTE_MS)
-        arrivals = p.recorded or generate(
-            rng, spec.rates, [span], tz, spec.handling, spec.means, spec.classes
-        )
-        return [(arrivals, [span], counted)]
+    if spec.steady:  # one stretch a day: each day an independent replication
+        steady = []
+        for d in range(1 if p.recorded else spec.days):
+            day = first + timedelta(days=d)
+            t0 = int(datetime.combine(day, datetime.min.time(), tz).timestamp() * 1000) + 60_000
+            span = (t0, t0 + round((spec.warmup + spec.minutes) * MINUTE_MS))
+            counted = t0 + round(spec.warmup * MINUTE_MS)
+            arrivals = p.recorded or generate(
+                rng, spec.rates, [span], tz, spec.handling, spec.means, spec.classes
+            )
+            steady.append((arrivals, [span], counted))
+        return steady
     if p.recorded is not None:
         by_day: dict[date, list[Arrival]] = defaultdict(list)
         for a in p.recorded:

@@ -51,6 +51,7 @@ class Record:
     called_ms: int | None = None
     overtaken_ms: int = 0  # how much later the latest ticket called before it had joined
     counted: bool = True  # False during a steady run's warm-up
+    day: int = 0  # which of the simulated days (0, 1, …)
 
     @property
     def wait_min(self) -> float:
@@ -86,6 +87,7 @@ class Engine:
     records: dict[str, Record] = field(default_factory=dict)
     _heap: list[tuple[int, int, str, str, Arrival | None]] = field(default_factory=list)
     _n: int = 0
+    _day: int = -1  # of the arrivals added last
     _last_join: dict[str, int] = field(default_factory=dict)  # per service, in call order
 
     def __post_init__(self) -> None:
@@ -107,6 +109,8 @@ class Engine:
         heapq.heappush(self._heap, (t_ms, self._n, kind, window, arrival))
 
     def add_arrivals(self, arrivals: list[Arrival], counted_from_ms: int = 0) -> None:
+        """The next day's arrivals (run one day at a time)."""
+        self._day += 1
         self._counted_from = counted_from_ms
         for a in arrivals:
             self._at(a.t_ms, "arrive", arrival=a)
@@ -154,7 +158,7 @@ class Engine:
         open_windows = {w.id for w in self.windows.values() if not w.paused}
         cap = eta.capacity(a.service, self._offsets, open_windows)
         free = eta.free_windows(a.service, self._offsets, idle)
-        k = len(self._arrivals)
+        k, day = len(self._arrivals), self._day
         self._arrivals.append(a)
         self._tids.append("")
         self._waiting.setdefault(a.service, {}).setdefault(a.cls, deque()).append(k)
@@ -172,6 +176,7 @@ class Engine:
                 oracle.minutes if oracle else -1,
                 plain if plain is not None else -1,
                 counted=t >= self._counted_from,
+                day=day,
             )
             self._tids[k] = told.ticket
             self._index[told.ticket] = k

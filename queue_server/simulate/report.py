@@ -27,6 +27,21 @@ def _r(x: float | None, digits: int = 3) -> float | None:
     return None if x is None else round(x, digits)
 
 
+def _day_error(done: list[Record]) -> float | None:
+    """Standard error of the mean wait, from how it varies between the simulated days (each
+    an independent replication): the ratio estimator's, Σ wait / Σ tickets over days."""
+    by_day: dict[int, list[float]] = {}
+    for r in done:
+        by_day.setdefault(r.day, []).append(r.wait_min)
+    if len(by_day) < 2:
+        return None
+    n = sum(len(v) for v in by_day.values())
+    mean = sum(sum(v) for v in by_day.values()) / n
+    d = len(by_day)
+    spread = sum((sum(v) - mean * len(v)) ** 2 for v in by_day.values()) / (d * (d - 1))
+    return math.sqrt(spread) / (n / d)
+
+
 def figures(records: Iterable[Record], target_min: float, bound_min: float) -> dict[str, Any]:
     """One group's figures (JSON-ready). ETA figures use tickets the server gave a number."""
     recs = [r for r in records if r.counted]
@@ -45,6 +60,7 @@ def figures(records: Iterable[Record], target_min: float, bound_min: float) -> d
         "tickets": len(recs),
         "not_called": len(recs) - len(done),
         "mean_wait_min": _r(_mean(waits)),
+        "mean_wait_se_min": _r(_day_error(done)),
         "p90_wait_min": _r(_p(waits, 0.9)) if waits else None,
         "max_wait_min": _r(waits[-1]) if waits else None,
         "service_level": _r(_mean(float(w <= target_min) for w in waits)),

@@ -160,10 +160,10 @@ class Spec:
             if self.minutes + self.warmup > 1439:
                 raise SpecError(
                     "--steady: --minutes plus --warmup must fit in one service day (1439); "
-                    "shorten handling times for more tickets"
+                    "--days N runs N such stretches"
                 )
             for service, hours in self.rates.items():
                 if len(set(hours.values())) > 1 or len(hours) < 24:
                     raise SpecError(f"--steady needs one rate for every hour (service {service})")
-        elif self.days < 1:
+        if self.days < 1:
             raise SpecError("--days must be ≥ 1")
