@@ -81,6 +81,21 @@ async def quality(url: str) -> list[str]:
         )
         if ratio > 1.1 or f["eta_late_share"] > 0.05 or not 0.85 <= f["range_coverage"] <= 0.95:
             failed.append(name)
+    # one window slower: the estimate with each window's own pace, and without
+    per_hour = 0.85 * 3.5 / 6 * 60  # 4 windows, one at half speed: 3.5 windows' worth
+    for pace in ([], ["--no-pace"]):
+        p = prepared(
+            4, per_hour, "--slower", "4=2", "--pauses", "0.5:5", "--days", str(DAYS), *pace
+        )
+        f = report(p, await simulate(p, url))["all"]
+        name = "4 windows (#4 2× slower), 0.85, pauses" + (", no pace" if pace else "")
+        print(
+            f"{name:36} {f['tickets']:7d} {f['mean_wait_min']:5.2f} {f['eta_mae_min']:5.2f} "
+            f"{f['eta_oracle_mae_min']:6.2f} {f['eta_mae_min'] / f['eta_oracle_mae_min']:5.2f} "
+            f"{f['eta_plain_mae_min']:5.2f} {f['eta_late_share']:5.1%} "
+            f"{f['range_coverage']:8.1%}",
+            flush=True,
+        )
     return failed
 
 

@@ -21,8 +21,11 @@ MAX_AGE = 2.0
 
 
 class LiveCache:
-    def __init__(self, config: HallConfig, clock: Clock, max_age: float = MAX_AGE) -> None:
+    def __init__(
+        self, config: HallConfig, clock: Clock, max_age: float = MAX_AGE, pace: bool = True
+    ) -> None:
         self.config = config
+        self.pace = pace  # weigh windows by their own pace today (False: the simulator compares)
         self.clock = clock
         self.max_age = max_age
         self._read_at = float("-inf")
@@ -58,9 +61,10 @@ class LiveCache:
         open_windows = {w["id"] for w in snap["windows"] if not w["paused"]} - shut
         idle = {w["id"] for w in snap["windows"] if not w.get("current")} & open_windows
         handle = pairs(snap["handle"])
+        pace = eta.window_pace(today_of(snap)) if self.pace else None
         for s in self.config.services:
             self._handling[s.id] = handling_of(handle, s.id, s.avg_minutes * MINUTE_MS)
-            self._capacity[s.id] = eta.capacity(s.id, offsets, open_windows)
+            self._capacity[s.id] = eta.capacity(s.id, offsets, open_windows, pace)
             self._free[s.id] = eta.free_windows(s.id, offsets, idle)
 
     def windows_serving(self, *services: str) -> set[str]:
@@ -97,6 +101,16 @@ class LiveCache:
     def wait_minutes(self, service: str, ahead: int) -> int | None:
         found = self.estimate(service, ahead)
         return found.minutes if found else None
+
+
+def today_of(snap: dict[str, Any]) -> dict[str, tuple[int, float]]:
+    """Per window, (tickets served, summed handling ms) today, from a snapshot."""
+    out: dict[str, tuple[int, float]] = {}
+    for w in snap["windows"]:
+        today = w.get("today")
+        if isinstance(today, dict):
+            out[w["id"]] = (int(today.get("served") or 0), float(today.get("handle_ms") or 0))
+    return out
 
 
 def handling_of(handle: dict[str, str], service: str, prior_ms: float) -> eta.Handling:

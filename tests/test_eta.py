@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -130,3 +131,23 @@ def test_lognormal_spread_is_learned_and_a_ticket_left_open_is_ignored() -> None
 def test_the_prior_counts_as_a_few_tickets() -> None:
     h = eta.learn_stats(eta.Handling.prior(600_000), 300_000)
     assert h.mean_ms == 600_000 + (300_000 - 600_000) / (eta.PRIOR_WEIGHT + 1)
+
+
+def test_a_window_s_pace_is_relative_to_the_hall_and_drawn_toward_it() -> None:
+    # windows 1 and 2 at 6 minutes a ticket, window 3 at 12: it served half as many
+    today = {"1": (100, 100 * 6 * MINUTE_MS), "2": (100, 100 * 6 * MINUTE_MS)}
+    today["3"] = (50, 50 * 12 * MINUTE_MS)
+    pace = eta.window_pace(today)
+    hall = (250 * 6 + 50 * 6) / 250  # minutes, ticket-weighted: 7.2
+    assert pace["1"] == pytest.approx(hall * 105 / (600 + 5 * hall))
+    assert pace["3"] == pytest.approx(hall * 55 / (600 + 5 * hall))
+    assert 0.6 < pace["3"] < 0.65 and 1.15 < pace["1"] < 1.2
+    assert sum(pace.values()) == pytest.approx(3, rel=0.03)  # all open: as without paces
+    offsets = {w: {"A": 0} for w in today}
+    assert eta.capacity("A", offsets, {"1", "2", "3"}, pace) == pytest.approx(sum(pace.values()))
+    # the slow window paused: fewer windows' worth than two of three windows would say
+    assert eta.capacity("A", offsets, {"1", "2"}, pace) > 2.3
+    # a window that served two long ones is not taken for a slow one
+    few = eta.window_pace({**today, "4": (2, 2 * 30 * MINUTE_MS)})
+    assert few["4"] > 0.4
+    assert eta.window_pace({}) == {} and eta.window_pace({"1": (0, 0)}) == {}

@@ -53,22 +53,51 @@ RANGE = (0.11, 0.89)
 With the citizens called at once (told 0–0, always right) about 90% of all are called inside
 their range; the simulator measured 89–95% in the four halls of bench/eta.py."""
 
+PACE_PRIOR = 5
+"""A window's pace starts as the hall's, worth this many tickets: a few long services at one
+window do not make it look slow."""
+PACE_BOUNDS = (0.25, 4.0)
+
 _Z = NormalDist()
 
 
 def capacity(
-    service: str, offsets: Mapping[str, Mapping[str, int]], open_windows: set[str]
+    service: str,
+    offsets: Mapping[str, Mapping[str, int]],
+    open_windows: set[str],
+    pace: Mapping[str, float] | None = None,
 ) -> float:
     """Windows' worth of service time `service` gets: a window's primaries (its lowest offset)
-    share it equally; a secondary service gets a small share."""
+    share it equally; a secondary service gets a small share. A window's `pace` (tickets per
+    hour relative to the hall's, `window_pace`) scales its share: a slow window is worth less."""
     total = 0.0
     for window, offs in offsets.items():
         if window not in open_windows or service not in offs:
             continue
         low = min(offs.values())
         primaries = sum(1 for v in offs.values() if v == low)
-        total += 1.0 / primaries if offs[service] == low else SECONDARY_SHARE
+        share = 1.0 / primaries if offs[service] == low else SECONDARY_SHARE
+        total += share * (pace.get(window, 1.0) if pace else 1.0)
     return total
+
+
+def window_pace(today: Mapping[str, tuple[int, float]]) -> dict[str, float]:
+    """Each window's pace today relative to the hall's: the hall's mean handling time over the
+    window's own, from each window's (tickets served, summed handling ms) today, its own mean
+    drawn toward the hall's by PACE_PRIOR tickets. Relative to the hall's ticket-weighted
+    mean, so with every window open the paces add up to about the number of windows and the
+    estimate is as without them; they matter when the mix of open windows changes (a slow
+    window paused, a fast one closed) and for the windows of one service."""
+    served = sum(n for n, _ in today.values())
+    total = sum(ms for _, ms in today.values())
+    if served <= 0 or total <= 0:
+        return {}
+    hall = total / served
+    low, high = PACE_BOUNDS
+    return {
+        w: min(max(hall * (n + PACE_PRIOR) / (ms + PACE_PRIOR * hall), low), high)
+        for w, (n, ms) in today.items()
+    }
 
 
 def free_windows(

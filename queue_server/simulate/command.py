@@ -90,6 +90,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="mean seconds before an idle window calls a new arrival",
     )
     p.add_argument(
+        "--slower",
+        action="append",
+        default=[],
+        metavar="WINDOW=FACTOR",
+        help="a window whose handling times take FACTOR times as long (3=1.5)",
+    )
+    p.add_argument(
+        "--no-pace",
+        action="store_true",
+        help="estimate as if every window worked at the hall's pace (to compare)",
+    )
+    p.add_argument(
         "--days",
         type=int,
         default=1,
@@ -159,6 +171,10 @@ def prepare(args: argparse.Namespace, halls: dict[str, HallConfig]) -> Prepared:
     for a in recorded or []:
         if cfg.service(a.service) is None or cfg.priority_class(a.cls) is None:
             raise SpecError(f"--arrivals: hall {cfg.id} has no service/class {a.service}/{a.cls}")
+    slower = parse_pairs(args.slower, "--slower")
+    for window in slower:
+        if cfg.window(window) is None:
+            raise SpecError(f"--slower: hall {cfg.id} has no window {window}")
     try:
         start = date.fromisoformat(args.start)
     except ValueError:
@@ -174,6 +190,7 @@ def prepare(args: argparse.Namespace, halls: dict[str, HallConfig]) -> Prepared:
             pauses_per_hour=pauses[0],
             pause_minutes=pauses[1],
             react=args.react,
+            slower=slower,
         ),
         classes=classes,
         seed=args.seed,
@@ -183,6 +200,7 @@ def prepare(args: argparse.Namespace, halls: dict[str, HallConfig]) -> Prepared:
         warmup=args.warmup,
         target_minutes=args.target,
         start=start.isoformat(),
+        pace=not args.no_pace,
     )
     # A private hall id: a shared Redis (--redis-url) keeps its real halls untouched.
     info = cfg.hall.model_copy(update={"id": f"sim-{uuid.uuid4().hex[:8]}"})
@@ -252,7 +270,7 @@ async def simulate(p: Prepared, redis_url: str) -> Outcome:
     started = time.perf_counter()
     try:
         await redis.ping()
-        driver = await Driver.start(p.hall, redis, clock)
+        driver = await Driver.start(p.hall, redis, clock, p.spec.pace)
         try:
             engine = Engine(
                 p.hall,

@@ -64,13 +64,15 @@ class Driver:
         self._base: dict[str, Any] | None = None  # the first snapshot
 
     @classmethod
-    async def start(cls, config: HallConfig, redis: Redis, clock: ManualClock) -> Driver:
+    async def start(
+        cls, config: HallConfig, redis: Redis, clock: ManualClock, pace: bool = True
+    ) -> Driver:
         batch = Batch(redis, clock)
         store = HallStore(redis, await batch.load(register(redis)), config, clock)
         await batch.start(store.seed(), lambda _: None, "seed")
         await batch.flush()
         # the driver refreshes the live cache itself, from a snapshot after every change
-        live = LiveCache(config, clock, max_age=math.inf)
+        live = LiveCache(config, clock, max_age=math.inf, pace=pace)
         announcer = Announcer(config, live, "zh")
         # simulated citizens give no phone numbers: the per-phone key is never asked for
         key = functools.partial(phone_key, secrets.token_bytes(16), config.id)
@@ -95,11 +97,12 @@ class Driver:
         def done(reply: Any) -> None:
             got.append(reply)
             if len(got) == len(base["windows"]) + 1:
-                self.hall.live.refresh(light_snapshot(base, got[0], got[1:]))
+                snap = light_snapshot(base, got[0], got[1:], self.hall.store.day())
+                self.hall.live.refresh(snap)
 
         await self.batch.read(done, "HGETALL", keys.handle_times(h))
         for w in base["windows"]:
-            await self.batch.read(done, "HMGET", keys.window(h, w["id"]), "paused", "current")
+            await self.batch.read(done, "HMGET", keys.window(h, w["id"]), *WINDOW_FIELDS)
 
     def _first_snapshot(self, snap: dict[str, Any]) -> None:
         self._base = snap
@@ -155,17 +158,23 @@ class Driver:
             await self.redis.delete(*found[i : i + 500])
 
 
-def light_snapshot(base: dict[str, Any], handle: Any, windows: list[Any]) -> dict[str, Any]:
+WINDOW_FIELDS = ("paused", "current", "day", "served", "handle_ms")
+
+
+def light_snapshot(
+    base: dict[str, Any], handle: Any, windows: list[Any], day: str
+) -> dict[str, Any]:
     """A snapshot with what the live cache reads: `base`'s windows and rules, with learned
-    handling times (HGETALL) and each window's paused and current (HMGET) as now."""
-    return {
-        **base,
-        "handle": [x for kv in handle.items() for x in kv] if isinstance(handle, dict) else handle,
-        "windows": [
-            {**w, "paused": paused == "1", "current": {"ticket": current} if current else None}
-            for w, (paused, current) in zip(base["windows"], windows, strict=True)
-        ],
-    }
+    handling times (HGETALL) and each window's WINDOW_FIELDS (HMGET) as now."""
+    out = []
+    for w, (paused, current, on, served, handle_ms) in zip(base["windows"], windows, strict=True):
+        now = {**w, "paused": paused == "1", "current": {"ticket": current} if current else None}
+        now.pop("today", None)
+        if on == day:
+            now["today"] = {"served": int(served or 0), "handle_ms": int(handle_ms or 0)}
+        out.append(now)
+    flat = [x for kv in handle.items() for x in kv] if isinstance(handle, dict) else handle
+    return {**base, "handle": flat, "windows": out}
 
 
 def _called(out: WindowOutcome) -> str:

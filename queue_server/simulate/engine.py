@@ -101,6 +101,7 @@ class Engine:
         self._tids: list[str] = []
         self._index: dict[str, int] = {}
         self._waiting: dict[str, dict[str, deque[int]]] = {}
+        self._pace = {w: 1 / f for w, f in self.staff.slower.items()}
 
     # -- scheduling ------------------------------------------------------------------------
 
@@ -156,7 +157,8 @@ class Engine:
     async def _arrive(self, t: int, a: Arrival) -> None:
         idle = self._idle()
         open_windows = {w.id for w in self.windows.values() if not w.paused}
-        cap = eta.capacity(a.service, self._offsets, open_windows)
+        # the oracle knows each window's true pace too
+        cap = eta.capacity(a.service, self._offsets, open_windows, self._pace)
         free = eta.free_windows(a.service, self._offsets, idle)
         k, day = len(self._arrivals), self._day
         self._arrivals.append(a)
@@ -236,10 +238,14 @@ class Engine:
         else:
             w.behaviour = "show"
         if w.behaviour == "show":
-            self._at(t + (a.handling_ms or 1), "done", window)
+            self._at(t + self._handling(a, window), "done", window)
         else:
             self._at(t + round(self.staff.recall_after * 1000), "recall", window)
         return True
+
+    def _handling(self, a: Arrival, window: str) -> int:
+        """How long the citizen takes at this window (ms)."""
+        return max(round((a.handling_ms or 1) * self.staff.slower.get(window, 1.0)), 1)
 
     def _check(self, t: int, k: int, window: str, tid: str) -> None:
         """The server's answer to a call the engine foresaw."""
@@ -269,7 +275,7 @@ class Engine:
             w.serving = -1
             await self._free(t, window)
         elif w.behaviour == "late":
-            self._at(t + (self._arrivals[w.serving].handling_ms or 1), "done", window)
+            self._at(t + self._handling(self._arrivals[w.serving], window), "done", window)
         else:
             self._at(t + round(self.staff.recall_after * 1000), "recall", window)
 

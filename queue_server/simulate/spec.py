@@ -120,7 +120,8 @@ class Staff:
     no_show: share of called citizens who never come (recalled up to the hall's limit, then
     marked missed); late: share who come only after one recall; recall_after: seconds before
     a window recalls; pauses: per window per open hour, each pause_minutes long on average;
-    react: mean seconds before an idle window calls a newly arrived citizen."""
+    react: mean seconds before an idle window calls a newly arrived citizen; slower: per
+    window, a factor on its handling times (1.5: its staff take half as long again)."""
 
     no_show: float = 0.0
     late: float = 0.0
@@ -128,8 +129,11 @@ class Staff:
     pauses_per_hour: float = 0.0
     pause_minutes: float = 10.0
     react: float = 0.0
+    slower: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if any(not 0.1 <= f <= 10 for f in self.slower.values()):
+            raise SpecError("--slower: a window's factor must be within 0.1..10")
         if not 0 <= self.no_show + self.late <= 1:
             raise SpecError("--no-show and --late are shares: together at most 1")
         if self.recall_after <= 0 or self.pause_minutes <= 0 or self.react < 0:
@@ -150,6 +154,7 @@ class Spec:
     warmup: float = 0.0
     target_minutes: float = 20.0
     start: str = "2026-11-30"  # first simulated day (a Monday)
+    pace: bool = True  # the server weighs windows by their pace (off: to compare)
 
     def __post_init__(self) -> None:
         if sum(self.classes.values()) > 1:
