@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,8 @@ from redis.exceptions import ResponseError
 
 from queue_server.clock import ManualClock
 from queue_server.errors import Refused
+from queue_server.store import pipeline
+from queue_server.store.pipeline import Packed
 
 
 class SimError(RuntimeError):
@@ -57,8 +59,15 @@ class _Call:
     what: str = ""
 
 
-def _bulk(b: bytes) -> bytes:
-    return b"$%d\r\n%s\r\n" % (len(b), b)
+class _Queued:
+    """A script as the store runs it (store/scripts.py), its call queued in the batch."""
+
+    def __init__(self, batch: Batch, sha: str) -> None:
+        self.batch = batch
+        self.sha = sha
+
+    def run(self, keys: Sequence[Packed], args: Sequence[Packed]) -> Pending:
+        return self.batch.queue(pipeline.script_command(self.sha, keys, args))
 
 
 class Batch:
@@ -74,51 +83,19 @@ class Batch:
         self.limit = limit
         self._calls: list[_Call] = []
         self.round_trips = 0
-        self._packed: dict[str, bytes] = {}  # keys and arguments repeat: packed once
-        self._heads: dict[tuple[Any, ...], bytes] = {}
 
-    def _pack(self, *args: Any) -> bytes:
-        """A command in the Redis protocol (what redis-py's pack_command makes, for less)."""
-        return b"*%d\r\n%s" % (len(args), self._pack_args(args))
-
-    def _pack_args(self, args: Iterable[Any]) -> bytes:
-        out = []
-        cache = self._packed
-        for a in args:
-            if type(a) is str:
-                chunk = cache.get(a)
-                if chunk is None:
-                    chunk = _bulk(a.encode())
-                    if len(cache) < 50_000:
-                        cache[a] = chunk
-            else:
-                chunk = _bulk(a if isinstance(a, bytes) else str(a).encode())
-            out.append(chunk)
-        return b"".join(out)
-
-    async def load(self, scripts: Mapping[str, Any]) -> dict[str, Callable[..., Pending]]:
+    async def load(self, scripts: Mapping[str, Any]) -> dict[str, _Queued]:
         """Load the store's scripts into Redis; queueing stand-ins for them."""
-        out: dict[str, Callable[..., Pending]] = {}
+        out: dict[str, _Queued] = {}
         for name, script in scripts.items():
-            sha = await self.redis.script_load(script.script)
-            out[name] = self._queuer(sha)
+            await self.redis.script_load(script.source)
+            out[name] = _Queued(self, script.sha)
         return out
 
-    def _queuer(self, sha: str) -> Callable[..., Pending]:
-        def call(keys: list[str], args: list[Any], client: Any = None) -> Pending:
-            reply = Pending()
-            known = (sha, *keys)  # the same keys, call after call
-            head = self._heads.get(known)
-            if head is None:
-                head = self._pack_args(("EVALSHA", sha, len(keys), *keys))
-                if len(self._heads) < 10_000:
-                    self._heads[known] = head
-            n = 3 + len(keys) + len(args)
-            command = b"*%d\r\n%s%s" % (n, head, self._pack_args(args))
-            self._calls.append(_Call(command, reply))
-            return reply
-
-        return call
+    def queue(self, command: bytes) -> Pending:
+        reply = Pending()
+        self._calls.append(_Call(command, reply))
+        return reply
 
     async def start(
         self, coro: Coroutine[Any, Any, Any], then: Callable[[Any], None], what: str
@@ -141,11 +118,10 @@ class Batch:
         if len(self._calls) >= self.limit:
             await self.flush()
 
-    async def read(self, then: Callable[[Any], None], *command: Any) -> None:
+    async def read(self, then: Callable[[Any], None], *command: str) -> None:
         """Queue a plain read (HGETALL, …); `then` gets its answer once flushed."""
-        self._calls.append(
-            _Call(self._pack(*command), Pending(), self.clock.now(), None, then, command[0])
-        )
+        packed = pipeline.command(Packed.of(command))
+        self._calls.append(_Call(packed, Pending(), self.clock.now(), None, then, command[0]))
         if len(self._calls) >= self.limit:
             await self.flush()
 
