@@ -91,10 +91,16 @@ class Appointments:
         for day in slots.bookable_days(now.date(), s.days_ahead):
             counts = await self.store.counts(day.strftime("%Y%m%d"))
             for slot in slots.slots_on(cfg.hours, day, cfg.tz, s.slot_minutes):
-                if slot.end > now:
+                if self._on_time(slot, now):
                     left = max(0, cap - counts.get(f"{service}|{slot.key}", 0))
                     out.append(SlotView(slot.start, slot.end, left))
         return out
+
+    def _on_time(self, slot: slots.Slot, now: dt.datetime) -> bool:
+        """A slot is offered while its check-in can still be on time (later, it would only
+        give a normal ticket)."""
+        grace = dt.timedelta(minutes=self.hall.config.queue.appointment_grace_minutes)
+        return slot.start + grace > now and slot.end > now
 
     def _slot(self, start: dt.datetime) -> slots.Slot:
         if start.tzinfo is None:
@@ -104,7 +110,7 @@ class Appointments:
         now = self._now()
         if (
             slot is None
-            or slot.end <= now
+            or not self._on_time(slot, now)
             or slot.day not in slots.bookable_days(now.date(), s.days_ahead)
         ):
             raise Refused("unknown_slot", "no bookable slot starts at that time")

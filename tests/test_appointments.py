@@ -307,3 +307,15 @@ async def test_the_booking_page_without_javascript(api: Api) -> None:
     text = await shown.text()
     assert "预约成功" in text and "09:30 至 10:45" in text and "取消预约" in text
     assert await left(api, at(26, "10:30")) == 3
+
+
+async def test_only_slots_still_on_time_are_offered_and_pages_link_them(api: Api) -> None:
+    api.clock.advance(20 * 60)  # 10:20: the 10:00 slot's check-in closed at 10:15
+    resp = await api.client.get(api.path("/slots/A"))
+    assert (await resp.json())["slots"][0]["start"] == at(26, "10:30")
+    gone = await book(api, at(26, "10:00"), 1, status=400)
+    assert gone["error"] == "unknown_slot"
+    hall = await (await api.client.get(f"/hall/{api.hall}")).text()
+    assert f'id="book-link" href="/m/{api.hall}/book?lang=zh"' in hall
+    kiosk = await (await api.client.get(f"/kiosk/{api.hall}?lang=en")).text()
+    assert 'id="checkin-open"' in kiosk and "Appointment check-in" in kiosk

@@ -221,6 +221,7 @@ async def hall_page(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> we
         open_now=info.open_now,
         address=cfg.hall.address.get(lang),
         booking=cfg.hall.booking.get(lang),
+        book_url=f"/m/{hall.id}/book?lang={lang}" if cfg.appointments else "",  # 预约
         notices=[n.get(lang) for n in cfg.hall.notices],
     )
 
@@ -242,6 +243,7 @@ async def kiosk_page(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> w
         services=services,
         errors_json=_errors_json(ctx),
         green_age=hall.config.ids.green_age,
+        booking_open=hall.config.appointments is not None,  # 预约签到
     )
 
 

@@ -23,7 +23,9 @@
   if (!settings.token) {
     document.getElementById("unset").hidden = false;
     buttons.forEach((b) => { b.disabled = true; });
-    document.getElementById("checkin-open").disabled = true;
+    if (document.getElementById("checkin-open")) {
+      document.getElementById("checkin-open").disabled = true;
+    }
     return;
   }
 
@@ -90,12 +92,12 @@
   buttons.forEach((b) => b.addEventListener("click", () => take(b.dataset.service)));
 
   // 预约签到: a booking's code or phone gives its ticket (pressed again: the same ticket)
-  const checkin = document.getElementById("checkin");
-  document.getElementById("checkin-open").addEventListener("click", () => {
+  const checkin = document.getElementById("checkin");  // absent: the hall takes no bookings
+  if (checkin) document.getElementById("checkin-open").addEventListener("click", () => {
     checkin.hidden = false;
     document.getElementById("checkin-code").focus();
   });
-  document.getElementById("checkin-go").addEventListener("click", async () => {
+  if (checkin) document.getElementById("checkin-go").addEventListener("click", async () => {
     if (pending) return;
     const body = {};
     const code = document.getElementById("checkin-code").value.trim();
