@@ -6,7 +6,6 @@ processes from doing the reads for nothing."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -69,8 +68,7 @@ def setup(app: web.Application, instance: str = "server") -> None:
         yield
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if tasks:  # bounded: a shutdown never waits on a sweep stuck in a dead connection
+            await asyncio.wait(tasks, timeout=2)
 
     app.cleanup_ctx.append(sweepers)
