@@ -77,6 +77,20 @@ class Text(_Model):
         return self.en if lang == "en" and self.en else self.zh
 
 
+# -- service guides (办事指南一单清): told all at once, before the citizen comes -----------
+
+
+class Guide(_Model):
+    """What to bring, the steps, fees and time limit of a service (which windows serve it
+    comes from the windows). Shown on the kiosk, phone and hall pages and linked by SMS."""
+
+    materials: list[Text] = Field(default=[], max_length=30)
+    steps: list[Text] = Field(default=[], max_length=30)
+    fees: Text | None = None
+    time_limit: Text | None = None
+    note: Text | None = None
+
+
 class Service(_Model):
     id: SERVICE_ID
     name: Text
@@ -88,6 +102,7 @@ class Service(_Model):
     # tickets an hour: one number for every hour, or a table by hour of day ({ "9" = 20 })
     hourly: int | dict[str, int] | None = None
     issue_until: str | None = Field(default=None, pattern=r"^\d\d:\d\d$")  # last ticket
+    guide: Guide | None = None  # 办事指南一单清
 
     @field_validator("hourly")
     @classmethod
@@ -369,6 +384,7 @@ NOTICE_KINDS = (
     "appointment_booked",
     "appointment_reminder",
 )
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"  # the server's default address (HALLCALL_HTTP)
 SMS_FIELDS = (
     "number",
     "window",
@@ -381,20 +397,24 @@ SMS_FIELDS = (
     "hall",
     "slot",  # appointments: the slot's local start ("11月27日 09:30")
     "code",  # appointments: the booking code
+    "guide",
 )
 
 
 class SmsTemplates(_Model):
     """SMS texts per notice kind. Fields: {number} {window} {service} {ahead} {eta}
-    {eta_range} ("10–20", the wait range; one number when narrow) {rejoin} {link} {hall};
-    `ticket_taken_no_eta` is used while no window serves the ticket's service."""
+    {eta_range} ("10–20", the wait range; one number when narrow) {rejoin} {link} {hall}
+    {guide} (the service's guide page); `ticket_taken_no_eta` is used while no window serves
+    the ticket's service."""
 
     ticket_taken: Text = Text(
-        zh="您已取号{number}，前面还有{ahead}人，预计等候约{eta_range}分钟",
-        en="Your number is {number}: {ahead} ahead of you, about {eta_range} minutes to wait",
+        zh="您已取号{number}，前面还有{ahead}人，预计等候约{eta_range}分钟。办事指南：{guide}",
+        en="Your number is {number}: {ahead} ahead of you, about {eta_range} minutes to wait. "
+        "What to bring: {guide}",
     )
     ticket_taken_no_eta: Text = Text(
-        zh="您已取号{number}，前面还有{ahead}人", en="Your number is {number}: {ahead} ahead of you"
+        zh="您已取号{number}，前面还有{ahead}人。办事指南：{guide}",
+        en="Your number is {number}: {ahead} ahead of you. What to bring: {guide}",
     )
     near: Text = Text(
         zh="请做好准备，前面还有{ahead}人", en="Please get ready: {ahead} ahead of you"
@@ -453,6 +473,9 @@ class SmsSettings(_Model):
     # The ticket status page, where citizens rate, linked from "finished" notices ({hall},
     # {ticket}, {secret}: the ticket's secret, {lang}).
     link: str = "http://127.0.0.1:8080/m/{hall}/t/{ticket}?secret={secret}&lang={lang}"
+    # The service guide page ({guide} in texts; {hall}, {service}); empty: the hall's
+    # public_url (or this server's default address) + /hall/{hall}/guide/{service}.
+    guide_link: str = Field(default="", max_length=300)
     # Pre-approved provider templates per notice kind (Chinese carriers send nothing else).
     aliyun: dict[str, ProviderTemplate] = {}
     tencent: dict[str, ProviderTemplate] = {}
@@ -467,9 +490,13 @@ class SmsSettings(_Model):
                 raise ValueError(f"unknown notice kind {kind!r}")
         return value
 
-    def for_gateway(self) -> dict[str, Any]:
+    def for_gateway(self, public_url: str = "") -> dict[str, Any]:
         """What the ``hall`` topic carries for the gateway (no token hashes)."""
-        return self.model_dump(mode="json", exclude={"token_sha256"})
+        out = self.model_dump(mode="json", exclude={"token_sha256"})
+        if not self.guide_link:
+            base = public_url.rstrip("/") or DEFAULT_PUBLIC_URL
+            out["guide_link"] = base + "/hall/{hall}/guide/{service}"
+        return out
 
 
 # -- appointments (预约) ----------------------------------------------------------------------
@@ -550,6 +577,9 @@ class HallInfo(_Model):
         zh="现场取号、网上预约或电话预约", en="Take a ticket on site, online or by phone"
     )
     notices: list[Text] = []
+    # The hall's public address as citizens' phones reach it (QR codes, SMS links), e.g.
+    # "https://hall.example.gov.cn"; empty: the address the request came to.
+    public_url: Annotated[str, Field(pattern=r"^(https?://[^\s/?#]+(/[^\s?#]*)?)?$")] = ""
 
     @field_validator("timezone")
     @classmethod

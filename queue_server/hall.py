@@ -118,6 +118,10 @@ class Hall:
         finally:
             self._refreshing = False
 
+    async def fresh_live(self) -> None:
+        """For readers beside this module (the live pages' feed)."""
+        await self._fresh_live()
+
     def _today(self, tid: str) -> None:
         if day_of(tid) != self.store.day():
             raise Refused("ticket_expired", f"ticket {tid} is from an earlier day")
@@ -281,6 +285,7 @@ class Hall:
             step=int(r.get("step") or 0),
             steps=tuple(str(x) for x in r.get("steps") or ()),
             window=r.get("to_window") or (r.get("window") if not queued else None) or None,
+            rated=bool(r.get("rated")),
         )
 
     # -- windows ---------------------------------------------------------------------------

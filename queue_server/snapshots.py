@@ -183,7 +183,7 @@ def hall_message(hall: HallConfig, lang: str, now: float) -> HallMessage:
         notices=[n.model_dump() for n in c.hall.notices],
         display=c.display.model_dump(mode="json"),
         voice=c.voice.model_dump(mode="json"),
-        sms=c.sms.for_gateway(),
+        sms=c.sms.for_gateway(c.hall.public_url),
         rating=rating_settings(c),
         version=c.fingerprint(),
         time=now,

@@ -23,6 +23,7 @@ class TicketView:
     eta_after_close: bool = False  # due after today's closing time
     step: int = 0  # a ticket of several steps: the one it is at (1-based); 0 for one step
     steps: tuple[str, ...] = ()  # its services in order
+    rated: bool = False  # finished and rated (好差评 once per service)
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,6 +100,7 @@ def fields(notice: Mapping[str, Any], hall: HallTexts, lang: str) -> dict[str, s
     rejoin = float(notice.get("rejoin_minutes") or 0)
     link = status_link(str(hall.sms.get("link", "")), notice, hall.hall, lang)
     return {
+        "guide": _guide(hall, service, lang),
         "number": str(notice.get("number", "")),
         "window": str(notice.get("window_name") or "")
         or _pick(hall.windows.get(window), lang)
@@ -131,6 +132,15 @@ def step_text(notice: Mapping[str, Any], hall: HallTexts, lang: str) -> str:
     if lang == "en":
         return f" (step {step} of {steps}: {name})"
     return f"（第{step}步/共{steps}步：{name}）"
+
+
+def _guide(hall: HallTexts, service: str, lang: str) -> str:
+    """The service's guide page (办事指南), from the hall's `guide_link`."""
+    link = str(hall.sms.get("guide_link", ""))
+    if not link or not service:
+        return ""
+    link = link.replace("{hall}", hall.hall).replace("{service}", service)
+    return link + ("?lang=en" if lang == "en" else "")
 
 
 def template_of(notice: Mapping[str, Any], hall: HallTexts, lang: str) -> str:

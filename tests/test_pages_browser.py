@@ -74,7 +74,11 @@ def site(
     hall = f"p{uuid.uuid4().hex[:8]}"
     config = root / "hall.toml"
     windows = {"1": {"A": 0}, "2": {"A": 0, "B": 0}}
-    config.write_text(hall_toml(hall, windows, lambda w: f"win-{w}"), encoding="utf-8")
+    guide = (  # after the last [[services]] (C): its guide
+        '[services.guide]\nmaterials = [{ zh = "不动产权属证明", en = "Proof of title" }]\n'
+        'fees = { zh = "每件80元", en = "80 yuan" }\n'
+    )
+    config.write_text(hall_toml(hall, windows, lambda w: f"win-{w}") + guide, encoding="utf-8")
     proc = HttpProcess.queue_server(config, redis_server.url, broker.url(), root / "server.log")
     shots = root / "screenshots"
     shots.mkdir()
@@ -166,13 +170,18 @@ def test_pages_at_200_percent_zoom(site: Site, browser: Browser) -> None:
     context = browser.new_context(viewport={"width": 640, "height": 400}, device_scale_factor=2)
     page = context.new_page()
     try:
-        for path in (f"/hall/{site.hall}", f"/kiosk/{site.hall}#token={KIOSK_TOKEN}&print=0"):
+        for path in (
+            f"/hall/{site.hall}",
+            f"/m/{site.hall}",
+            f"/hall/{site.hall}/guide/C",
+            f"/kiosk/{site.hall}#token={KIOSK_TOKEN}&print=0",
+        ):
             page.goto(site.url + path)
             overflow = page.evaluate(
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
             assert overflow <= 0, f"{path} scrolls sideways at 200%"
-            site.shot(page, "zoom200-" + path.split("/")[1])
+            site.shot(page, "zoom200-" + "-".join(path.split("#")[0].split("/")[1:4:2]))
         button = page.locator('button[data-service="C"]')
         button.scroll_into_view_if_needed()
         box = button.bounding_box()
@@ -180,3 +189,53 @@ def test_pages_at_200_percent_zoom(site: Site, browser: Browser) -> None:
         expect(page.locator(".top a.switch")).to_be_visible()
     finally:
         context.close()
+
+
+def test_take_a_ticket_on_the_phone_watch_the_place_fall_then_rate(site: Site, page: Page) -> None:
+    ahead = site.waiting()["A"] + 2
+    for _ in range(2):
+        site.api("POST", "/tickets", {"service": "A"}, token=KIOSK_TOKEN)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    page.goto(f"{site.url}/m/{site.hall}")
+    site.shot(page, "phone")
+    page.locator('label[data-service="A"] input').check()
+    page.locator("#phone").fill("138 0013 8000")
+    page.locator("#submit").click()
+    page.wait_for_url(re.compile(rf"/m/{site.hall}/t/"), timeout=WAIT_MS)
+    expect(page.locator("#status")).to_have_attribute("data-connected", "1", timeout=WAIT_MS)
+    expect(page.locator("#ahead")).to_have_text(f"{ahead} 人")
+    assert "13800138000" not in page.content()
+    number = page.locator(".number").inner_text()
+    site.shot(page, "phone-status")
+    while True:  # window 1 serves A only: each call moves the page one place
+        called = site.next("1")["ticket"]["number"]
+        if called == number:
+            break
+        ahead -= 1
+        expect(page.locator("#ahead")).to_have_text(f"{ahead} 人", timeout=WAIT_MS)
+    expect(page.locator("#called")).to_have_text("请到 1号窗口 办理", timeout=WAIT_MS)
+    for action in ("start", "finish"):
+        site.api("POST", f"/windows/1/{action}", token="win-1")
+    # done: the page reloads itself with the rating form (好差评)
+    expect(page.locator("#rate")).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator("#state")).to_have_text("已办结")
+    site.shot(page, "phone-rate")
+    page.get_by_label("非常满意").check()
+    page.locator("#rate-submit").click()
+    expect(page.locator(".message.ok")).to_have_text("感谢您的评价！", timeout=WAIT_MS)
+    expect(page.locator("#rate")).to_have_count(0)
+    site.shot(page, "phone-rated")
+
+
+def test_a_service_guide_page_prints_on_a4(site: Site, page: Page) -> None:
+    page.goto(f"{site.url}/kiosk/{site.hall}?lang=en#token={KIOSK_TOKEN}&print=0")
+    page.locator('a[data-guide="C"]').click()  # the kiosk links each service's guide
+    expect(page.locator(".materials")).to_contain_text("Proof of title", timeout=WAIT_MS)
+    expect(page.locator("#fees")).to_have_text("80 yuan")
+    expect(page.locator("#windows")).to_have_count(0)  # no window of this hall serves C
+    site.shot(page, "guide")
+    pdf = page.pdf(prefer_css_page_size=True)
+    (site.shots / "guide.pdf").write_bytes(pdf)
+    boxes = re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", pdf)
+    width, height = (float(x) * 25.4 / 72 for x in boxes[0])
+    assert round(width) == 210 and round(height) == 297  # A4

@@ -41,17 +41,25 @@ def notice(kind: str, **extra: Any) -> dict[str, Any]:
 
 def test_texts_from_the_demo_hall() -> None:
     hall = demo_texts()
+    guide = "办事指南：http://127.0.0.1:8080/hall/demo/guide/A"  # 办事指南一单清 (issue 9)
     assert render(notice("ticket_taken", eta_range=[18, 34]), hall, "zh") == (
-        "【示范区政务服务中心】您已取号A012，前面还有8人，预计等候约18–34分钟"
+        "【示范区政务服务中心】您已取号A012，前面还有8人，预计等候约18–34分钟。" + guide
     )
     assert render(notice("ticket_taken", eta_range=[18, 34]), hall, "en").endswith(
-        "8 ahead of you, about 18–34 minutes to wait"
+        "8 ahead of you, about 18–34 minutes to wait. What to bring: "
+        "http://127.0.0.1:8080/hall/demo/guide/A?lang=en"
     )
     # a range of one point, or a notice without one (an older server): the single estimate
-    assert render(notice("ticket_taken", eta_range=[0, 0]), hall, "zh").endswith("约0分钟")
-    assert render(notice("ticket_taken"), hall, "zh").endswith("预计等候约25分钟")
-    assert render(notice("ticket_taken", eta_range=["x", 3]), hall, "zh").endswith("约25分钟")
-    assert render(notice("ticket_taken", eta_minutes=None), hall, "zh").endswith("前面还有8人")
+    assert render(notice("ticket_taken", eta_range=[0, 0]), hall, "zh").endswith(
+        "约0分钟。" + guide
+    )
+    assert render(notice("ticket_taken"), hall, "zh").endswith("预计等候约25分钟。" + guide)
+    assert render(notice("ticket_taken", eta_range=["x", 3]), hall, "zh").endswith(
+        "约25分钟。" + guide
+    )
+    assert render(notice("ticket_taken", eta_minutes=None), hall, "zh").endswith(
+        "前面还有8人。" + guide
+    )
     assert (
         render(notice("near", ahead=3), hall, "zh")
         == "【示范区政务服务中心】请做好准备，前面还有3人"

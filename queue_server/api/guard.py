@@ -49,6 +49,9 @@ def _trusted(ip: str, proxies: tuple[Network, ...]) -> bool:
     return addr is not None and any(addr in net for net in proxies)
 
 
+trusted = _trusted  # for the pages: links behind a trusted proxy
+
+
 def client_ip(request: web.Request) -> str:
     peer = request.transport.get_extra_info("peername") if request.transport else None
     return forwarded_ip(

@@ -1,31 +1,37 @@
-"""Live ticket pages: one fan-out per hall.
+"""Live ticket pages: one fan-out per hall, fed by what every server process changes.
 
-Every open status page registers its ticket here. After a change in the hall (the hall's
-outlet is teed to `changed`), one task per hall reads the watched tickets' states once each,
-in batches, however many pages show the same ticket, and hands each page the newest view; a
-page that is slow to read simply gets the newest one next (never a backlog). Changes that
-arrive while a round runs are coalesced into the next round.
+Every open status page registers its ticket here. The feed follows the hall's event stream in
+Redis (every change of every server process appends to it), so a call made at another process
+updates these pages too. After a change, one round reads the calling order of each watched
+service once (`HallStore.places`): a queued ticket's place is its index there, whatever the
+number of pages. Only tickets that left their queue (called, missed, cancelled, transferred)
+are read one by one. Each page gets the newest view; a slow page simply gets the newest one
+next (never a backlog). Changes that arrive while a round runs are coalesced into the next.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from queue_server.store.hall_store import Entry
+from queue_server.link import backoff
+from queue_server.store import keys
 from queue_server.views import TicketView
 
 if TYPE_CHECKING:
-    from queue_server.hall import Hall, Outlet
+    from queue_server.hall import Hall
 
 log = logging.getLogger(__name__)
-BATCH = 64  # status reads in flight per round
-MIN_INTERVAL = 0.1  # seconds between rounds: many changes in a burst cost one round
+BATCH = 64  # single-ticket status reads in flight per round
+MIN_INTERVAL = 0.05  # seconds between rounds: many changes in a burst cost one round
+BLOCK_MS = 5_000  # one blocking read of the event stream waits this long at most
+QUEUED = ("waiting", "transferred")
 
 
 class Watcher:
@@ -58,8 +64,9 @@ class HallFeed:
         self.hall = hall
         self.min_interval = min_interval
         self.watchers: dict[str, set[Watcher]] = {}
+        self.views: dict[str, TicketView] = {}  # the newest view of each watched ticket
         self._changed = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     def changed(self) -> None:
         if self.watchers:
@@ -69,8 +76,12 @@ class HallFeed:
     async def watch(self, ticket: str, first: TicketView) -> AsyncIterator[Watcher]:
         w = Watcher(first)
         self.watchers.setdefault(ticket, set()).add(w)
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name=f"pages-feed-{self.hall.id}")
+        self.views.setdefault(ticket, first)
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._run(), name=f"pages-feed-{self.hall.id}"),
+                asyncio.create_task(self._follow(), name=f"pages-events-{self.hall.id}"),
+            ]
         try:
             yield w
         finally:
@@ -79,6 +90,7 @@ class HallFeed:
                 left.discard(w)
                 if not left:
                     del self.watchers[ticket]
+                    self.views.pop(ticket, None)
 
     def close(self) -> None:
         """Let every open page's handler end (at shutdown, before handlers are waited for)."""
@@ -87,10 +99,35 @@ class HallFeed:
                 w.close()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        self._tasks = []
+
+    async def _follow(self) -> None:
+        """Every change of the hall, from any server process: its event stream, read blocking."""
+        redis: Any = self.hall.store.redis
+        stream = keys.events(self.hall.id)
+        last, failures = "$", 0
+        while True:
+            try:
+                got = await redis.xread({stream: last}, count=1000, block=BLOCK_MS)
+            except (RedisError, OSError) as exc:
+                if failures == 0:
+                    log.warning("hall %s: live pages cannot follow changes: %s", self.hall.id, exc)
+                failures += 1
+                await asyncio.sleep(backoff(failures))
+                continue
+            if failures:
+                log.info("hall %s: live pages follow changes again", self.hall.id)
+                failures = 0
+                self.changed()  # what changed meanwhile
+            for _, entries in got or ():
+                if entries:
+                    last = entries[-1][0]
+                    self.changed()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -105,28 +142,44 @@ class HallFeed:
             await asyncio.sleep(max(0.0, self.min_interval - (loop.time() - started)))
 
     async def _round(self) -> None:
-        tickets = list(self.watchers)
-        for i in range(0, len(tickets), BATCH):
-            chunk = tickets[i : i + BATCH]
-            found = await asyncio.gather(*(self.hall.store.status(t) for t in chunk))
+        hall = self.hall
+        await hall.fresh_live()
+        views = dict(self.views)
+        services = sorted({v.service for v in views.values() if v.state in QUEUED})
+        order = await hall.store.places(services)
+        ranks = {s: {t: i for i, t in enumerate(ids)} for s, ids in order.items()}
+        estimates: dict[tuple[str, int], Any] = {}
+        reread: list[str] = []
+        for tid, view in views.items():
+            place = ranks.get(view.service, {}).get(tid) if view.state in QUEUED else None
+            if place is None:  # it left its queue (or was never in it): read it whole
+                reread.append(tid)
+                continue
+            key = (view.service, place)
+            if key not in estimates:
+                estimates[key] = hall.live.estimate(view.service, place)
+            est = estimates[key]
+            self._offer(
+                tid,
+                dataclasses.replace(
+                    view,
+                    ahead=place,
+                    eta_minutes=est.minutes if est else None,
+                    eta_range=(est.low, est.high) if est else None,
+                    eta_after_close=bool(est and est.after_close),
+                ),
+            )
+        for i in range(0, len(reread), BATCH):
+            chunk = reread[i : i + BATCH]
+            found = await asyncio.gather(*(hall.store.status(t) for t in chunk))
             for tid, got in zip(chunk, found, strict=True):
-                if got is None:
-                    continue
-                view = self.hall.ticket_view(tid, got[0], got[1])
-                for w in self.watchers.get(tid, ()):
-                    w.offer(view)
+                if got is not None:
+                    self._offer(tid, hall.ticket_view(tid, got[0], got[1]))
 
-
-class TeeOutlet:
-    """The hall's outlet, also telling the feed that something changed."""
-
-    def __init__(self, inner: Outlet, feed: HallFeed) -> None:
-        self.inner = inner
-        self.feed = feed
-
-    def publish_now(self, entries: list[Entry]) -> None:
-        self.inner.publish_now(entries)
-
-    def mark(self, windows: Iterable[str] | None = None) -> None:
-        self.inner.mark(windows)
-        self.feed.changed()
+    def _offer(self, tid: str, view: TicketView) -> None:
+        watchers = self.watchers.get(tid)
+        if not watchers:
+            return
+        self.views[tid] = view
+        for w in watchers:
+            w.offer(view)

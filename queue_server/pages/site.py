@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -20,12 +21,14 @@ from aiohttp_sse import sse_response
 from redis.exceptions import RedisError
 from yarl import URL
 
-from queue_server.api.guard import check_public
+from queue_server.api.guard import LIMITS, check_public
+from queue_server.api.guard import trusted as proxies_trust
 from queue_server.api.routes import HALLS
 from queue_server.config import DAYS, HallConfig, WindowHours
+from queue_server.domain import rating
 from queue_server.errors import Refused
 from queue_server.pages import i18n, qr
-from queue_server.pages.feed import HallFeed, TeeOutlet, Watcher
+from queue_server.pages.feed import HallFeed, Watcher
 from queue_server.views import HallView, TicketView
 
 if TYPE_CHECKING:
@@ -37,7 +40,8 @@ JINJA = web.AppKey("pages_jinja", jinja2.Environment)
 FEEDS: web.AppKey[dict[str, HallFeed]] = web.AppKey("pages_feeds")
 LANG = web.AppKey("pages_lang", str)
 QUEUED = ("waiting", "transferred")
-OVER = ("finished", "cancelled", "expired")
+OVER = ("done", "finished", "cancelled", "expired")  # the record says "done" once served
+_HOST = re.compile(r"^[A-Za-z0-9.\-\[\]:]{1,255}$")  # a host[:port], nothing that ends a URL
 PING_SECONDS = 10.0  # a page that has gone is noticed at the next ping
 Page = Callable[[web.Request, "Hall", dict[str, Any]], Awaitable[web.StreamResponse]]
 
@@ -67,9 +71,7 @@ def setup(app: web.Application, lang: str = "zh") -> None:
 
 async def _feeds(app: web.Application) -> AsyncIterator[None]:
     for hall_id, hall in app[HALLS].items():
-        feed = HallFeed(hall)
-        hall.outlet = TeeOutlet(hall.outlet, feed)
-        app[FEEDS][hall_id] = feed
+        app[FEEDS][hall_id] = HallFeed(hall)
     yield
     for feed in app[FEEDS].values():
         await feed.stop()
@@ -148,18 +150,45 @@ def ticket_fields(v: TicketView, cfg: HallConfig, lang: str) -> dict[str, Any]:
     }
 
 
+def public_base(request: web.Request, cfg: HallConfig) -> str:
+    """Where citizens' phones reach this server (QR codes, links to carry away): the hall
+    file's `public_url`; else, from a trusted proxy, its X-Forwarded-Proto/-Host; else the
+    address the request came to."""
+    if cfg.hall.public_url:
+        return cfg.hall.public_url.rstrip("/")
+    origin = request.url.origin()
+    peer = request.remote or ""
+    proxies = request.app[LIMITS].trusted_proxies
+    if proxies and proxies_trust(peer, proxies):
+        proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip()
+        host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip()
+        if proto in ("http", "https"):
+            origin = origin.with_scheme(proto)
+        if host and _HOST.match(host):
+            return f"{origin.scheme}://{host}"
+    return str(origin)
+
+
+def guide_url(hall: str, service: str, lang: str) -> str:
+    """A service's guide page (办事指南, pages/guides.py)."""
+    return str(URL.build(path=f"/hall/{hall}/guide/{service}", query={"lang": lang}))
+
+
 def status_url(hall: str, ticket: str, secret: str, lang: str) -> str:
     return str(URL.build(path=f"/m/{hall}/t/{ticket}", query={"secret": secret, "lang": lang}))
 
 
-async def _services(hall: Hall, lang: str) -> tuple[list[dict[str, Any]], HallView]:
+async def services_of(hall: Hall, lang: str) -> tuple[list[dict[str, Any]], HallView]:
     info = await hall.info()
     t = i18n.TEXTS[lang]
-    names = {s.id: s.name.get(lang) for s in hall.config.services}
+    cfg = hall.config
+    names = {s.id: s.name.get(lang) for s in cfg.services}
+    guides = {s.id: guide_url(hall.id, s.id, lang) for s in cfg.services if s.guide}
     return [
         {
             "id": s.id,
             "name": names[s.id],
+            "guide": guides.get(s.id, ""),
             "waiting": s.waiting,
             "wait": minutes(t, s.eta_minutes),
             "open": s.eta_minutes is not None,
@@ -187,7 +216,7 @@ def full_text(t: dict[str, str], reopens: datetime | None, now: float, cfg: Hall
 
 async def hall_page(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> web.Response:
     lang, cfg = ctx["lang"], hall.config
-    services, info = await _services(hall, lang)
+    services, info = await services_of(hall, lang)
     t = ctx["t"]
     names = t["days"].split(",")
     hours = [
@@ -210,6 +239,7 @@ async def hall_page(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> we
         request,
         "hall.html",
         ctx,
+        hall=hall.id,
         services=services,
         windows=windows,
         hours=hours,
@@ -234,7 +264,7 @@ def _week(t: dict[str, str], week: WindowHours) -> str:
 
 
 async def kiosk_page(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> web.Response:
-    services, _ = await _services(hall, ctx["lang"])
+    services, _ = await services_of(hall, ctx["lang"])
     return render(
         request,
         "kiosk.html",
@@ -256,7 +286,7 @@ async def desk_page(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> we
     """The guide desk (导办台): any class, with or without a phone or ID number. Like the
     kiosk's, the page holds no token: the desk's browser keeps it (desk.js)."""
     lang = ctx["lang"]
-    services, _ = await _services(hall, lang)
+    services, _ = await services_of(hall, lang)
     classes = [{"id": c.id, "name": c.name.get(lang)} for c in hall.config.classes]
     return render(
         request,
@@ -276,7 +306,7 @@ async def printed_ticket(request: web.Request, hall: Hall, ctx: dict[str, Any]) 
     tid, secret, lang = request.match_info["ticket"], request.query.get("secret", ""), ctx["lang"]
     view = await hall.status(tid, secret)
     link = status_url(hall.id, tid, secret, lang)
-    absolute = str(request.url.origin().join(URL(link)))
+    absolute = public_base(request, hall.config) + link
     paper = "58" if request.query.get("paper") == "58" else "80"
     return render(
         request,
@@ -296,6 +326,7 @@ async def status_page(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> 
     tid, secret, lang = request.match_info["ticket"], request.query.get("secret", ""), ctx["lang"]
     view = await hall.status(tid, secret)
     done = request.query.get("done", "")
+    error = request.query.get("error", "")
     return render(
         request,
         "status.html",
@@ -307,11 +338,33 @@ async def status_page(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> 
         live_url=str(
             URL.build(path=request.path + "/live", query={"secret": secret, "lang": lang})
         ),
-        done=ctx["t"].get(f"{done}_ok", "") if done in ("cancelled", "rejoined") else "",
+        done=ctx["t"].get(f"{done}_ok", "") if done in ("cancelled", "rejoined", "rated") else "",
+        error=i18n.error_text(ctx["t"], error) if error.isidentifier() else "",
         can_cancel=view.state in QUEUED,
         can_rejoin=view.state == "missed",
+        can_rate=view.state == "done" and not view.rated,
+        guide=guide_url(hall.id, view.service, lang) if _has_guide(hall, view.service) else "",
+        rating=rating_form(hall, lang),
         over=view.state in OVER,
     )
+
+
+def _has_guide(hall: Hall, service: str) -> bool:
+    found = hall.config.service(service)
+    return bool(found and found.guide)
+
+
+def rating_form(hall: Hall, lang: str) -> dict[str, Any]:
+    """What the status page's rating form (好差评) shows, in `lang`."""
+    cfg = hall.config.rating
+    return {
+        "levels": [(n, words.get(lang) or words["zh"]) for n, words in rating.LEVELS.items()],
+        "reasons": list(cfg.reasons),
+        "points": [(p, words.get(lang) or words["zh"]) for p, words in rating.POINTS.items()]
+        if cfg.points
+        else [],
+        "bad_at_most": rating.BAD_AT_MOST,
+    }
 
 
 async def status_live(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> web.StreamResponse:

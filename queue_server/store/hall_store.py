@@ -358,6 +358,13 @@ class HallStore:
         record = _record(raw)
         return (record, int(ahead)) if record is not None else None
 
+    async def places(self, services: list[str]) -> dict[str, list[str]]:
+        """Today's queued tickets of these services in calling order (index = tickets ahead)."""
+        if not services:
+            return {}
+        out = await self._run("places", [], list(services))
+        return {s: [str(t) for t in ids] for s, ids in zip(services, out, strict=True)}
+
     async def citizen(self, tid: str, secret: str, action: str) -> Changed:
         """The holder's cancel or rejoin (at the back, within the hall's time after a miss)."""
         body, entries = await self._run(

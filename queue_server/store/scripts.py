@@ -37,6 +37,7 @@ HALL_SCRIPTS = (
     "appt_cancel",
     "appt_checkin",
     "appt_sweep",
+    "places",
 )
 PLAIN_SCRIPTS = ("lease", "retire")
 
