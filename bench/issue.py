@@ -8,7 +8,9 @@ other load hits them alike; the best round of each is the figure.
 
 - hallcall, no phone / with phone: `POST /api/v1/halls/iss/tickets` on the real server;
 - bare aiohttp: the same route answering a small JSON (bench/bare.py);
-- bare + EVALSHA: the same plus one Lua call on the same Redis.
+- bare + EVALSHA: the same plus one Lua call on the same Redis;
+- kiosk route: as the kiosk page issues (its device token and an Idempotency-Key per press),
+  beside the plain API with a staff token and no key (issue 9: within 10%).
 
     python -m bench.issue [--requests N] [--rounds 2]
 """
@@ -18,8 +20,11 @@ from __future__ import annotations
 import argparse
 
 from bench.common import bare, cpu_seconds, run_module, server, stack, write_hall
+from tests.services import MANAGER_TOKEN
 
 HALL = "iss"
+KIOSK_ROUTE = "kiosk route (key)"
+PLAIN_API = "plain API (staff)"
 WARMUP = 1_000  # loadgen's default warm-up requests before each round
 
 
@@ -39,10 +44,14 @@ def run(requests: int = 10_000, concurrency: int = 64, rounds: int = 2) -> None:
             "hallcall, phone": (srv, srv.url + path, 1),
             "bare aiohttp": (floor, floor.url + path, 0),
             "bare + EVALSHA": (floor, f"{floor.url}/bare/{HALL}/tickets", 0),
+            KIOSK_ROUTE: (srv, srv.url + path, 0),
+            PLAIN_API: (srv, srv.url + path, 0),
         }
+        extra = {KIOSK_ROUTE: ["--idempotency"], PLAIN_API: [f"--token={MANAGER_TOKEN}"]}
         for k in range(rounds):
             for name, (proc, url, every) in targets.items():
                 args = [url, f"--requests={requests}", f"--concurrency={concurrency}"]
+                args += extra.get(name, [])
                 # distinct phones in every round (and its warm-up)
                 args += [f"--phone-every={every}", f"--phone-base={k * (requests + 10_000)}"]
                 before = cpu_seconds(proc.pid)
@@ -61,6 +70,11 @@ def run(requests: int = 10_000, concurrency: int = 64, rounds: int = 2) -> None:
         f"phone {best['hallcall, phone']:.0f}/s (target >= 4000/s, the figure before issue 5);"
         f" floors: bare aiohttp {best['bare aiohttp']:.0f}/s, "
         f"bare + EVALSHA {best['bare + EVALSHA']:.0f}/s"
+    )
+    ratio = best[KIOSK_ROUTE] / best[PLAIN_API]
+    print(
+        f"  kiosk route (device token + Idempotency-Key) {best[KIOSK_ROUTE]:.0f}/s vs plain API"
+        f" (staff token, no key) {best[PLAIN_API]:.0f}/s: {ratio:.0%} (target: within 10%)"
     )
     print(
         "  CPU per request of the answering process (least of the rounds): "

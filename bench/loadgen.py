@@ -6,12 +6,13 @@ Any answer other than 2xx (or a broken connection) fails the run: the generator 
 the first error on stderr and exits 1. A failing server never looks fast.
 
     python -m bench.loadgen URL [--requests N | --seconds S] [--concurrency 64]
-        [--phone-every K] [--phone-base B] [--token T]
+        [--phone-every K] [--phone-base B] [--token T] [--idempotency]
 
 Every K-th request carries a phone (K=4: 25%, K=1: all; 0: none), each a distinct valid
 mainland mobile number counted from B (online tickets, no token); the others send
 `Authorization: Bearer T`, a kiosk's token: a ticket without a phone comes from a kiosk
-(default T: the kiosk of the bench halls, tests/services.py KIOSK_TOKEN).
+(default T: the kiosk of the bench halls, tests/services.py KIOSK_TOKEN). `--idempotency`
+sends a distinct Idempotency-Key with each request, as the kiosk page does with each press.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Plan:
     phone_every: int = 0
     phone_base: int = 0
     token: str = ""
+    keyed: bool = False  # an Idempotency-Key per request, as the kiosk page sends per press
     counter: itertools.count[int] = field(default_factory=itertools.count)
     phones: int = 0
 
@@ -57,6 +59,8 @@ class Plan:
             body = f'{{"service":"{service}","phone":"{phone(self.phone_base + i)}"}}'
             return body.encode(), JSON
         headers = {**JSON, "Authorization": f"Bearer {self.token}"} if self.token else JSON
+        if self.keyed:
+            headers = {**headers, "Idempotency-Key": f"press-{self.phone_base}-{i}"}
         return f'{{"service":"{service}"}}'.encode(), headers
 
 
@@ -116,9 +120,10 @@ def main() -> None:
     p.add_argument("--phone-every", type=int, default=0)
     p.add_argument("--phone-base", type=int, default=0)
     p.add_argument("--token", default=KIOSK_TOKEN, help="for phoneless tickets: a kiosk's")
+    p.add_argument("--idempotency", action="store_true", help="a distinct key per request")
     a = p.parse_args()
     requests = a.requests or (0 if a.seconds else 20_000)
-    plan = Plan(a.url, a.concurrency, a.phone_every, a.phone_base, a.token)
+    plan = Plan(a.url, a.concurrency, a.phone_every, a.phone_base, a.token, a.idempotency)
     try:
         result = asyncio.run(run(plan, requests, a.seconds, a.warmup))
     except* Failed as group:

@@ -185,6 +185,33 @@ class Window(_Model):
         return value
 
 
+class Printer(_Model):
+    """A kiosk's ESC/POS ticket printer (python-escpos), driven by the server: `network`
+    (host, tcp_port), `usb` (vendor, product), `serial` (device, baudrate) or `file` (device:
+    a path, e.g. /dev/usb/lp0). A failed print voids the ticket; with `on_fail = "reprint"`
+    it is tried `reprints` more times first. So no number is held by nobody."""
+
+    kind: Literal["network", "usb", "serial", "file"]
+    host: str = Field(default="", max_length=255)
+    tcp_port: int = Field(default=9100, ge=1, le=65535)
+    vendor: int = Field(default=0, ge=0, le=0xFFFF)
+    product: int = Field(default=0, ge=0, le=0xFFFF)
+    device: str = Field(default="", max_length=255)
+    baudrate: int = Field(default=9600, ge=1200, le=921600)
+    paper: Literal["58", "80"] = "80"
+    timeout: float = Field(default=5, gt=0, le=60)  # seconds per connect, write or status
+    check_status: bool = True  # ask the printer (DLE EOT) it is online with paper, before/after
+    on_fail: Literal["void", "reprint"] = "void"
+    reprints: int = Field(default=1, ge=0, le=5)
+
+    @model_validator(mode="after")
+    def _where(self) -> Printer:
+        needs = {"network": "host", "usb": "vendor", "serial": "device", "file": "device"}
+        if not getattr(self, needs[self.kind]):
+            raise ValueError(f"a {self.kind} printer needs {needs[self.kind]}")
+        return self
+
+
 class Kiosk(_Model):
     """A self-service ticket machine: its token issues tickets without a phone number."""
 
@@ -192,6 +219,7 @@ class Kiosk(_Model):
     name: Text
     token_sha256: SHA256
     max_per_day: int | None = Field(default=None, ge=1, le=1_000_000)  # tickets a day (防黄牛)
+    printer: Printer | None = None  # ESC/POS printed by the server; None: the browser prints
 
 
 class Desk(_Model):

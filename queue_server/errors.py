@@ -71,6 +71,7 @@ STATUS = {
     "checkin_pending": 409,
     "internal": 500,
     "unavailable": 503,
+    "print_failed": 503,  # the kiosk's printer failed: the ticket was voided
 }
 
 

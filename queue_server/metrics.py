@@ -62,3 +62,9 @@ CONNECTIONS_REFUSED = Counter(
     registry=REGISTRY,
 )
 CONNECTIONS = Gauge("hallcall_http_connections", "Open HTTP connections", registry=REGISTRY)
+PRINTS = Counter(
+    "hallcall_kiosk_prints_total",
+    "Kiosk ESC/POS tickets by outcome (printed, or voided after failing)",
+    ["hall", "outcome"],
+    registry=REGISTRY,
+)

@@ -169,3 +169,15 @@ def hall_with_public_url() -> HallConfig:
 def hall_cfg() -> HallConfig:
     """The demo hall with a public address (QR codes, SMS links)."""
     return hall_with_public_url()
+
+
+async def test_a_service_guide_as_json(api: Api) -> None:
+    resp = await api.client.get(api.path("/services/B/guide"))
+    body = await resp.json()
+    assert resp.status == 200 and body["name"] == "社保医保" and body["fees"] == "不收费"
+    assert "居民身份证或社会保障卡" in body["materials"] and "2号窗口" in body["windows"]
+    assert body["page"] == f"/hall/{api.hall}/guide/B?lang=zh"
+    missing = await api.client.get(api.path("/services/Q/guide"))
+    assert missing.status == 400 and (await missing.json())["error"] == "unknown_service"
+    spec = await (await api.client.get("/api/v1/openapi.json")).json()
+    assert "/api/v1/halls/{hall}/services/{service}/guide" in spec["paths"]

@@ -16,7 +16,10 @@ from queue_server.api.ident_handlers import ID_ROUTES
 from queue_server.api.routes import HALLS, PRINCIPAL, Route, sms_reader
 from queue_server.errors import Refused
 from queue_server.hall import ACTIONS
-from queue_server.views import RulesChange
+from queue_server.pages.guides import guide_fields
+from queue_server.pages.site import guide_url, public_base, status_url
+from queue_server.printing.kiosk import print_or_void
+from queue_server.views import IssuedView, RulesChange
 
 if TYPE_CHECKING:
     from queue_server.hall import Hall
@@ -74,7 +77,35 @@ async def issue(request: web.Request, body: BaseModel | None) -> m.Issued:
         device=request[PRINCIPAL].window if channel == "kiosk" else "",
         steps=tuple(req.steps or ()),
     )
+    await _print_at_kiosk(request, hall, out)
     return present.issued(out.ticket, out.secret, hall.config, hall.lang)
+
+
+async def _print_at_kiosk(request: web.Request, hall: Hall, out: IssuedView) -> None:
+    """A kiosk with an ESC/POS printer gets its ticket printed here, or voided (503)."""
+    who = request.get(PRINCIPAL)
+    kiosk = hall.config.kiosk(who.window) if who is not None and who.role == "kiosk" else None
+    if kiosk is not None and kiosk.printer is not None:
+        link = public_base(request, hall.config) + status_url(
+            hall.id, out.ticket.id, out.secret, hall.lang
+        )
+        await print_or_void(hall, kiosk, out, link)
+
+
+async def service_guide(request: web.Request, _: BaseModel | None) -> m.Guide:
+    hall = _hall(request)
+    g = guide_fields(hall.config, request.match_info["service"], hall.lang)
+    return m.Guide(
+        service=g["id"],
+        name=g["name"],
+        materials=g["materials"],
+        steps=g["steps"],
+        fees=g["fees"],
+        time_limit=g["time_limit"],
+        note=g["note"],
+        windows=g["windows"],
+        page=guide_url(hall.id, g["id"], hall.lang),
+    )
 
 
 async def ticket_status(request: web.Request, _: BaseModel | None) -> m.Ticket:
@@ -208,6 +239,13 @@ ROUTES: list[Route] = [
         response=m.Issued,
         status=201,
         idempotent=True,  # a kiosk's double tap or retried press gives one ticket
+    ),
+    Route(
+        "GET",
+        f"{H}/services/{{service}}/guide",
+        service_guide,
+        "a service's guide (办事指南): materials, steps, fees, time limit, windows",
+        response=m.Guide,
     ),
     Route(
         "GET",

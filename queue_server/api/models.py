@@ -319,3 +319,17 @@ class Rated(Body):
     wording: str = Field(description="the level in the national 好差评 wording")
     version: str = Field(description="version of that wording")
     at: datetime
+
+
+class Guide(Body):
+    """A service's guide (办事指南一单清), in the server's language."""
+
+    service: str
+    name: str
+    materials: list[str] = Field(description="what to bring")
+    steps: list[str]
+    fees: str
+    time_limit: str
+    note: str
+    windows: list[str] = Field(description="the windows serving it (names)")
+    page: str = Field(description="the printable guide page (path)")
