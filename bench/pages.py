@@ -3,10 +3,10 @@
 - kiosk: the page's HTML with its stylesheet and script over HTTP, sequentially, and the
   first contentful paint in headless Chromium (Debian's, via Playwright), fresh each load.
 - status pages: `--pages` tickets each with its own page open by server push (SSE; distinct
-  tickets are the worst case: one status read per ticket per change), from `--pages`/100
-  loopback addresses; then window 1 calls, `--rounds` times: from `next` sent until every
-  page has its new place, beside the same call's arrival at an MQTT subscriber. The
-  server's RSS with the pages open. A page that gets no update stops the run.
+  tickets), from `--pages`/100 loopback addresses, opened 100 at a time; then window 1
+  calls, `--rounds` times: from `next` sent until every page has its new place, beside the
+  same call's arrival at an MQTT subscriber. The server's RSS before and with the pages
+  open. A page that gets no update, or an error, stops the run.
 
     python -m bench.pages [--pages 2000] [--rounds 3] [--loads 200] [--paints 20]
 """
@@ -36,6 +36,7 @@ from queue_server.protocol import topic_calls
 from tests.services import HttpProcess
 
 HALL = "pg"
+OPENING = 100  # pages opening at once (then each stays open)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--headless",
@@ -92,20 +93,35 @@ class Page:
     def __init__(self) -> None:
         self.updates: list[tuple[float, dict[str, Any]]] = []
         self.arrived = asyncio.Event()
+        self.error = ""
 
 
-async def follow(session: aiohttp.ClientSession, url: str, page: Page) -> None:
-    async with session.get(url, timeout=aiohttp.ClientTimeout(total=None)) as resp:
-        if resp.status != 200:
-            raise BenchError(f"GET {url} answered {resp.status}")
-        event = ""
-        async for raw in resp.content:
-            line = raw.decode().rstrip("\r\n")
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:") and event == "ticket":
-                page.updates.append((time.perf_counter(), json.loads(line[5:])))
-                page.arrived.set()
+async def follow(
+    session: aiohttp.ClientSession, url: str, page: Page, opening: asyncio.Semaphore
+) -> None:
+    """One page: opened while fewer than `opening`'s pages are still opening (citizens do not
+    all open theirs in the same millisecond), then kept open."""
+    opened = False
+    await opening.acquire()
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=None)) as resp:
+            if resp.status != 200:
+                page.error = f"GET {url} answered {resp.status}"
+                raise BenchError(page.error)
+            event = ""
+            async for raw in resp.content:
+                line = raw.decode().rstrip("\r\n")
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event == "ticket":
+                    page.updates.append((time.perf_counter(), json.loads(line[5:])))
+                    page.arrived.set()
+                    if not opened:
+                        opened = True
+                        opening.release()
+    finally:
+        if not opened:
+            opening.release()
 
 
 async def issue(session: aiohttp.ClientSession, base: str, n: int) -> list[dict[str, Any]]:
@@ -135,6 +151,9 @@ async def until(pages: list[Page], count: int, timeout: float) -> None:
                     p.arrived.clear()
                     await p.arrived.wait()
     except TimeoutError:
+        failed = [p.error for p in pages if p.error]
+        if failed:
+            raise BenchError(f"{len(failed)} pages failed, first: {failed[0]}") from None
         late = sum(len(p.updates) < count for p in pages)
         raise BenchError(f"{late} of {len(pages)} pages got no update in {timeout} s") from None
 
@@ -144,6 +163,7 @@ async def status_pages(base: str, pid: int, w: Watch, n: int, rounds: int) -> No
         tickets = await issue(api, base, n + rounds)
     tickets.sort(key=lambda t: t["number"])
     watched = tickets[rounds:]  # the first `rounds` tickets are called; these stay queued
+    rss_before = rss_mb(pid)
     pages = [Page() for _ in watched]
     sessions = [
         aiohttp.ClientSession(
@@ -151,12 +171,14 @@ async def status_pages(base: str, pid: int, w: Watch, n: int, rounds: int) -> No
         )
         for i in range(n // 100 + 1)
     ]
+    opening = asyncio.Semaphore(OPENING)
     tasks = [
         asyncio.create_task(
             follow(
                 sessions[i // 100],
                 f"{base}/m/{HALL}/t/{t['id']}/live?secret={t['secret']}",
                 page,
+                opening,
             )
         )
         for i, (t, page) in enumerate(zip(watched, pages, strict=True))
@@ -194,7 +216,8 @@ async def status_pages(base: str, pid: int, w: Watch, n: int, rounds: int) -> No
                 )
         print(
             f"  server RSS with the pages open: {rss_mb(pid):.0f} MB"
-            f" (peak {rss_mb(pid, 'VmHWM'):.0f} MB)"
+            f" (peak {rss_mb(pid, 'VmHWM'):.0f} MB), {rss_before:.0f} MB before they opened:"
+            f" growth {rss_mb(pid) - rss_before:.0f} MB (target <= 100 MB)"
         )
     finally:
         for task in tasks:

@@ -6,6 +6,8 @@ that is down voids the ticket; one that drops the first connection is printed on
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -152,3 +154,11 @@ def test_a_file_printer_gets_the_same_job(tmp_path: Path) -> None:
     )
     with pytest.raises(PrintError, match="file printer"):
         send(Printer(kind="file", device=str(tmp_path / "no" / "lp0")), b"x")
+
+
+def test_the_server_keeps_its_own_log_setup() -> None:
+    """python-escpos calls logging.basicConfig() when imported: it must not be imported with
+    the server (the server's INFO lines, e.g. "Redis is back", would be lost)."""
+    code = "import logging, queue_server.app, queue_server.cli; print(logging.getLogger().handlers)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,8 +1,8 @@
 """Live ticket pages: one fan-out per hall, fed by what every server process changes.
 
-Every open status page registers its ticket here. The feed follows the hall's event stream in
-Redis (every change of every server process appends to it), so a call made at another process
-updates these pages too. After a change, one round reads the calling order of each watched
+Every open status page registers its ticket here. The feed follows the hall's seq in Redis
+(every change of every server process bumps it), so a call made at another process updates
+these pages too. After a change, one round reads the calling order of each watched
 service once (`HallStore.places`): a queued ticket's place is its index there, whatever the
 number of pages. Only tickets that left their queue (called, missed, cancelled, transferred)
 are read one by one. Each page gets the newest view; a slow page simply gets the newest one
@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import RedisError
 
 from queue_server.link import backoff
-from queue_server.store import keys
 from queue_server.views import TicketView
 
 if TYPE_CHECKING:
@@ -30,7 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 BATCH = 64  # single-ticket status reads in flight per round
 MIN_INTERVAL = 0.05  # seconds between rounds: many changes in a burst cost one round
-BLOCK_MS = 5_000  # one blocking read of the event stream waits this long at most
+POLL = 0.05  # seconds between reads of the hall's seq while pages are open
 QUEUED = ("waiting", "transferred")
 
 
@@ -107,27 +106,28 @@ class HallFeed:
         self._tasks = []
 
     async def _follow(self) -> None:
-        """Every change of the hall, from any server process: its event stream, read blocking."""
-        redis: Any = self.hall.store.redis
-        stream = keys.events(self.hall.id)
-        last, failures = "$", 0
+        """Every change of the hall, from any server process: the hall's seq, which every
+        change bumps, read every POLL seconds while pages are open (one GET; a blocking
+        XREAD would hold a pooled connection and meet the pool's read timeout)."""
+        last, failures = None, 0
         while True:
+            await asyncio.sleep(POLL if not failures else backoff(failures))
+            if not self.watchers:
+                continue
             try:
-                got = await redis.xread({stream: last}, count=1000, block=BLOCK_MS)
+                seq = await self.hall.store.seq()
             except (RedisError, OSError) as exc:
                 if failures == 0:
                     log.warning("hall %s: live pages cannot follow changes: %s", self.hall.id, exc)
                 failures += 1
-                await asyncio.sleep(backoff(failures))
                 continue
             if failures:
                 log.info("hall %s: live pages follow changes again", self.hall.id)
                 failures = 0
-                self.changed()  # what changed meanwhile
-            for _, entries in got or ():
-                if entries:
-                    last = entries[-1][0]
+            if seq != last:
+                if last is not None:
                     self.changed()
+                last = seq
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

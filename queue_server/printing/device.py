@@ -9,9 +9,6 @@ import contextlib
 import socket
 from typing import Any
 
-from escpos.exceptions import Error as EscposError
-from escpos.printer import File, Network, Serial, Usb
-
 from queue_server.config import Printer
 
 
@@ -20,6 +17,8 @@ class PrintError(Exception):
 
 
 def open_printer(cfg: Printer) -> Any:
+    from escpos.printer import File, Network, Serial, Usb  # late: see slip.py
+
     if cfg.kind == "network":
         return Network(cfg.host, port=cfg.tcp_port, timeout=cfg.timeout)
     if cfg.kind == "usb":
@@ -31,6 +30,8 @@ def open_printer(cfg: Printer) -> Any:
 
 def send(cfg: Printer, data: bytes) -> None:
     """Print `data` or raise PrintError."""
+    from escpos.exceptions import Error as EscposError  # late: see slip.py
+
     printer = open_printer(cfg)
     try:
         if cfg.kind == "network":  # connected here: python-escpos leaks a refused socket

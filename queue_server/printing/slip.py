@@ -1,14 +1,14 @@
 """A ticket slip as ESC/POS bytes (pure: built on python-escpos's Dummy printer, no device).
 
 Chinese is printed in the printer's Chinese mode (FS &) as GB 18030; the QR code is the
-printer's own (GS ( k), so it stays sharp on any head and costs a few bytes."""
+printer's own (GS ( k), so it stays sharp on any head and costs a few bytes.
+
+python-escpos is imported only when a job is made or sent: importing it calls
+logging.basicConfig(), which would take over the server's own log setup (INFO lines lost)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from escpos.constants import QR_ECLEVEL_M
-from escpos.printer import Dummy
 
 CHINESE_ON = b"\x1c\x26"  # FS &: two-byte characters (GB 18030 on Chinese firmware)
 CHINESE_OFF = b"\x1c\x2e"  # FS .
@@ -29,6 +29,9 @@ class Slip:
 
 def job(slip: Slip, paper: str = "80") -> bytes:
     """The whole print job: text, number in large type, QR code, feed and cut."""
+    from escpos.constants import QR_ECLEVEL_M  # late: see the module doc
+    from escpos.printer import Dummy
+
     p = Dummy()
     p.hw("INIT")
     p._raw(CHINESE_ON)
