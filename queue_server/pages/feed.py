@@ -65,6 +65,7 @@ class HallFeed:
         self.watchers: dict[str, set[Watcher]] = {}
         self.views: dict[str, TicketView] = {}  # the newest view of each watched ticket
         self._changed = asyncio.Event()
+        self._joined = False  # a page joined since the last read of the seq
         self._tasks: list[asyncio.Task[None]] = []
 
     def changed(self) -> None:
@@ -76,6 +77,7 @@ class HallFeed:
         w = Watcher(first)
         self.watchers.setdefault(ticket, set()).add(w)
         self.views.setdefault(ticket, first)
+        self._joined = True
         if not self._tasks:
             self._tasks = [
                 asyncio.create_task(self._run(), name=f"pages-feed-{self.hall.id}"),
@@ -124,10 +126,12 @@ class HallFeed:
             if failures:
                 log.info("hall %s: live pages follow changes again", self.hall.id)
                 failures = 0
-            if seq != last:
-                if last is not None:
-                    self.changed()
+            # a page that joined since the last read may have read its ticket before a change
+            # this process saw: one more round covers it (coalesced: at most one per POLL)
+            if seq != last or self._joined:
+                self._joined = False
                 last = seq
+                self.changed()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
