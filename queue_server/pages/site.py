@@ -28,7 +28,7 @@ from queue_server.config import DAYS, HallConfig, WindowHours
 from queue_server.domain import rating
 from queue_server.errors import Refused
 from queue_server.pages import i18n, qr
-from queue_server.pages.feed import HallFeed, Watcher
+from queue_server.pages.feed import HallFeed
 from queue_server.views import HallView, TicketView
 
 if TYPE_CHECKING:
@@ -377,9 +377,11 @@ async def status_live(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> 
         gone = asyncio.ensure_future(sse.wait())
         try:
             async with feed.watch(tid, view) as watcher:
-                while (current := await _next(watcher, gone)) is not None:
-                    fields = ticket_fields(current, hall.config, lang)
-                    await sse.send(json.dumps(fields, ensure_ascii=False), event="ticket")
+                gone.add_done_callback(lambda _: watcher.close())
+                shown: tuple[TicketView, dict[str, Any]] | None = None
+                while (current := await watcher.next()) is not None:
+                    shown = current, live_fields(shown, current, hall.config, lang)
+                    await sse.send(json.dumps(shown[1], ensure_ascii=False), event="ticket")
                     if current.state in OVER:
                         break
         finally:
@@ -387,14 +389,24 @@ async def status_live(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> 
     return sse
 
 
-async def _next(watcher: Watcher, gone: asyncio.Future[None]) -> TicketView | None:
-    """The watcher's next view, or None once the page has gone or the server stops."""
-    step = asyncio.ensure_future(watcher.next())
-    await asyncio.wait((step, gone), return_when=asyncio.FIRST_COMPLETED)
-    if not step.done():
-        step.cancel()
-        return None
-    return step.result()
+def live_fields(
+    shown: tuple[TicketView, dict[str, Any]] | None, v: TicketView, cfg: HallConfig, lang: str
+) -> dict[str, Any]:
+    """A page's next fields: while its ticket only moves up its queue, just the place and the
+    wait change (a call reaches every open page at once: this is per page and per call)."""
+    if shown is None or _kind(shown[0]) != _kind(v):
+        return ticket_fields(v, cfg, lang)
+    t = i18n.TEXTS[lang]
+    queued = v.state in QUEUED
+    return shown[1] | {
+        "ahead": v.ahead,
+        "ahead_text": t["people"].format(n=v.ahead) if queued and v.ahead is not None else "",
+        "eta_text": minutes(t, v.eta_minutes) if queued else "",
+    }
+
+
+def _kind(v: TicketView) -> tuple[str, str, str | None]:
+    return v.state, v.service, v.window
 
 
 async def citizen_form(request: web.Request, hall: Hall, ctx: dict[str, Any]) -> web.Response:
