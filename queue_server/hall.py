@@ -167,6 +167,7 @@ class Hall:
                 "service_unavailable", f"no window serves {service.name.get(self.lang)} now"
             )
         number, counted = quotas.counted(self.config, service, now)
+        counted += identity.quotas(self.config, holder, device)  # per ID, per kiosk
         try:
             issued = await self.store.issue(
                 service.id,
@@ -179,6 +180,7 @@ class Hall:
                 steps,
                 quotas=counted,
                 number=number,
+                id_key=holder.key if holder else "",
             )
         except QuotaExceeded as exc:  # with when it lets tickets through again
             when = quotas.reopening(self.config, exc.quota, now)

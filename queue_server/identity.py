@@ -20,6 +20,7 @@ from queue_server.domain.idnumber import IdNumberError, age_on, canonical_id, ma
 from queue_server.domain.masking import mask_phone
 from queue_server.errors import Refused
 from queue_server.store.id_store import Entry, IdStore, Kind, live
+from queue_server.store.quota import Quota
 
 if TYPE_CHECKING:
     from queue_server.hall import Hall
@@ -113,6 +114,27 @@ def class_for(config: HallConfig, who: Holder | None, cls: PriorityClass) -> Pri
     if who is None or age is None or who.age < age or cls.id != config.normal_class.id:
         return cls
     return config.priority_class(config.ids.green_class) or cls
+
+
+def quotas(config: HallConfig, who: Holder | None, device: str) -> list[Quota]:
+    """The day counters an issue adds: its ID's (the hall's cap, or an agent's), and its
+    kiosk's when the kiosk has a daily cap."""
+    out: list[Quota] = []
+    if who is not None:
+        out.append(
+            Quota(
+                f"id:{who.key}", who.cap, "id_limit", f"this ID has taken {who.cap} tickets today"
+            )
+        )
+    kiosk = config.kiosk(device) if device else None
+    if kiosk is not None and kiosk.max_per_day is not None:
+        cap = kiosk.max_per_day
+        out.append(
+            Quota(
+                f"dev:{kiosk.id}", cap, "device_limit", f"kiosk {kiosk.id} has issued {cap} today"
+            )
+        )
+    return out
 
 
 # -- managers ------------------------------------------------------------------------------

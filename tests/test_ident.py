@@ -92,6 +92,33 @@ async def test_a_bad_id_number_is_refused_and_nothing_is_issued(
     assert t["number"] == "A001"  # the refused one took no number
 
 
+async def test_per_id_limit_and_a_registered_agent(api: Api) -> None:
+    forms = [ADULT, ADULT[:6] + " " + ADULT[6:14] + " " + ADULT[14:], ADULT.lower()]
+    for form in forms:  # every way of writing it is the same ID
+        status, t = await post(api, {"service": "A", "id_number": form}, DESK)
+        assert status == 201, t
+    status, err = await post(api, {"service": "B", "id_number": ADULT}, DESK)
+    assert (status, err["error"]) == (429, "id_limit")
+    status, t = await post(api, {"service": "B", "id_number": OTHER})  # another ID is free
+    assert status == 201
+    # registered as an agent (代办) with 5 a day: two more, then refused again
+    status, entry = await manager(
+        api, "POST", "/agents", {"id_number": ADULT, "label": "某代办公司", "max_per_day": 5}
+    )
+    assert status == 201 and entry["masked"] == ADULT[0] + "*" * 16 + ADULT[-1], entry
+    assert entry["max_per_day"] == 5 and len(entry["key"]) == 32
+    for _ in range(2):
+        status, t = await post(api, {"service": "B", "id_number": ADULT}, DESK)
+        assert status == 201, t
+    status, err = await post(api, {"service": "B", "id_number": ADULT}, DESK)
+    assert (status, err["error"]) == (429, "id_limit")
+    status, listed = await manager(api, "GET", "/agents")
+    assert [e["key"] for e in listed["entries"]] == [entry["key"]]
+    status, _ = await manager(api, "DELETE", f"/agents/{entry['key']}")
+    assert status == 200
+    assert (await manager(api, "GET", "/agents"))[1]["entries"] == []
+
+
 async def test_an_id_of_the_green_age_gets_the_green_channel(api: Api) -> None:
     status, elder = await post(api, {"service": "A", "id_number": ELDER})
     assert status == 201 and elder["class"] == "green"
@@ -154,6 +181,39 @@ async def test_blacklist_requests_are_checked(api: Api) -> None:
     assert (await manager(api, "GET", "/blacklist"))[1]["entries"] == []
 
 
+async def test_a_kiosk_has_a_daily_cap(api: Api) -> None:
+    for _ in range(KIOSK_CAP):
+        await api.issue("B")
+    status, err = await post(api, {"service": "B"})
+    assert (status, err["error"]) == (429, "device_limit")
+    status, _ = await post(api, {"service": "B"}, DESK)  # the desk is not the kiosk
+    assert status == 201
+    api.clock.advance(86_400)  # a new day
+    status, t = await post(api, {"service": "B"})
+    assert status == 201 and t["number"] == "B001"
+
+
+async def test_the_managers_list_of_who_took_several(api: Api) -> None:
+    for _ in range(3):
+        await post(api, {"service": "A", "id_number": OTHER}, DESK)
+    await post(api, {"service": "A", "id_number": ADULT})  # once: not listed
+    for service in ("A", "B"):
+        await api.issue(service, phone="13900001111")
+    await api.issue("C", phone="13700002222")
+    status, report = await manager(api, "GET", "/several-tickets")
+    assert status == 200 and report["min"] == 2
+    assert [(r["count"], r["numbers"]) for r in report["ids"]] == [(3, ["A001", "A002", "A003"])]
+    assert len(report["ids"][0]["who"]) == 32 and report["ids"][0]["agent"] is False
+    assert [(r["who"], r["count"]) for r in report["phones"]] == [("139****1111", 2)]
+    text = repr(report)
+    assert OTHER not in text and "13900001111" not in text
+    # the digest blacklists the ID without the manager ever seeing the number
+    key = report["ids"][0]["who"]
+    status, _ = await manager(api, "POST", "/blacklist", {"key": key, "reason": "倒号"})
+    status, err = await post(api, {"service": "B", "id_number": OTHER})
+    assert err["error"] == "blacklisted"
+
+
 async def all_of_redis(redis: Redis) -> str:
     """Every key and value in Redis, as text."""
     out: list[str] = []
@@ -196,9 +256,11 @@ async def test_no_id_number_in_redis_or_the_log(
             api, "POST", "/blacklist", {"id_number": OTHER, "reason": "r", "until": until}
         )
         await post(api, {"service": "C", "id_number": OTHER})  # refused: blacklisted
+        await manager(api, "POST", "/agents", {"id_number": ELDER, "label": "代办"})
+        await manager(api, "GET", "/several-tickets")
         await api.act(1, "next")
     stored = await all_of_redis(redis)
-    assert "d:" in stored and "idblack" in stored  # it did look
+    assert "d:" in stored and "idblack" in stored and "idagents" in stored  # it did look
     assert ":idem:" in stored
     bare = b"\0".join((b"POST", api.path("/tickets").encode(), body))
     assert hashlib.sha256(bare).hexdigest() not in stored
@@ -220,6 +282,7 @@ async def test_the_desk_and_kiosk_pages(api: Api) -> None:
     html = await resp.text()
     assert 'id="id_number"' in html and "invalid_id_check" in html  # its error texts
     resp = await api.client.get("/static/pages/desk.js")
+    assert resp.status == 200
     assert resp.status == 200
 
 

@@ -122,4 +122,13 @@ def _routes(kind: Kind, body: type[BaseModel], what: str) -> list[Route]:
 
 ID_ROUTES: list[Route] = [
     *_routes("blacklist", im.BlacklistRequest, "ID blacklist (a blacklisted ID gets no ticket)"),
+    *_routes("agents", im.AgentRequest, "registered agents (代办): a higher daily cap"),
+    Route(
+        "GET",
+        f"{H}/several-tickets",
+        several,
+        "today's IDs (digests) and phones (masked) that took several tickets, most first",
+        "manager",
+        response=im.TicketsReport,
+    ),
 ]

@@ -294,6 +294,7 @@ class HallStore:
         steps: tuple[str, ...] = (),
         quotas: Sequence[Quota] = (),
         number: Quota | None = None,
+        id_key: str = "",
     ) -> Issued:
         """Issue a ticket; its secret is shown once, to its holder. `steps`: the services of
         a ticket of several steps in order (the first is `service`), or none. Refused
@@ -329,6 +330,7 @@ class HallStore:
                     prefix,
                     width,
                     ",".join(steps) if len(steps) > 1 else "",  # 一票到底
+                    id_key,
                     *limits,
                 ],
                 day=day,

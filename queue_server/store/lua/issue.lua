@@ -1,11 +1,13 @@
 -- Issue a ticket. Own KEYS: the day's quota counters (store/quota.py), the first being the
 -- service's number counter. Own ARGV: service, class, channel, phone, secret, appointment slot
 -- start in µs ('' if none), language, number prefix, number width, the steps of a ticket of
--- several steps ('' for one), then for each counter its cap, refusal code and message.
+-- several steps ('' for one), the ID number's digest ('' if none; never the number), then for
+-- each counter its cap, refusal code and message.
 local service, cls, channel, phone = ARGV[XA], ARGV[XA + 1], ARGV[XA + 2], ARGV[XA + 3]
 local secret, slot, lang = ARGV[XA + 4], ARGV[XA + 5], ARGV[XA + 6]
 local prefix, width, steps = ARGV[XA + 7], ARGV[XA + 8], ARGV[XA + 9]
-local QA, NQ = XA + 10, #KEYS - XK + 1
+local id_key = ARGV[XA + 10]
+local QA, NQ = XA + 11, #KEYS - XK + 1
 
 -- Every cap first, so a refusal counts nothing; 'q<i>' tells the caller which one refused.
 for i = 0, NQ - 1 do
@@ -30,6 +32,7 @@ local t = {number = number, service = service, class = cls, channel = channel, s
 if phone ~= '' then t.phone = phone end
 -- 一票到底: the services of a ticket of several steps, in order (the first is `service`).
 if steps ~= '' then t.steps, t.step = split(steps), 1 end
+if id_key ~= '' then t.id_key = id_key end  -- the manager's list of who took several
 local b = boosts()
 local a = ahead(service, tid, base, cls, b)
 -- A ticket that starts within the notice distance gets no separate "near" notice.
