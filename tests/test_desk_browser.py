@@ -122,3 +122,18 @@ def test_the_kiosk_takes_an_id_and_explains_a_bad_one(site: Site, page: Page) ->
     log = site.proc.log_text()
     for number in (ELDER, ADULT, MISTYPED):
         assert number[:17] not in log
+
+
+def test_the_desk_at_200_percent_zoom(site: Site, browser: Browser) -> None:
+    context = browser.new_context(viewport={"width": 640, "height": 400}, device_scale_factor=2)
+    page = context.new_page()
+    try:
+        page.goto(f"{site.url}/desk/{site.hall}#token=demo-desk-1")
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, "the desk scrolls sideways at 200%"
+        expect(page.locator('input[name="class"][value="green"]')).to_be_visible()
+        site.shot(page, "zoom200-desk")
+    finally:
+        context.close()
