@@ -124,6 +124,8 @@ def create_app(halls: dict[str, HallConfig], options: Options, clock: Clock) -> 
             raise StartupError(f"cannot reach Redis at {options.redis_url}: {exc}") from None
         app[REDIS] = redis
         scripts = register(redis)
+        for script in scripts.values():
+            await script.load()
         tasks: list[asyncio.Task[None]] = []
         for cfg in halls.values():
             store = HallStore(redis, scripts, cfg, clock)

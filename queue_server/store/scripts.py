@@ -88,6 +88,11 @@ class Script:
             await self._link.execute(command(Packed.of(["SCRIPT", "LOAD", self.source])))
             return await self._link.execute(cmd)
 
+    async def load(self) -> None:
+        """Load the script now (at startup), so the first burst of calls meets no NOSCRIPT."""
+        if self._link is not None:
+            await self._link.execute(command(Packed.of(["SCRIPT", "LOAD", self.source])))
+
     async def __call__(self, keys: Sequence[str | int] = (), args: Sequence[str | int] = ()) -> Any:
         return await self.run((Packed.of(keys),), (Packed.of(args),))
 
