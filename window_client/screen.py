@@ -28,6 +28,7 @@ FRAME = 0.02  # seconds between input polls when idle: a key press waits at most
 # faster, so a press waits at most 5 ms; an idle screen keeps the slow poll and its low CPU.
 ACTIVE_FRAME = 0.005
 ACTIVE_SECONDS = 60.0
+INPUT = (pygame.KEYDOWN, pygame.MOUSEBUTTONDOWN, pygame.FINGERDOWN)  # a person using it
 SNAPSHOT_EVERY = 0.5  # at most two PNG frames a second
 
 
@@ -161,8 +162,9 @@ class ScreenApp(Generic[S]):
             for ev in events:
                 self.handle(ev)
             if events:  # let a request the input started go out before this frame is drawn
-                used = time.monotonic()
                 await asyncio.sleep(0)
+            if any(ev.type in INPUT for ev in events):  # not the window's own events
+                used = time.monotonic()
             now = time.time()
             tick = self.clock(now)
             if self.state.version != shown or tick != clock or self._waiters:
