@@ -31,6 +31,7 @@ from queue_server.domain import limits
 from queue_server.domain.rating import DEFAULT_REASONS
 from queue_server.domain.secrets import valid_hash
 from queue_server.domain.text import clean_or_keep
+from queue_server.protocol import NOTICE_KINDS
 
 ID = Annotated[str, Field(pattern=limits.ID)]
 SERVICE_ID = Annotated[str, Field(pattern=limits.SERVICE_ID)]
@@ -403,15 +404,6 @@ class VoiceSettings(_Model):
         return value
 
 
-NOTICE_KINDS = (
-    "ticket_taken",
-    "near",
-    "called",
-    "missed",
-    "finished",
-    "appointment_booked",
-    "appointment_reminder",
-)
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"  # the server's default address (HALLCALL_HTTP)
 SMS_FIELDS = (
     "number",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, is_dataclass
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import msgpack
 
@@ -28,6 +28,7 @@ NoticeKind = Literal[
     "appointment_booked",  # 预约: no ticket yet; `code` and `slot` say which booking
     "appointment_reminder",
 ]
+NOTICE_KINDS: tuple[str, ...] = get_args(NoticeKind)  # the one list server and gateway check
 
 
 def topic_calls(hall: str) -> str:

@@ -13,6 +13,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from queue_server.link import Link, Message
+from queue_server.protocol import NOTICE_KINDS
 from sms_gateway import metrics
 from sms_gateway.checker import Checker
 from sms_gateway.outbox import Outbox
@@ -23,22 +24,13 @@ from sms_gateway.texts import HallTexts
 
 log = logging.getLogger(__name__)
 
-KINDS = (
-    "ticket_taken",
-    "near",
-    "called",
-    "missed",
-    "finished",
-    "appointment_booked",
-    "appointment_reminder",
-)
 IN_FLIGHT = 256  # notices stored together in one commit (the broker sends ≤ 20 unacked anyway)
 RETENTION_EVERY = 600.0  # seconds between sweeps that forget old phone numbers
 
 
 def bad_notice(body: dict[str, Any]) -> str:
     """Why a notify payload cannot be a notice, or ""."""
-    if body.get("kind") not in KINDS:
+    if body.get("kind") not in NOTICE_KINDS:
         return f"unknown kind {body.get('kind')!r}"
     if not isinstance(body.get("phone"), str) or not body["phone"]:
         return "no phone"
