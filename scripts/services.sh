@@ -138,6 +138,8 @@ hallcall demo hall is up.
   API            http://$HTTP/api/v1/halls/demo        (OpenAPI: http://$HTTP/api/v1/openapi.json)
   hall page      http://$HTTP/hall/demo   (English: ?lang=en)
   kiosk          http://$HTTP/kiosk/demo#token=demo-kiosk-1   (the kiosk keeps its token; tickets link their live status page /m/demo/t/…)
+  phone page     http://$HTTP/m/demo   (take a ticket with a phone; book an appointment: /m/demo/book)
+  guide desk     http://$HTTP/desk/demo#token=demo-desk-1   (any class, ID numbers)   service guides: /hall/demo/guide/A
   health         http://$HTTP/healthz   metrics: http://$HTTP/metrics
   Redis          redis://127.0.0.1:$REDIS_PORT (AOF in var/redis)
   MQTT           mqtt://127.0.0.1:$MQTT_PORT   users and passwords: var/secrets.env
