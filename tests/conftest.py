@@ -26,6 +26,8 @@ from queue_server.settings import parse_mqtt_url
 from queue_server.store.connect import connect
 from tests.services import ROOT, SECRET, Broker, RedisCluster, RedisServer
 
+pytest_plugins = ["tests.browser_support"]  # the `browser` fixture of the browser tests
+
 DEMO = ROOT / "config" / "halls" / "demo.toml"
 # Thursday 2026-11-26 10:00 in Shanghai: the demo hall is open.
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from queue_server.domain.idnumber import check_character
+from tests.browser_support import WAIT_MS, serving
 from tests.services import KIOSK_TOKEN, Broker, HttpProcess, RedisServer, hall_toml
-from tests.test_pages_browser import ARGS, CHROMIUM, WAIT_MS
 
 PHONE, OTHER = "13800001111", "13900002222"
 
@@ -64,29 +64,13 @@ def site(
 ) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("appt-pages")
     hall = f"b{uuid.uuid4().hex[:8]}"
-    config = root / "hall.toml"
     text = hall_toml(hall, {"1": {"A": 0, "B": 0}}, lambda w: f"win-{w}", timezone=noon_zone())
     days = "\n".join(f'{d} = ["00:00-24:00"]' for d in ("mon", "tue", "wed", "thu", "fri"))
     days += '\nsat = ["00:00-24:00"]\nsun = ["00:00-24:00"]'
     text += f"\n[hours]\n{days}\n\n[appointments]\nslot_minutes = 10\n"
     text += "capacity = { A = 1, B = 2 }\n"
-    config.write_text(text, encoding="utf-8")
-    proc = HttpProcess.queue_server(config, redis_server.url, broker.url(), root / "server.log")
-    shots = root / "screenshots"
-    shots.mkdir()
-    try:
-        proc.wait()
+    with serving(root, text, redis_server, broker) as (proc, shots):
         yield Site(proc, hall, shots)
-    finally:
-        proc.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

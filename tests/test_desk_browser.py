@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from queue_server.domain.idnumber import check_character
+from tests.browser_support import WAIT_MS, serving
 from tests.conftest import DEMO
 from tests.services import Broker, HttpProcess, RedisServer
-from tests.test_pages_browser import ARGS, CHROMIUM, WAIT_MS
 
 
 def an_id(first17: str) -> str:
@@ -50,25 +50,9 @@ def site(
 ) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("desk")
     hall = f"d{uuid.uuid4().hex[:8]}"
-    config = root / "hall.toml"
     text = DEMO.read_text(encoding="utf-8").replace('id = "demo"', f'id = "{hall}"', 1)
-    config.write_text(text, encoding="utf-8")
-    proc = HttpProcess.queue_server(config, redis_server.url, broker.url(), root / "server.log")
-    shots = root / "screenshots"
-    shots.mkdir()
-    try:
-        proc.wait()
+    with serving(root, text, redis_server, broker) as (proc, shots):
         yield Site(proc, hall, shots)
-    finally:
-        proc.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -15,22 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from queue_server.pages import qr
+from tests.browser_support import WAIT_MS, serving
 from tests.services import KIOSK_TOKEN, Broker, HttpProcess, RedisServer, hall_toml
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-WAIT_MS = 10_000
 
 
 def modules(svg: str) -> str:
@@ -72,29 +61,15 @@ def site(
 ) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("pages")
     hall = f"p{uuid.uuid4().hex[:8]}"
-    config = root / "hall.toml"
     windows = {"1": {"A": 0}, "2": {"A": 0, "B": 0}}
     guide = (  # after the last [[services]] (C): its guide
         '[services.guide]\nmaterials = [{ zh = "不动产权属证明", en = "Proof of title" }]\n'
         'fees = { zh = "每件80元", en = "80 yuan" }\n'
     )
-    config.write_text(hall_toml(hall, windows, lambda w: f"win-{w}") + guide, encoding="utf-8")
-    proc = HttpProcess.queue_server(config, redis_server.url, broker.url(), root / "server.log")
-    shots = root / "screenshots"
-    shots.mkdir()
-    try:
-        proc.wait()
+    with serving(
+        root, hall_toml(hall, windows, lambda w: f"win-{w}") + guide, redis_server, broker
+    ) as (proc, shots):
         yield Site(proc, hall, shots)
-    finally:
-        proc.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
