@@ -309,6 +309,8 @@ class Hall:
         except Refused as exc:
             metrics.ACTIONS.labels(self.id, action, exc.code).inc()
             raise
+        # the call leaves first, in the turn the script answered; the rest can wait for it
+        self.outlet.publish_now(changed.entries)
         metrics.ACTIONS.labels(self.id, action, "ok").inc()
         touched = {window}
         if changed.record is not None:
@@ -317,7 +319,7 @@ class Hall:
             touched |= self.live.windows_serving(service)
         if to_window:
             touched.add(to_window)
-        self._after(changed.entries, touched)
+        self.outlet.mark(touched)
         for e in changed.entries:
             if e.stream == "calls":
                 metrics.CALLS.labels(self.id, e.fields["kind"]).inc()

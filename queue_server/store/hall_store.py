@@ -145,6 +145,7 @@ class HallStore:
         # With the real clock the scripts read Redis's: one clock for every server process.
         self._redis_time = isinstance(clock, SystemClock)
         self._packed: dict[tuple[str, str, str], tuple[Packed, Packed]] = {}
+        self._packed_windows: dict[tuple[str, str], Packed] = {}
         self._day = ("", 0.0, 0.0)  # the service day, and when it starts and ends (epoch s)
 
     # -- plumbing --------------------------------------------------------------------------
@@ -186,10 +187,20 @@ class HallStore:
             keys.window_queue(h, day, window),
         ]
 
+    def _packed_window_keys(self, day: str, window: str) -> Packed:
+        """A window's own keys for `next`, packed once per day (a window presses it all day)."""
+        at = (day, window)
+        packed = self._packed_windows.get(at)
+        if packed is None:
+            if len(self._packed_windows) >= 4 * len(self.hall.windows) + 8:  # earlier days
+                self._packed_windows.clear()
+            packed = self._packed_windows[at] = Packed.of(self._window_keys(day, window))
+        return packed
+
     async def _run(
         self,
         name: str,
-        own_keys: list[str],
+        own_keys: list[str] | Packed,
         args: list[str | int],
         day: str | None = None,
         tickets_day: str | None = None,
@@ -199,7 +210,8 @@ class HallStore:
         now = _NOW_REDIS if self._redis_time else Packed.of([round(self.clock.now() * 1_000_000)])
         try:
             return await self._scripts[name].run(
-                (fixed_keys, Packed.of(own_keys)), (now, fixed_args, Packed.of(args))
+                (fixed_keys, own_keys if isinstance(own_keys, Packed) else Packed.of(own_keys)),
+                (now, fixed_args, Packed.of(args)),
             )
         except ResponseError as exc:
             raise _run_error(exc) from exc
@@ -381,7 +393,7 @@ class HallStore:
         """next, call (a given ticket) or unpark."""
         day = self.day()
         body, entries = await self._run(
-            "next", self._window_keys(day, window), [window, mode, ticket], day=day
+            "next", self._packed_window_keys(day, window), [window, mode, ticket], day=day
         )
         tid, closed, seq, call_seq, raw = body
         return Changed(

@@ -69,18 +69,29 @@ local function today(tid)
   return string.sub(tid, 1, #DAY + 1) == DAY .. '-'
 end
 
+-- The live rules, read once per change (`next` wants the boosts and notify_ahead; no script
+-- reads them back after writing them).
+local RULES = nil
+local function rules()
+  if not RULES then
+    RULES = {}
+    local r = redis.call('HGETALL', K.rules)
+    for i = 1, #r, 2 do RULES[r[i]] = r[i + 1] end
+  end
+  return RULES
+end
+
 local function rule(name, default)
-  local v = redis.call('HGET', K.rules, name)
+  local v = rules()[name]
   if v then return tonumber(v) end
   return default
 end
 
 -- class -> boost (ms), from the live rules
 local function boosts()
-  local r = redis.call('HGETALL', K.rules)
   local b = {}
-  for i = 1, #r, 2 do
-    if string.sub(r[i], 1, 6) == 'boost:' then b[string.sub(r[i], 7)] = tonumber(r[i + 1]) end
+  for name, v in pairs(rules()) do
+    if string.sub(name, 1, 6) == 'boost:' then b[string.sub(name, 7)] = tonumber(v) end
   end
   return b
 end
@@ -185,7 +196,13 @@ local function near_notices(service, b)
   if n <= 0 then return end
   local f = front(service, n + 1, b)
   for i = 1, #f do
-    local t = tload(f[i][1])
+    -- most records have no phone, or were told already: skip them undecoded (a key and its
+    -- quotes appear unescaped only as a key in the JSON)
+    local raw = redis.call('HGET', K.tickets, f[i][1])
+    local t = raw and string.find(raw, '"phone":"', 1, true)
+      and not string.find(raw, '"phone":""', 1, true)
+      and not string.find(raw, '"near":', 1, true)
+      and cjson.decode(raw)
     if t and t.phone and t.phone ~= '' and not t.near then
       t.near = 1
       tsave(f[i][1], t)
@@ -196,11 +213,13 @@ end
 
 -- Today's figures of a window live in its hash beside the day they count (reset when the
 -- day changes): served, no_shows, handle_ms (summed handling time of the served).
-local function tally(KW, field, by)
+-- Arguments: field, by, [field, by].
+local function tally(KW, ...)
   if redis.call('HGET', KW, 'day') ~= DAY then
     redis.call('HSET', KW, 'day', DAY, 'served', 0, 'no_shows', 0, 'handle_ms', 0)
   end
-  redis.call('HINCRBY', KW, field, by)
+  local f = {...}
+  for i = 1, #f, 2 do redis.call('HINCRBY', KW, f[i], f[i + 1]) end
 end
 
 -- 一票到底: finishing a step of a ticket of several queues it for the next service at its
@@ -239,8 +258,7 @@ local function close_current(KW, window, auto)
       -- the window's rating pad offers a rating for this ticket (after its last step)
       redis.call('HSET', KW, 'done', cur, 'done_number', t.number, 'done_at', NOW)
     end
-    tally(KW, 'served', 1)
-    if from then tally(KW, 'handle_ms', NOW - from) end
+    if from then tally(KW, 'served', 1, 'handle_ms', NOW - from) else tally(KW, 'served', 1) end
     if from then
       -- Learn the handling time as eta.learn_stats does: running mean and mean square, the
       -- newest weighing max(1/(n+1), ALPHA_MIN); counted up to CAP x the mean (long services

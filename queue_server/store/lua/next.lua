@@ -4,10 +4,11 @@
 -- unpark).
 local KW, KWS, KP, KWQ = KEYS[XK], KEYS[XK + 1], KEYS[XK + 2], KEYS[XK + 3]
 local window, mode, target = ARGV[XA], ARGV[XA + 1], ARGV[XA + 2]
-if redis.call('HGET', KW, 'paused') == '1' then
+local w = redis.call('HMGET', KW, 'paused', 'staff')
+if w[1] == '1' then
   return fail('window_paused', 'the window is paused; resume it first')
 end
-STAFF = redis.call('HGET', KW, 'staff') or ''
+STAFF = w[2] or ''
 local b = boosts()
 local tid, t = nil, nil
 
