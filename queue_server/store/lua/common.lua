@@ -195,10 +195,14 @@ local function near_notices(service, b)
   local n = rule('notify_ahead', 0)
   if n <= 0 then return end
   local f = front(service, n + 1, b)
+  if #f == 0 then return end
+  local ids = {}
+  for i = 1, #f do ids[i] = f[i][1] end
+  local raws = redis.call('HMGET', K.tickets, unpack(ids))
   for i = 1, #f do
     -- most records have no phone, or were told already: skip them undecoded (a key and its
     -- quotes appear unescaped only as a key in the JSON)
-    local raw = redis.call('HGET', K.tickets, f[i][1])
+    local raw = raws[i]
     local t = raw and string.find(raw, '"phone":"', 1, true)
       and not string.find(raw, '"phone":""', 1, true)
       and not string.find(raw, '"near":', 1, true)
