@@ -5,7 +5,9 @@ QoS 1 publish (bench/bare.py), in the same run.
 Each `next` waits for its call to arrive before the next one is sent, so nothing queues:
 this is the path's own latency. Calls alternate between the two, one each in turn, so the
 machine's other load hits both alike. Send and arrival are timed with perf_counter in this
-process; a call is matched to its request by (hall, window, number).
+process; a call is matched to its request by (hall, window, number). Then 200 more calls
+each with Redis's SLOWLOG logging every command: the time each side's script takes inside
+Redis, the one stage of the path that Redis alone accounts for.
 
     python -m bench.latency [--calls 500] [--rounds 2]   (rounds x calls of each)
 """
@@ -14,10 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import statistics
 import time
 
 import aiohttp
+import redis
 
+from bench.bare import COUNT
 from bench.common import (
     KIOSK,
     BenchError,
@@ -31,6 +37,12 @@ from bench.common import (
     write_hall,
 )
 from queue_server.protocol import topic_calls
+from queue_server.store.scripts import source
+
+SCRIPTS = {  # EVALSHA sha -> whose script it is
+    hashlib.sha1(source("next").encode()).hexdigest(): "hallcall",  # noqa: S324 (Redis's name)
+    hashlib.sha1(COUNT.encode()).hexdigest(): "bare",  # noqa: S324
+}
 
 HALL, BARE = "seq", "seqbare"
 
@@ -68,7 +80,41 @@ async def sequential(
     return out, answers
 
 
-async def measure(srv: str, floor: str, w: Watch, calls: int, rounds: int) -> None:
+class ScriptTimes:
+    """Redis's own time per script call (SLOWLOG logs every command while this is open): the
+    stage of the path that runs inside Redis, beside what the bare endpoint's INCR costs."""
+
+    def __init__(self, url: str) -> None:
+        self.redis = redis.Redis.from_url(url, decode_responses=True)
+        self.before: dict[str, str] = {
+            str(k): str(v) for k, v in self.redis.config_get("slowlog-*").items()
+        }
+
+    def __enter__(self) -> ScriptTimes:
+        self.redis.config_set("slowlog-log-slower-than", 0)
+        self.redis.config_set("slowlog-max-len", 100_000)
+        self.redis.slowlog_reset()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for name, value in self.before.items():
+            self.redis.config_set(name, value)
+        self.redis.close()
+
+    def medians(self) -> dict[str, float]:
+        """Median µs per EVALSHA of each side's script."""
+        took: dict[str, list[int]] = {name: [] for name in SCRIPTS.values()}
+        for entry in self.redis.slowlog_get(100_000):
+            command = entry["command"]  # bytes, even with decode_responses
+            args = (command.decode() if isinstance(command, bytes) else command).split()
+            if len(args) > 1 and args[0].upper() == "EVALSHA":
+                who = SCRIPTS.get(args[1])
+                if who is not None:
+                    took[who].append(int(entry["duration"]))
+        return {name: statistics.median(us) if us else 0.0 for name, us in took.items()}
+
+
+async def measure(srv: str, floor: str, w: Watch, calls: int, rounds: int, redis_url: str) -> None:
     targets = {
         "hallcall": (f"{srv}/api/v1/halls/{HALL}/windows/1/next", HALL),
         "bare": (f"{floor}/bare/{BARE}/windows/1/next", BARE),
@@ -76,7 +122,7 @@ async def measure(srv: str, floor: str, w: Watch, calls: int, rounds: int) -> No
     lat: dict[str, list[float]] = {name: [] for name in targets}
     http: dict[str, list[float]] = {name: [] for name in targets}
     async with aiohttp.ClientSession() as session:
-        await pre_issue(session, srv, (calls + 20) * rounds)
+        await pre_issue(session, srv, (calls + 20) * rounds + 200)
         for url, hall in targets.values():  # warm-up: connections, scripts; not timed
             await sequential(session, w, url, hall, 20)
         for _ in range(rounds * calls):
@@ -84,6 +130,12 @@ async def measure(srv: str, floor: str, w: Watch, calls: int, rounds: int) -> No
                 calls_ms, answers_ms = await sequential(session, w, url, hall, 1)
                 lat[name] += calls_ms
                 http[name] += answers_ms
+        # apart from the timed calls: logging every command costs Redis a little
+        with ScriptTimes(redis_url) as scripts:
+            for _ in range(200):
+                for url, hall in targets.values():
+                    await sequential(session, w, url, hall, 1)
+            in_redis = scripts.medians()
     q = {name: percentiles(ms) for name, ms in lat.items()}
     h = {name: percentiles(ms) for name, ms in http.items()}
     print(f"latency: one window, sequential, next -> call at a subscriber, {rounds} x {calls}")
@@ -96,6 +148,10 @@ async def measure(srv: str, floor: str, w: Watch, calls: int, rounds: int) -> No
         f"  ratio of p50s: {q['hallcall']['p50'] / q['bare']['p50']:.2f}x the bare endpoint"
         " (one EVALSHA + one QoS 1 publish; target <= 1.3x)"
     )
+    print(
+        f"  of which inside Redis (script p50, 200 more calls each): hallcall next.lua"
+        f" {in_redis['hallcall']:.0f} us, bare INCR {in_redis['bare']:.0f} us"
+    )
 
 
 def run(calls: int = 500, rounds: int = 2) -> None:
@@ -104,7 +160,7 @@ def run(calls: int = 500, rounds: int = 2) -> None:
 
         async def main() -> None:
             async with watch(s.broker, "hallcall-display", topics) as w:
-                await measure(srv.url, floor.url, w, calls, rounds)
+                await measure(srv.url, floor.url, w, calls, rounds, s.redis.url)
 
         asyncio.run(main())
 
