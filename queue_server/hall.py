@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from queue_server import identity, metrics, opening, quotas, staffing
+from queue_server import identity, metrics, opening, quotas
 from queue_server.announcer import Announcer
 from queue_server.clock import Clock
 from queue_server.config import DAYS, HallConfig, PriorityClass
@@ -341,19 +341,14 @@ class Hall:
         case: str,
         to_window: str = "",
     ) -> Changed:
-        if action in CALL_ACTIONS:  # outside its own hours a window calls nobody
-            closed = opening.window_refusal(self.config, window, self.clock.now())
-            if closed is not None:
-                raise closed
-        if (
-            action in CALL_ACTIONS
-            and self.config.staff_rules.require_signin
-            and not await staffing.signed_in(self, window)
-        ):
-            raise Refused("signin_required", f"sign in at window {window} before calling")
         if action in CALL_ACTIONS:
+            closed = opening.window_refusal(self.config, window, self.clock.now())
+            if closed is not None:  # outside its own hours a window calls nobody
+                raise closed
             target = self.store.find(number) if number else ""
-            return await self._do(self.store.call(window, action, target))
+            # the script checks the sign-in in the same step: no round trip before it
+            signin = self.config.staff_rules.require_signin
+            return await self._do(self.store.call(window, action, target, signin))
         if action == "recall":
             return await self._do(self.store.recall(window))
         if action not in STEP_ACTIONS:

@@ -65,9 +65,3 @@ async def signout(hall: Hall, window: str) -> StaffOutcome:
     hall.after(entries, {window})
     member = hall.config.staff_member(before)
     return StaffOutcome("signout", window, before, mask_name(member.name if member else ""), seq)
-
-
-async def signed_in(hall: Hall, window: str) -> str:
-    """The staff id signed in at the window, or ""."""
-    found = await hall.store.redis.hget(keys.window(hall.id, window), "staff")
-    return str(found or "")

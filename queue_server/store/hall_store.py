@@ -389,11 +389,17 @@ class HallStore:
 
     # -- window actions --------------------------------------------------------------------
 
-    async def call(self, window: str, mode: str = "next", ticket: str = "") -> Changed:
-        """next, call (a given ticket) or unpark."""
+    async def call(
+        self, window: str, mode: str = "next", ticket: str = "", signin: bool = False
+    ) -> Changed:
+        """next, call (a given ticket) or unpark; refused (`signin_required`) if `signin` and
+        nobody is signed in at the window."""
         day = self.day()
         body, entries = await self._run(
-            "next", self._packed_window_keys(day, window), [window, mode, ticket], day=day
+            "next",
+            self._packed_window_keys(day, window),
+            [window, mode, ticket, "1" if signin else ""],
+            day=day,
         )
         tid, closed, seq, call_seq, raw = body
         return Changed(

@@ -1,14 +1,17 @@
 -- Call a ticket to a window, finishing the one it had. Own KEYS: the window, its services
 -- (service -> offset ms), its parked tickets of the day, its own queue of the day (tickets
 -- transferred to it). Own ARGV: window, mode ('next' | 'call' | 'unpark'), ticket id (call,
--- unpark).
+-- unpark), '1' if the hall calls only from windows someone signed in to.
 local KW, KWS, KP, KWQ = KEYS[XK], KEYS[XK + 1], KEYS[XK + 2], KEYS[XK + 3]
 local window, mode, target = ARGV[XA], ARGV[XA + 1], ARGV[XA + 2]
 local w = redis.call('HMGET', KW, 'paused', 'staff')
+STAFF = w[2] or ''
+if ARGV[XA + 3] == '1' and STAFF == '' then
+  return fail('signin_required', 'sign in at window ' .. window .. ' before calling')
+end
 if w[1] == '1' then
   return fail('window_paused', 'the window is paused; resume it first')
 end
-STAFF = w[2] or ''
 local b = boosts()
 local tid, t = nil, nil
 
