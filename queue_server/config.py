@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
+from collections.abc import Sequence
 from datetime import date, time
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -682,19 +683,19 @@ class HallConfig(_Model):
         return [c.id for c in self.classes]
 
     def service(self, sid: str) -> Service | None:
-        return next((s for s in self.services if s.id == sid), None)
+        return _by_id(self.services).get(sid)
 
     def window(self, wid: str) -> Window | None:
-        return next((w for w in self.windows if w.id == wid), None)
+        return _by_id(self.windows).get(wid)
 
     def kiosk(self, kid: str) -> Kiosk | None:
-        return next((k for k in self.kiosks if k.id == kid), None)
+        return _by_id(self.kiosks).get(kid)
 
     def staff_member(self, sid: str) -> StaffMember | None:
-        return next((x for x in self.staff if x.id == sid), None)
+        return _by_id(self.staff).get(sid)
 
     def priority_class(self, cid: str) -> PriorityClass | None:
-        return next((c for c in self.classes if c.id == cid), None)
+        return _by_id(self.classes).get(cid)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -702,7 +703,7 @@ class HallConfig(_Model):
 
     @property
     def normal_class(self) -> PriorityClass:
-        return next(c for c in self.classes if c.id == "normal")  # validated to exist
+        return _by_id(self.classes)["normal"]  # validated to exist
 
     def is_green(self, cls: str) -> bool:
         found = self.priority_class(cls)
@@ -720,6 +721,31 @@ class HallConfig(_Model):
         # simulation settings are no rules: editing them must not reseed the live rules
         dump = self.model_dump_json(exclude={"simulate"})
         return hashlib.sha256(dump.encode()).hexdigest()[:16]
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_Item = TypeVar("_Item", bound=_HasId)
+# id(list) -> (the list, its items by id): lookups run on every request (a ticket's service,
+# a kiosk's cap). Kept beside the frozen models, not in them (a private attribute would take
+# part in their equality); the list itself is kept, so its id is not reused while cached.
+_INDEXES: dict[int, tuple[Sequence[Any], dict[str, Any]]] = {}
+
+
+def _by_id(items: Sequence[_Item]) -> dict[str, _Item]:
+    found = _INDEXES.get(id(items))
+    if found is not None and found[0] is items:
+        return found[1]
+    if len(_INDEXES) >= 4096:  # configs made and dropped (tests, the simulator)
+        _INDEXES.clear()
+    index: dict[str, _Item] = {}
+    for x in items:
+        index.setdefault(x.id, x)  # the first of an id, as a scan finds it
+    _INDEXES[id(items)] = (items, index)
+    return index
 
 
 def _where(err: ErrorDetails, data: dict[str, Any]) -> str:

@@ -187,7 +187,7 @@ class Hall:
             raise Refused(exc.code, exc.message, next_open=when) from None
         except StoreError as exc:
             raise Refused(exc.code, exc.message) from None
-        metrics.TICKETS.labels(self.id, service.id).inc()
+        metrics.child(metrics.TICKETS, self.id, service.id).inc()
         self._after(issued.entries, self.live.windows_serving(service.id))
         est = self.live.estimate(service.id, issued.ahead)
         ticket = TicketView(

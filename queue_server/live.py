@@ -7,13 +7,14 @@ older than `max_age` seconds of the hall's clock, before a request that needs it
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from queue_server import opening
 from queue_server.clock import Clock
 from queue_server.config import HallConfig
 from queue_server.domain import eta
-from queue_server.domain.hours import minutes_to_close
+from queue_server.domain.hours import closing_at, local, minutes_until
 from queue_server.domain.priority import MINUTE_MS
 from queue_server.snapshots import offsets_of, pairs
 
@@ -43,6 +44,7 @@ class LiveCache:
         # every "ticket taken" notice, issuing every ticket
         self._memo: dict[tuple[str, int], eta.Estimate | None] = {}
         self._memo_at = float("-inf")
+        self._closing: tuple[date, datetime | None] | None = None  # today's closing time
 
     @property
     def stale(self) -> bool:
@@ -88,15 +90,22 @@ class LiveCache:
         handling = self._handling.get(service)
         if handling is None:
             return None
-        c = self.config
         found = self._memo[key] = eta.estimate(
             ahead,
             handling,
             self._capacity.get(service, 0.0),
             self._free.get(service, 0),
-            minutes_to_close(c.hours, now, c.hall.timezone),
+            self._minutes_to_close(now),
         )
         return found
+
+    def _minutes_to_close(self, now: float) -> float | None:
+        """hours.minutes_to_close, with the day's closing time looked up once a day."""
+        here = local(now, self.config.hall.timezone)
+        day = here.date()
+        if self._closing is None or self._closing[0] != day:
+            self._closing = (day, closing_at(self.config.hours, here))
+        return minutes_until(self._closing[1], here)
 
     def wait_minutes(self, service: str, ahead: int) -> int | None:
         found = self.estimate(service, ahead)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from queue_server.config import HallConfig, Service
 from queue_server.domain.hours import local, next_day_opening, next_open, open_at
@@ -47,24 +48,29 @@ def counted(config: HallConfig, service: Service, now: float) -> tuple[Quota, li
     """The service's number counter (its capacity) and the other quotas of an issue now.
     When each opens again is worked out only for a refusal (`reopening`): issuing pays
     nothing for it."""
-    number = quota.number(
-        service.id,
-        service.max_number,
-        f"service {service.id} has issued all {service.max_number} tickets of today",
-    )
+    number = _number_quota(service.id, service.max_number)
     out: list[Quota] = []
     hour = local(now, config.hall.timezone).hour if service.hourly is not None else 0
     hour_cap = service.hourly_cap(hour)
     if hour_cap is not None:
-        out.append(
-            Quota(
-                hour_counter(service.id, hour),
-                hour_cap,
-                "capacity_full",
-                f"service {service.id} has issued all {hour_cap} tickets of this hour",
-            )
-        )
+        out.append(_hour_quota(service.id, hour, hour_cap))
     return number, out
+
+
+# The quotas are the same all day: made once each, not per ticket (frozen, so shared safely).
+@lru_cache(maxsize=1024)
+def _number_quota(service: str, cap: int) -> Quota:
+    return quota.number(service, cap, f"service {service} has issued all {cap} tickets of today")
+
+
+@lru_cache(maxsize=1024)
+def _hour_quota(service: str, hour: int, cap: int) -> Quota:
+    return Quota(
+        hour_counter(service, hour),
+        cap,
+        "capacity_full",
+        f"service {service} has issued all {cap} tickets of this hour",
+    )
 
 
 def reopening(config: HallConfig, q: Quota, now: float) -> datetime | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime
+from typing import Any
 
 from queue_server.api import models as m
 from queue_server.config import HallConfig
@@ -19,32 +20,37 @@ from queue_server.views import (
 )
 
 
-def ticket(t: TicketView, hall: HallConfig, lang: str) -> m.Ticket:
+def _ticket_fields(t: TicketView, hall: HallConfig, lang: str) -> dict[str, Any]:
     service = hall.service(t.service)
     window = hall.window(t.window) if t.window else None
-    return m.Ticket(
-        id=t.id,
-        number=t.number,
-        service=t.service,
-        service_name=service.name.get(lang) if service else t.service,
-        cls=t.cls,
-        state=t.state,
-        ahead=t.ahead,
-        eta_minutes=t.eta_minutes,
-        issued_at=datetime.fromtimestamp(t.issued_at, UTC),
-        window=t.window,
-        window_name=window.name.get(lang) if window else None,
-        phone=t.phone,
-        recalls=t.recalls,
-        eta_range=list(t.eta_range) if t.eta_range else None,
-        eta_after_close=t.eta_after_close,
-        step=t.step or None,
-        steps=list(t.steps) or None,
-    )
+    return {
+        "id": t.id,
+        "number": t.number,
+        "service": t.service,
+        "service_name": service.name.get(lang) if service else t.service,
+        "cls": t.cls,
+        "state": t.state,
+        "ahead": t.ahead,
+        "eta_minutes": t.eta_minutes,
+        "issued_at": datetime.fromtimestamp(t.issued_at, UTC),
+        "window": t.window,
+        "window_name": window.name.get(lang) if window else None,
+        "phone": t.phone,
+        "recalls": t.recalls,
+        "eta_range": list(t.eta_range) if t.eta_range else None,
+        "eta_after_close": t.eta_after_close,
+        "step": t.step or None,
+        "steps": list(t.steps) or None,
+    }
+
+
+def ticket(t: TicketView, hall: HallConfig, lang: str) -> m.Ticket:
+    return m.Ticket(**_ticket_fields(t, hall, lang))
 
 
 def issued(t: TicketView, secret: str, hall: HallConfig, lang: str) -> m.Issued:
-    return m.Issued(**ticket(t, hall, lang).model_dump(), secret=secret)
+    # built at once, not as a Ticket dumped and validated again: it is every issue's answer
+    return m.Issued(**_ticket_fields(t, hall, lang), secret=secret)
 
 
 def outcome(o: WindowOutcome, hall: HallConfig, lang: str) -> m.WindowResult:

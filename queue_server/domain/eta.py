@@ -151,10 +151,13 @@ class Handling:
     @property
     def mean_error(self) -> float:
         """Relative standard error of the learned mean."""
+        return self._mean_error(self.cv)
+
+    def _mean_error(self, cv: float) -> float:
         if math.isinf(self.n):
             return 0.0
         w = self.weight
-        return self.cv * math.sqrt(w / (2 - w))
+        return cv * math.sqrt(w / (2 - w))
 
 
 def learn_stats(h: Handling, observed_ms: float) -> Handling:
@@ -183,24 +186,34 @@ class Estimate:
     after_close: bool = False
 
 
+# the normal quantiles of the fixed levels, worked out once (a wait is estimated per ticket)
+_ZS = {p: _Z.inv_cdf(p) for p in (POINT_QUANTILE, LATE[0], *RANGE)}
+
+
 def _gamma_quantile(p: float, mean: float, var: float) -> float:
     """Quantile of a Gamma distribution with this mean and variance (Wilson–Hilferty)."""
     if var <= 0:
         return mean
     shape, scale = mean * mean / var, var / mean
     c = 1.0 / (9.0 * shape)
-    z = _Z.inv_cdf(p)
+    z = _ZS[p] if p in _ZS else _Z.inv_cdf(p)
     return max(shape * scale * (1 - c + z * math.sqrt(c)) ** 3, 0.0)
 
 
 def wait_distribution(ahead: int, h: Handling, cap: float, free: int = 0) -> tuple[float, float]:
     """Mean and variance (minutes, minutes²) of the wait if the mean handling time were exactly
     as learned; (0, 0) if called at once."""
+    return _wait_distribution(ahead, h, cap, free, h.cv)
+
+
+def _wait_distribution(
+    ahead: int, h: Handling, cap: float, free: int, cv: float
+) -> tuple[float, float]:
     gaps = ahead + 1 - free
     if gaps <= 0:
         return 0.0, 0.0
     theta = h.mean_ms / 60_000 / cap  # minutes between windows freeing up
-    cv2 = h.cv**2
+    cv2 = cv**2
     # The first gap is a leftover of services under way: shorter than a whole one when handling
     # is regular, longer when it is irregular; the more windows, the less it matters.
     mean = theta * max(gaps - (1 - cv2) / (cap + 1), 0.5 * gaps)
@@ -223,7 +236,8 @@ def estimate(
     service. Nothing reaches past closing time; a ticket due after it is `after_close`."""
     if cap <= 0 or h.mean_ms <= 0:
         return None
-    mean, var = wait_distribution(ahead, h, cap, free)
+    cv = h.cv  # worked out once for both uses
+    mean, var = _wait_distribution(ahead, h, cap, free, cv)
     if mean <= 0:
         point, low, high = 0, 0, 0
     else:
@@ -234,7 +248,7 @@ def estimate(
             )
         )
         # the range also holds the error of the learned mean
-        spread = var + (mean * h.mean_error) ** 2
+        spread = var + (mean * h._mean_error(cv)) ** 2
         low = math.floor(_gamma_quantile(RANGE[0], mean, spread))
         high = max(math.ceil(_gamma_quantile(RANGE[1], mean, spread)), point)
         low = min(low, point)

@@ -70,9 +70,21 @@ def minutes_to_close(hours: Hours, now: float, tz_name: str) -> float | None:
     """Minutes until the end of today's last opening span; None once it has passed (or on a
     closed day), when closing time bounds nothing."""
     here = local(now, tz_name)
+    return minutes_until(closing_at(hours, here), here)
+
+
+def closing_at(hours: Hours, here: datetime) -> datetime | None:
+    """The end of the last opening span of `here`'s day (None: closed that day); the same
+    all day, so callers may keep it for the day."""
     spans = hours.spans_on(here.date())
     if not spans:
         return None
-    end = datetime.combine(here.date(), max(e for _, e in spans), here.tzinfo)
+    return datetime.combine(here.date(), max(e for _, e in spans), here.tzinfo)
+
+
+def minutes_until(end: datetime | None, here: datetime) -> float | None:
+    """Minutes from `here` to `end`, or None when it has passed (or there is no end)."""
+    if end is None:
+        return None
     left = (end - here).total_seconds() / 60
     return left if left > 0 else None

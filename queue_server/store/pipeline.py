@@ -34,12 +34,6 @@ CONNECT_TIMEOUT = 3.0
 REPLY_TIMEOUT = 10.0  # seconds without any reply while commands wait: the link is dead
 
 
-def _bytes(x: str | int | bytes) -> bytes:
-    if isinstance(x, bytes):
-        return x
-    return x.encode() if isinstance(x, str) else str(x).encode()
-
-
 @dataclass(frozen=True, slots=True)
 class Packed:
     """Some of a command's arguments as RESP bulk strings, packed once; `items` keeps them for
@@ -51,11 +45,13 @@ class Packed:
     @classmethod
     def of(cls, items: Iterable[str | int]) -> Packed:
         items = tuple(items)
+        # Built as text and encoded once (every issue packs ~20 arguments): an ASCII string's
+        # length is its length in bytes; others are measured encoded.
         out = []
         for x in items:
-            b = _bytes(x)
-            out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-        return cls(items, b"".join(out))
+            s = x if type(x) is str else str(x)
+            out.append(f"${len(s) if s.isascii() else len(s.encode())}\r\n{s}\r\n")
+        return cls(items, "".join(out).encode())
 
     def __len__(self) -> int:
         return len(self.items)
@@ -272,7 +268,15 @@ class Pipeline:
                     await proto.gone
 
 
+_HEADS: dict[tuple[str, int], Packed] = {}  # (sha, number of keys) -> "EVALSHA sha n"
+
+
 def script_command(sha: str, keys: Sequence[Packed], args: Sequence[Packed]) -> bytes:
     """EVALSHA with its keys and arguments, each given as packed parts."""
     nkeys = sum(len(k) for k in keys)
-    return command(Packed.of(["EVALSHA", sha, nkeys]), *keys, *args)
+    head = _HEADS.get((sha, nkeys))
+    if head is None:
+        if len(_HEADS) >= 1024:
+            _HEADS.clear()
+        head = _HEADS[sha, nkeys] = Packed.of(["EVALSHA", sha, nkeys])
+    return command(head, *keys, *args)
