@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -95,6 +96,19 @@ async def json_errors(
             exc.status, "http_error"
         )
         return error_response(code, exc.reason, exc.status)
+
+
+GC_THRESHOLD = (5_000, 10, 10)
+
+
+def tune_gc() -> None:
+    """For the server process, once its app is built: what was loaded at startup (modules,
+    compiled models, hall files) is left out of every later collection (`gc.freeze`), and
+    the youngest generation is collected every 5,000 new objects rather than 700. Collections
+    took ~7% of the server's CPU while issuing, each full one ~40 ms (bench/issue.py); now
+    about 1%. A flood's cycles are still freed: the connection guard collects after it."""
+    gc.set_threshold(*GC_THRESHOLD)
+    gc.freeze()
 
 
 def create_app(halls: dict[str, HallConfig], options: Options, clock: Clock) -> web.Application:

@@ -13,7 +13,7 @@ import sys
 import uvloop
 from aiohttp.http_exceptions import HttpProcessingError
 
-from queue_server.app import Options, StartupError, create_app
+from queue_server.app import Options, StartupError, create_app, tune_gc
 from queue_server.clock import SystemClock
 from queue_server.config import ConfigError, hash_token, load_halls
 from queue_server.connections import raise_open_files, serve
@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         instance=args.instance or "server",
     )
     app = create_app(halls, options, SystemClock())
+    tune_gc()
     log.info(
         "serving halls %s on http://%s:%s (Redis %s, MQTT %s:%s)",
         ", ".join(halls),

@@ -8,6 +8,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 from aiohttp import web
 
@@ -77,6 +78,7 @@ def forwarded_ip(peer: str, forwarded: list[str], proxies: tuple[Network, ...]) 
     return ip
 
 
+@lru_cache(maxsize=4096)  # every token-less request: parse each address once
 def client_key(ip: str) -> str:
     """What one client is: an IPv4 address, or an IPv6 /64 (one home or phone holds a /64)."""
     addr = _ip(ip)
