@@ -39,6 +39,8 @@ class Announcer:
         # looked up once per message: dicts, not the config's lists (the relay renders 1000s/s)
         self._services = {s.id: s for s in config.services}
         self._windows = {w.id: w for w in config.windows}
+        self._green = {c.id: c.green for c in config.classes}
+        self._calls = topic_calls(config.id)
 
     def _window_name(self, window: str, lang: str) -> str:
         w = self._windows.get(window)
@@ -55,13 +57,13 @@ class Announcer:
                 window=f["window"],
                 window_name=self._window_name(f["window"], self.lang),
                 kind=f["kind"],  # type: ignore[arg-type]
-                green=self.config.is_green(f["class"]),
+                green=self._green.get(f["class"], False),
                 time=int(f["time"]) / 1000,
                 seq=int(f["seq"]),
                 step=int(f.get("step") or 0),
                 steps=int(f.get("steps") or 0),
             )
-            return topic_calls(hall), encode(call)
+            return self._calls, encode(call)
         lang = f.get("lang") or self.lang
         if f.get("code"):
             return topic_notify(hall), encode(self._appointment(e, lang))
