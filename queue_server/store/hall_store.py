@@ -7,6 +7,7 @@ caller publishes them at once without reading anything again.
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from collections.abc import Callable, Sequence
@@ -76,20 +77,26 @@ class Issued:
     entries: list[Entry] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Changed:
     """Outcome of a window or citizen action: the ticket it touched ("" if none) and its
-    record after the change, the ticket the window finished on the way (next), the hall seq,
-    the call seq (calls and recalls), tickets ahead (rejoin), and the outbox entries."""
+    record after the change (`raw`, its JSON), the ticket the window finished on the way
+    (next), the hall seq, the call seq (calls and recalls), tickets ahead (rejoin), and the
+    outbox entries."""
 
     ticket: str
-    record: Record | None
+    raw: Any
     seq: int
     call_seq: int = 0
     closed: str = ""
     missed: bool = False
     ahead: int = -1
     entries: list[Entry] = field(default_factory=list)
+
+    @functools.cached_property
+    def record(self) -> Record | None:
+        """Parsed when first read: a call is published before its record is looked at."""
+        return _record(self.raw)
 
 
 def _run_error(exc: ResponseError) -> StoreError:
@@ -385,7 +392,7 @@ class HallStore:
             "citizen", [], [tid, secret, action], tickets_day=day_of(tid)
         )
         seq, ahead, raw = body
-        return Changed(tid, _record(raw), int(seq), ahead=int(ahead), entries=_entries(entries))
+        return Changed(tid, raw, int(seq), ahead=int(ahead), entries=_entries(entries))
 
     # -- window actions --------------------------------------------------------------------
 
@@ -402,16 +409,14 @@ class HallStore:
             day=day,
         )
         tid, closed, seq, call_seq, raw = body
-        return Changed(
-            tid, _record(raw), int(seq), int(call_seq), closed=closed, entries=_entries(entries)
-        )
+        return Changed(tid, raw, int(seq), int(call_seq), closed=closed, entries=_entries(entries))
 
     async def recall(self, window: str) -> Changed:
         body, entries = await self._run("recall", [keys.window(self.hall.id, window)], [window])
         outcome, tid, seq, call_seq, raw = body
         return Changed(
             tid,
-            _record(raw),
+            raw,
             int(seq),
             int(call_seq),
             missed=outcome == "missed",
@@ -439,7 +444,7 @@ class HallStore:
             day=day,
         )
         tid, seq, raw = body
-        return Changed(tid, _record(raw), int(seq), entries=_entries(entries))
+        return Changed(tid, raw, int(seq), entries=_entries(entries))
 
     async def staff(
         self, window: str, action: str, staff: str = ""

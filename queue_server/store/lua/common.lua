@@ -60,8 +60,11 @@ local function tload(tid)
   return cjson.decode(raw)
 end
 
+-- Returns the record's JSON, for an answer that carries it.
 local function tsave(tid, t)
-  redis.call('HSET', K.tickets, tid, cjson.encode(t))
+  local raw = cjson.encode(t)
+  redis.call('HSET', K.tickets, tid, raw)
+  return raw
 end
 
 -- Tickets of an earlier day are void for every action: a number is called once a day.
@@ -305,17 +308,17 @@ local function announce(tid, t, window, kind, eid, callseq)
                    'seq', callseq, 'step', t.step or 0, 'steps', step_count(t)})
 end
 
--- Put a queued or parked ticket at the window and announce it.
+-- Put a queued or parked ticket at the window and announce it; its seq, call seq and record.
 local function call_ticket(tid, t, KW, window, kind)
   t.state, t.window, t.called_at, t.recalls, t.started_at = 'called', window, NOW, 0, nil
   t.to_window = nil
-  tsave(tid, t)
+  local raw = tsave(tid, t)
   redis.call('HSET', KW, 'current', tid)
   local callseq = redis.call('INCR', K.callseq)
   local seq, eid = emit(kind, tid, window, t.service, {'callseq', callseq})
   announce(tid, t, window, kind, eid, callseq)
   notice('called', tid, t, window, 0)
-  return seq, callseq
+  return seq, callseq, raw
 end
 
 -- Take a called ticket off the window as a no-show; it may rejoin for a while.

@@ -78,6 +78,6 @@ local closed = close_current(KW, window, mode == 'next' and '1' or '0')
 if not tid then
   return answer({'', closed, redis.call('GET', K.seq) or 0, 0, ''})
 end
-local seq, callseq = call_ticket(tid, t, KW, window, mode == 'unpark' and 'unpark' or 'call')
+local seq, callseq, raw = call_ticket(tid, t, KW, window, mode == 'unpark' and 'unpark' or 'call')
 near_notices(t.service, b)
-return answer({tid, closed, seq, callseq, cjson.encode(t)})
+return answer({tid, closed, seq, callseq, raw})
