@@ -7,14 +7,14 @@ older than `max_age` seconds of the hall's clock, before a request that needs it
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from queue_server import opening
 from queue_server.clock import Clock
 from queue_server.config import HallConfig
 from queue_server.domain import eta
-from queue_server.domain.hours import closing_at, local, minutes_until
+from queue_server.domain.hours import closing_at, local
 from queue_server.domain.priority import MINUTE_MS
 from queue_server.snapshots import offsets_of, pairs
 
@@ -44,7 +44,8 @@ class LiveCache:
         # every "ticket taken" notice, issuing every ticket
         self._memo: dict[tuple[str, int], eta.Estimate | None] = {}
         self._memo_at = float("-inf")
-        self._closing: tuple[date, datetime | None] | None = None  # today's closing time
+        # the local day last seen (its start and end) and its closing time, epoch seconds
+        self._closing: tuple[float, float, float | None] = (0.0, 0.0, None)
 
     @property
     def stale(self) -> bool:
@@ -100,12 +101,22 @@ class LiveCache:
         return found
 
     def _minutes_to_close(self, now: float) -> float | None:
-        """hours.minutes_to_close, with the day's closing time looked up once a day."""
-        here = local(now, self.config.hall.timezone)
-        day = here.date()
-        if self._closing is None or self._closing[0] != day:
-            self._closing = (day, closing_at(self.config.hours, here))
-        return minutes_until(self._closing[1], here)
+        """hours.minutes_to_close, with the day's closing time looked up once a day: while
+        `now` is within the local day last seen, it is plain arithmetic on epoch seconds."""
+        start, end, close = self._closing
+        if not start <= now < end:
+            here = local(now, self.config.hall.timezone)
+            midnight = datetime.combine(here.date(), time(), here.tzinfo)
+            closing = closing_at(self.config.hours, here)
+            self._closing = start, end, close = (
+                midnight.timestamp(),
+                datetime.combine(here.date() + timedelta(days=1), time(), here.tzinfo).timestamp(),
+                closing.timestamp() if closing is not None else None,
+            )
+        if close is None:
+            return None
+        left = (close - now) / 60
+        return left if left > 0 else None
 
     def wait_minutes(self, service: str, ahead: int) -> int | None:
         found = self.estimate(service, ahead)

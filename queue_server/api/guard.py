@@ -55,11 +55,11 @@ trusted = _trusted  # for the pages: links behind a trusted proxy
 
 def client_ip(request: web.Request) -> str:
     peer = request.transport.get_extra_info("peername") if request.transport else None
-    return forwarded_ip(
-        str(peer[0]) if peer else "",
-        request.headers.getall("X-Forwarded-For", []),
-        request.app[LIMITS].trusted_proxies,
-    )
+    ip = str(peer[0]) if peer else ""
+    proxies = request.app[LIMITS].trusted_proxies
+    if not proxies:  # the usual hall: no proxy, no header to read
+        return ip
+    return forwarded_ip(ip, request.headers.getall("X-Forwarded-For", []), proxies)
 
 
 def forwarded_ip(peer: str, forwarded: list[str], proxies: tuple[Network, ...]) -> str:

@@ -59,8 +59,8 @@ class Packed:
 
 def command(*parts: Packed) -> bytes:
     """A whole command from its packed parts."""
-    n = sum(len(p) for p in parts)
-    return b"*%d\r\n" % n + b"".join(p.data for p in parts)
+    n = sum([len(p.items) for p in parts])
+    return b"*%d\r\n" % n + b"".join([p.data for p in parts])
 
 
 def endpoint(redis: Any) -> dict[str, Any] | None:
