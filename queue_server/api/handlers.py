@@ -13,7 +13,7 @@ from queue_server.api import models as m
 from queue_server.api import present
 from queue_server.api.booking import BOOKING_ROUTES
 from queue_server.api.ident_handlers import ID_ROUTES
-from queue_server.api.routes import HALLS, PRINCIPAL, Route, sms_reader
+from queue_server.api.routes import HALLS, PRINCIPAL, Route, caller, sms_reader
 from queue_server.errors import Refused
 from queue_server.hall import ACTIONS
 from queue_server.pages.guides import guide_fields
@@ -48,7 +48,7 @@ async def hall_info(request: web.Request, _: BaseModel | None) -> m.HallInfo:
 def channel_of(request: web.Request, req: m.IssueRequest) -> m.Channel:
     """Who calls decides the channel: a kiosk's token, a staff token (a slot time makes it an
     appointment check-in), or no token at all (online, so a phone number is needed)."""
-    who = request.get(PRINCIPAL)  # the wrapper checked the token, if one was sent
+    who = caller(request)  # the wrapper checked the token, if one was sent
     if who is None:
         return "mobile"
     if who.role == "sms":
@@ -83,7 +83,7 @@ async def issue(request: web.Request, body: BaseModel | None) -> m.Issued:
 
 async def _print_at_kiosk(request: web.Request, hall: Hall, out: IssuedView) -> None:
     """A kiosk with an ESC/POS printer gets its ticket printed here, or voided (503)."""
-    who = request.get(PRINCIPAL)
+    who = caller(request)
     kiosk = hall.config.kiosk(who.window) if who is not None and who.role == "kiosk" else None
     if kiosk is not None and kiosk.printer is not None:
         link = public_base(request, hall.config) + status_url(

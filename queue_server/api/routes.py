@@ -69,6 +69,9 @@ HALLS: web.AppKey[dict[str, Hall]] = web.AppKey("halls")
 TOKENS: web.AppKey[dict[str, dict[str, Principal]]] = web.AppKey("tokens")  # hall -> sha256 ->
 DEMO_WARNED: web.AppKey[set[str]] = web.AppKey("demo_warned")
 PRINCIPAL = web.RequestKey("principal", Principal)
+# the same or None (no token), always set by the wrapper: `caller` reads it without the
+# KeyError that `request.get(PRINCIPAL)` raises and catches inside on every token-less request
+CALLER: web.RequestKey[Principal | None] = web.RequestKey("caller")
 SECRET = web.AppKey("secret", bytes)  # HALLCALL_SECRET: keys digests of request bodies
 OUTAGE = web.AppKey("outage", Outage)  # Redis: logged when it starts and when it ends
 
@@ -200,6 +203,11 @@ async def parse_body(request: web.Request, route: Route) -> BaseModel | None:
         raise Refused(code, f"{where}: {err['msg']}") from None
 
 
+def caller(request: web.Request) -> Principal | None:
+    """Whose token the wrapper checked, or None when none was sent."""
+    return request.get(CALLER)
+
+
 def sms_reader(request: web.Request) -> bool:
     """True when the request carries the hall's SMS gateway token (it reads any ticket)."""
     return "Authorization" in request.headers and principal(request).role == "sms"
@@ -259,6 +267,7 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
         try:
             check_path(request)
             who = authorize(request, route.auth)
+            request[CALLER] = who
             if who is not None:
                 request[PRINCIPAL] = who
             body = await parse_body(request, route)
