@@ -12,14 +12,44 @@ SMS_LISTEN=${HALLCALL_SMS_LISTEN:-127.0.0.1:8091}
 USERS="hallcall-server hallcall-display hallcall-window hallcall-sms"
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A pid file names a running service only if that pid runs the program named (`name` in its
+# command line): after a crash the pid may be gone, reused by another program, or a zombie
+# that kill -0 still finds (a killed daemon stays one until PID 1 reaps it; its command line
+# is empty).
+alive() {  # pidfile, name
+  local pid
+  pid=$(cat "$1" 2>/dev/null) || return 1
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2"
+}
+
+end() {  # pidfile, name: stop that program and wait until it is gone (then the pid file goes)
+  local _
+  if alive "$1" "$2"; then
+    kill "$(cat "$1")" 2>/dev/null || true
+    for _ in $(seq 100); do alive "$1" "$2" || break; sleep 0.1; done
+    if alive "$1" "$2"; then kill -9 "$(cat "$1")" 2>/dev/null || true; fi
+  fi
+  rm -f "$1"
+}
+
+wait_redis() {  # until Redis answers PING (it refuses commands while loading its AOF)
+  local _
+  for _ in $(seq 600); do
+    [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && return 0
+    [ -s "$VAR/redis/redis.pid" ] && ! alive "$VAR/redis/redis.pid" redis-server && break
+    sleep 0.1
+  done
+  echo "redis-server did not start on port $REDIS_PORT; see $VAR/log/redis.log" >&2
+  exit 1
+}
 
 wait_port() {  # port, name
   for _ in $(seq 100); do
     (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
     sleep 0.1
   done
-  echo "$2 did not start on port $1; see var/log/" >&2
+  echo "$2 did not start on port $1; see $VAR/log/" >&2
   exit 1
 }
 
@@ -44,18 +74,20 @@ start() {
   secrets
   # shellcheck disable=SC1091
   . "$VAR/secrets.env"
-  if ! alive "$VAR/redis/redis.pid"; then
+  if ! alive "$VAR/redis/redis.pid" redis-server; then
+    rm -f "$VAR/redis/redis.pid"  # stale: the new one is written once the server forked
     redis-server "$ROOT/config/redis.conf" --port "$REDIS_PORT" --dir "$VAR/redis" \
       --daemonize yes --pidfile "$VAR/redis/redis.pid" --logfile "$VAR/log/redis.log"
-    wait_port "$REDIS_PORT" redis-server
   fi
-  if ! alive "$VAR/mosquitto/mosquitto.pid"; then
+  wait_redis  # the server must not start before Redis answers: it exits when it cannot reach it
+  if ! alive "$VAR/mosquitto/mosquitto.pid" mosquitto; then
+    rm -f "$VAR/mosquitto/mosquitto.pid"
     sed -e "s#@PORT@#$MQTT_PORT#" -e "s#@DIR@#$VAR/mosquitto#g" -e "s#@ACL@#$ROOT/config/mosquitto/acl#" \
       "$ROOT/config/mosquitto/mosquitto.conf.in" >"$VAR/mosquitto/mosquitto.conf"
     "$MOSQUITTO" -c "$VAR/mosquitto/mosquitto.conf" -d
     wait_port "$MQTT_PORT" mosquitto
   fi
-  if alive "$VAR/queue-server.pid"; then kill "$(cat "$VAR/queue-server.pid")"; sleep 0.5; fi
+  end "$VAR/queue-server.pid" queue-server  # a restart: the old one must free the port first
   HALLCALL_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
   HALLCALL_MQTT_URL="mqtt://hallcall-server:$MQTT_PASSWORD_server@127.0.0.1:$MQTT_PORT" \
   HALLCALL_HTTP="$HTTP" \
@@ -64,7 +96,7 @@ start() {
   echo $! >"$VAR/queue-server.pid"
   for _ in $(seq 100); do
     curl -fs "http://$HTTP/healthz" >/dev/null 2>&1 && window_clients && start_displays && start_sms && return 0
-    alive "$VAR/queue-server.pid" || break
+    alive "$VAR/queue-server.pid" queue-server || break
     sleep 0.1
   done
   echo "queue-server did not start:" >&2
@@ -75,7 +107,7 @@ start() {
 window_clients() {  # window 3's caller panel and rating pad, headless: PNGs in var/snapshots
   local prog
   for prog in panel pad; do
-    if alive "$VAR/window-$prog.pid"; then kill "$(cat "$VAR/window-$prog.pid")"; fi
+    end "$VAR/window-$prog.pid" window-client
     HALLCALL_SERVER_URL="http://$HTTP" HALLCALL_WINDOW_TOKEN=demo-window-3 \
     HALLCALL_PAD_TOKEN=demo-pad-3 \
     HALLCALL_MQTT_URL="mqtt://hallcall-window:$MQTT_PASSWORD_window@127.0.0.1:$MQTT_PORT" \
@@ -91,7 +123,7 @@ start_displays() {
   local url="mqtt://hallcall-display:$MQTT_PASSWORD_display@127.0.0.1:$MQTT_PORT" screen
   mkdir -p "$VAR/screens" "$VAR/audio"
   for screen in tv led-3; do
-    if alive "$VAR/display-$screen.pid"; then kill "$(cat "$VAR/display-$screen.pid")"; fi
+    end "$VAR/display-$screen.pid" display-client
     if [ "$screen" = tv ]; then
       args=(tv --audio-dir "$VAR/audio" --voice-pack "$VAR/voice-pack")
     else
@@ -104,7 +136,7 @@ start_displays() {
 }
 
 start_sms() {  # the SMS gateway, printing each message (phone masked) to var/log/sms-gateway.log
-  if alive "$VAR/sms-gateway.pid"; then kill "$(cat "$VAR/sms-gateway.pid")"; sleep 0.5; fi
+  end "$VAR/sms-gateway.pid" sms-gateway
   HALLCALL_MQTT_URL="mqtt://hallcall-sms:$MQTT_PASSWORD_sms@127.0.0.1:$MQTT_PORT" \
   HALLCALL_SERVER_URL="http://$HTTP" HALLCALL_SMS_TOKEN=demo-sms HALLCALL_SMS_LISTEN="$SMS_LISTEN" \
   HALLCALL_SMS_DATA="$VAR/sms" HALLCALL_SMS_PROVIDER=console \
@@ -112,7 +144,7 @@ start_sms() {  # the SMS gateway, printing each message (phone masked) to var/lo
   echo $! >"$VAR/sms-gateway.pid"
   for _ in $(seq 100); do
     curl -fs "http://$SMS_LISTEN/healthz" >/dev/null 2>&1 && return 0
-    alive "$VAR/sms-gateway.pid" || break
+    alive "$VAR/sms-gateway.pid" sms-gateway || break
     sleep 0.1
   done
   echo "sms-gateway did not start:" >&2
@@ -120,13 +152,15 @@ start_sms() {  # the SMS gateway, printing each message (phone masked) to var/lo
   exit 1
 }
 
-stop() {
-  for pidfile in "$VAR/sms-gateway.pid" "$VAR/window-panel.pid" "$VAR/window-pad.pid" \
-    "$VAR/display-tv.pid" "$VAR/display-led-3.pid" \
-    "$VAR/queue-server.pid" "$VAR/mosquitto/mosquitto.pid" "$VAR/redis/redis.pid"; do
-    if alive "$pidfile"; then kill "$(cat "$pidfile")"; fi
-    rm -f "$pidfile"
-  done
+stop() {  # the clients first, Redis last (the server flushes to it on the way out)
+  end "$VAR/sms-gateway.pid" sms-gateway
+  end "$VAR/window-panel.pid" window-client
+  end "$VAR/window-pad.pid" window-client
+  end "$VAR/display-tv.pid" display-client
+  end "$VAR/display-led-3.pid" display-client
+  end "$VAR/queue-server.pid" queue-server
+  end "$VAR/mosquitto/mosquitto.pid" mosquitto
+  end "$VAR/redis/redis.pid" redis-server
 }
 
 info() {
