@@ -1,7 +1,8 @@
 """Kiosk tickets on ESC/POS printers (python-escpos), against a real network printer peer the
 test runs (a TCP socket that takes the job and answers DLE EOT status queries): the slip's
 bytes (GB 18030 in the printer's Chinese mode, the printer's QR command, the cut); a printer
-that is down voids the ticket; one that drops the first connection is printed on again."""
+that is down voids the ticket; one that drops the first connection is printed on again. The
+answer says the ticket was printed, so the kiosk page does not print it from the browser."""
 
 from __future__ import annotations
 
@@ -112,6 +113,13 @@ async def test_a_kiosk_ticket_prints_in_chinese_with_the_printers_qr_code(
     assert QR_COMMAND in data and f"/m/{api.hall}/t/{t['id']}?secret=".encode() in data
     assert "扫码查看排队进度".encode("gb18030") in data and data.count(CUT) == 1
     assert b"\x10\x04\x01" in data  # asked the printer it is online
+    # the answer says it was printed: the kiosk page then does not print it from the browser
+    assert t["printed"] is True
+    slip = f"/kiosk/{api.hall}/t/{t['id']}?secret={t['secret']}"
+    page = await (await api.client.get(slip + "&printed=1")).text()
+    assert 'id="slip" data-printed="1"' in page
+    assert 'data-printed="0"' in await (await api.client.get(slip)).text()
+    assert (await api.issue("B", phone="13800001111"))["printed"] is False  # not a kiosk's
 
 
 async def test_a_printer_that_is_down_voids_the_ticket(api: Api, peer: PrinterPeer) -> None:

@@ -17,9 +17,12 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from queue_server.config import hash_token
 from queue_server.pages import qr
 from tests.browser_support import WAIT_MS, serving
 from tests.services import KIOSK_TOKEN, Broker, HttpProcess, RedisServer, hall_toml
+
+ESCPOS_TOKEN = "test-kiosk-escpos"  # a second kiosk, whose ESC/POS printer is a file here
 
 
 def modules(svg: str) -> str:
@@ -30,8 +33,8 @@ def modules(svg: str) -> str:
 
 
 class Site:
-    def __init__(self, proc: HttpProcess, hall: str, shots: Path) -> None:
-        self.url, self.hall, self.shots = proc.url, hall, shots
+    def __init__(self, proc: HttpProcess, hall: str, shots: Path, printer: Path) -> None:
+        self.url, self.hall, self.shots, self.printer = proc.url, hall, shots, printer
 
     def api(self, method: str, path: str, body: Any = None, token: str = "") -> Any:
         req = urllib.request.Request(  # noqa: S310 (loopback)
@@ -66,10 +69,17 @@ def site(
         '[services.guide]\nmaterials = [{ zh = "不动产权属证明", en = "Proof of title" }]\n'
         'fees = { zh = "每件80元", en = "80 yuan" }\n'
     )
+    printer = root / "lp0"
+    printer.touch()
+    kiosk2 = (
+        f'\n[[kiosks]]\nid = "k2"\nname = {{ zh = "取号机2" }}\n'
+        f'token_sha256 = "{hash_token(ESCPOS_TOKEN)}"\n'
+        f'printer = {{ kind = "file", device = "{printer}" }}\n'
+    )
     with serving(
-        root, hall_toml(hall, windows, lambda w: f"win-{w}") + guide, redis_server, broker
+        root, hall_toml(hall, windows, lambda w: f"win-{w}") + guide + kiosk2, redis_server, broker
     ) as (proc, shots):
-        yield Site(proc, hall, shots)
+        yield Site(proc, hall, shots, printer)
 
 
 @pytest.fixture
@@ -124,6 +134,21 @@ def test_kiosk_ticket_qr_link_live_place_and_the_call(site: Site, page: Page) ->
     expect(page.locator("#queued")).to_be_hidden()  # no place or wait once called
     expect(page.locator("#cancel")).to_have_count(0)
     site.shot(page, "status-called")
+
+
+def test_a_kiosk_with_an_escpos_printer_prints_once(site: Site, page: Page) -> None:
+    """The server prints on the kiosk's ESC/POS printer: the browser does not print again
+    (without print=0 set on that kiosk); a kiosk without one prints from the browser."""
+    page.add_init_script("window.prints = 0; window.print = () => { window.prints += 1; };")
+    numbers = []
+    for token, prints in ((ESCPOS_TOKEN, 0), (KIOSK_TOKEN, 1)):
+        page.goto(f"{site.url}/kiosk/{site.hall}#token={token}")
+        page.locator('button[data-service="B"]').click()
+        page.wait_for_url(re.compile(rf"/kiosk/{site.hall}/t/"), timeout=WAIT_MS)
+        numbers.append(page.locator("#number").inner_text())
+        assert page.evaluate("window.prints") == prints, token
+    slips = site.printer.read_bytes()  # the server printed the first kiosk's only
+    assert numbers[0].encode() in slips and numbers[1].encode() not in slips
 
 
 def test_a_malformed_phone_is_explained_and_issues_nothing(site: Site, page: Page) -> None:

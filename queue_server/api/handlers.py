@@ -77,19 +77,22 @@ async def issue(request: web.Request, body: BaseModel | None) -> m.Issued:
         device=request[PRINCIPAL].window if channel == "kiosk" else "",
         steps=tuple(req.steps or ()),
     )
-    await _print_at_kiosk(request, hall, out)
-    return present.issued(out.ticket, out.secret, hall.config, hall.lang)
+    printed = await _print_at_kiosk(request, hall, out)
+    answer = present.issued(out.ticket, out.secret, hall.config, hall.lang)
+    return answer.model_copy(update={"printed": True}) if printed else answer
 
 
-async def _print_at_kiosk(request: web.Request, hall: Hall, out: IssuedView) -> None:
-    """A kiosk with an ESC/POS printer gets its ticket printed here, or voided (503)."""
+async def _print_at_kiosk(request: web.Request, hall: Hall, out: IssuedView) -> bool:
+    """A kiosk with an ESC/POS printer gets its ticket printed here (True), or voided (503)."""
     who = caller(request)
     kiosk = hall.config.kiosk(who.window) if who is not None and who.role == "kiosk" else None
-    if kiosk is not None and kiosk.printer is not None:
-        link = public_base(request, hall.config) + status_url(
-            hall.id, out.ticket.id, out.secret, hall.lang
-        )
-        await print_or_void(hall, kiosk, out, link)
+    if kiosk is None or kiosk.printer is None:
+        return False
+    link = public_base(request, hall.config) + status_url(
+        hall.id, out.ticket.id, out.secret, hall.lang
+    )
+    await print_or_void(hall, kiosk, out, link)
+    return True
 
 
 async def service_guide(request: web.Request, _: BaseModel | None) -> m.Guide:

@@ -117,6 +117,11 @@ class Ticket(Body):
 
 class Issued(Ticket):
     secret: str = Field(description="shown once: the holder's key to status, cancel, rejoin")
+    printed: bool = Field(
+        default=False,
+        description="the server printed it on the kiosk's ESC/POS printer: the kiosk's browser "
+        "does not print it again",
+    )
 
 
 class Empty(Body):

@@ -319,6 +319,7 @@ async def printed_ticket(request: web.Request, hall: Hall, ctx: dict[str, Any]) 
         paper=paper,
         address=hall.config.hall.address.get(lang),
         note=ctx["t"].get(f"note_{request.query.get('note', '')}", ""),  # an appointment's
+        printed=request.query.get("printed") == "1",  # by the server, on ESC/POS: not again
     )
 
 

@@ -80,6 +80,7 @@
     if (resp.status === 201) {
       const query = new URLSearchParams({ secret: answer.secret, lang: lang,
         paper: settings.paper === "58" ? "58" : "80" });
+      if (answer.printed) query.set("printed", "1");  // on the kiosk's ESC/POS printer
       location.assign("/kiosk/" + encodeURIComponent(hall) + "/t/" +
         encodeURIComponent(answer.id) + "?" + query.toString());
       return;
