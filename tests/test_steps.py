@@ -1,6 +1,6 @@
 """One ticket, several steps (一票到底), on a real server, Redis and Mosquitto: the ticket goes
 through both services with one number, keeps its place by its original time, the overtaking
-bound holds, and the call, the screens and the SMS text show the step."""
+bound holds, and the call, the screens, the SMS text and the status page show the step."""
 
 from __future__ import annotations
 
@@ -166,3 +166,22 @@ async def test_the_overtaking_bound_holds_with_second_steps(api: Api, redis: Red
 
 def _day(api: Api) -> str:
     return str(api.app[HALLS][api.hall].store.day())
+
+
+async def test_the_status_page_shows_the_step_in_both_languages(api: Api) -> None:
+    t = await api.issue("C", phone=PHONE, steps=["C", "D"])
+    page = f"/m/{api.hall}/t/{t['id']}?secret={t['secret']}"
+
+    async def shown(lang: str) -> str:
+        resp = await api.client.get(f"{page}&lang={lang}")
+        assert resp.status == 200
+        return await resp.text()
+
+    assert '<p class="step" id="step">第1步 / 共2步（不动产登记）</p>' in await shown("zh")
+    await api.act(5, "next")
+    await api.act(5, "finish")
+    assert '<p class="step" id="step">第2步 / 共2步（缴费）</p>' in await shown("zh")
+    assert "Step 2 of 2 (Payment)" in await shown("en")
+    one = await api.issue("C", phone=PHONE)  # one step: no step line
+    resp = await api.client.get(f"/m/{api.hall}/t/{one['id']}?secret={one['secret']}")
+    assert 'id="step"' not in await resp.text()

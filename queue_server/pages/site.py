@@ -147,7 +147,17 @@ def ticket_fields(v: TicketView, cfg: HallConfig, lang: str) -> dict[str, Any]:
         if window and v.state in ("called", "serving")
         else "",
         "taken_at": datetime.fromtimestamp(v.issued_at, cfg.tz).strftime("%Y-%m-%d %H:%M"),
+        "step_text": step_text(v, cfg, lang),
     }
+
+
+def step_text(v: TicketView, cfg: HallConfig, lang: str) -> str:
+    """一票到底: "第2步 / 共2步（缴费）" for a ticket of several steps, "" otherwise."""
+    if len(v.steps) < 2 or not 0 < v.step <= len(v.steps):
+        return ""
+    service = cfg.service(v.steps[v.step - 1])
+    name = service.name.get(lang) if service else v.steps[v.step - 1]
+    return i18n.TEXTS[lang]["step"].format(n=v.step, m=len(v.steps), s=name)
 
 
 def public_base(request: web.Request, cfg: HallConfig) -> str:
