@@ -486,6 +486,15 @@ class ProviderTemplate(_Model):
         return value
 
 
+def provider_gaps(sms: SmsSettings) -> str:
+    """A hall that sets templates for Aliyun or Tencent must set one for every notice kind:
+    those providers send nothing else, so a missing one would fail only when first sent."""
+    for name, templates in (("aliyun", sms.aliyun), ("tencent", sms.tencent)):
+        if missing := [kind for kind in NOTICE_KINDS if templates and kind not in templates]:
+            return f"[sms.{name}] has no template for {', '.join(missing)}"
+    return ""
+
+
 class SmsSettings(_Model):
     """The `[sms]` section: what the SMS gateway sends (published on the ``hall`` topic)."""
 
@@ -510,6 +519,12 @@ class SmsSettings(_Model):
             if kind not in NOTICE_KINDS:
                 raise ValueError(f"unknown notice kind {kind!r}")
         return value
+
+    @model_validator(mode="after")
+    def _every_kind_templated(self) -> SmsSettings:
+        if gaps := provider_gaps(self):
+            raise ValueError(gaps)
+        return self
 
     def for_gateway(self, public_url: str = "") -> dict[str, Any]:
         """What the ``hall`` topic carries for the gateway (no token hashes)."""

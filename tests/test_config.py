@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from queue_server.config import ConfigError, load_hall, load_halls
+from queue_server.protocol import NOTICE_KINDS
 from queue_server.settings import Settings, SettingsError, parse_mqtt_url
 from tests.conftest import DEMO
 
@@ -50,6 +51,18 @@ def test_broken_files_name_file_and_field(tmp_path: Path) -> None:
     assert "services.B.avg_minutes" in broken(tmp_path, "avg_minutes = 8", "avg_minutes = -8")
     assert "duplicate id '2'" in broken(tmp_path, 'id = "3"', 'id = "2"')
     assert "hall.colour" in broken(tmp_path, "[hall]\n", '[hall]\ncolour = "red"\n')
+
+
+def test_every_notice_kind_has_a_provider_template(tmp_path: Path) -> None:
+    sms = load_hall(DEMO).sms
+    for templates in (sms.aliyun, sms.tencent):
+        assert sorted(templates) == sorted(NOTICE_KINDS)
+    line = 'appointment_reminder = { template = "1000007", params = ["service", "slot", "code"] }\n'
+    said = broken(tmp_path, line, "")
+    assert said.endswith("sms: [sms.tencent] has no template for appointment_reminder"), said
+    assert "unknown notice kind 'called_twice'" in broken(
+        tmp_path, 'called = { template = "1000003"', 'called_twice = { template = "1000003"'
+    )
 
 
 def test_folder_of_halls(tmp_path: Path) -> None:
