@@ -19,6 +19,9 @@ from tests.services import Broker
 from tests.window_helpers import hall_events, key, running_panel, server_url, type_text
 from window_client import cli
 
+# Generous deadlines: under load (2 cores, several suites) a frame or an answer may take
+# seconds; a passing test waits only as long as it must.
+WAIT = 30.0
 FAST = b"0123456789abcdef"
 
 
@@ -45,6 +48,7 @@ def hall_cfg() -> HallConfig:
 
 async def cli_run(api: Api, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any]:
     args = [argv[0], "--hall", api.hall, "--window", "3", "--server", server_url(api), "--json"]
+    args += ["--timeout", str(WAIT)]
     code = await asyncio.to_thread(cli.main, [*args, *argv[1:]])
     out = capsys.readouterr().out.strip().splitlines()
     return code, json.loads(out[-1]) if out else {}
@@ -56,16 +60,16 @@ async def test_panel_sign_in_shows_the_staff_and_events_carry_the_id(
     await api.issue("B")
     async with running_panel(api, broker) as panel:
         key(pygame.K_F11)
-        await panel.until(lambda _: panel.prompt is not None)
+        await panel.until(lambda _: panel.prompt is not None, WAIT)
         type_text("1001")
         type_text("1111")
-        await panel.until(lambda s: s.staff == "1001 张*" and not s.busy)
+        await panel.until(lambda s: s.staff == "1001 张*" and not s.busy, WAIT)
         key(pygame.K_KP_ENTER)
-        await panel.until(lambda s: s.current is not None and not s.busy)
+        await panel.until(lambda s: s.current is not None and not s.busy, WAIT)
         key(pygame.K_KP_MULTIPLY)  # finish
-        await panel.until(lambda s: s.today.get("served") == 1 and s.staff == "1001 张*")
+        await panel.until(lambda s: s.today.get("served") == 1 and s.staff == "1001 张*", WAIT)
         key(pygame.K_F12)  # sign out
-        await panel.until(lambda s: s.staff == "" and not s.busy)
+        await panel.until(lambda s: s.staff == "" and not s.busy, WAIT)
     seen = await hall_events(redis, api.hall)
     by_type = {e["type"]: e for e in seen}
     for etype in ("signin", "call", "finish", "signout"):

@@ -20,6 +20,10 @@ from window_client.pad import PadApp
 from window_client.panel import PanelApp
 from window_client.screen import ScreenApp
 
+# Seconds per HTTP try of a test's panel or pad: generous, as the `api` server answers on the
+# test's own event loop, which a loaded machine slows (a refused connection still fails at once).
+TRY = 10.0
+
 
 def server_url(api: Api) -> str:
     return str(api.client.make_url("")).rstrip("/")
@@ -56,7 +60,7 @@ async def running_panel(
     draw.init_video(headless=True)
     pygame.event.clear()
     app = PanelApp(
-        ServerApi(server or server_url(api), api.hall, token or f"demo-window-{window}", 2.0),
+        ServerApi(server or server_url(api), api.hall, token or f"demo-window-{window}", TRY),
         window,
         parse_mqtt_url(broker.url("hallcall-window")) if broker else None,
         keys.load(None),
@@ -81,7 +85,7 @@ async def running_pad(
     draw.init_video(headless=True)
     pygame.event.clear()
     app = PadApp(
-        ServerApi(server_url(api), api.hall, f"demo-pad-{window}", 2.0),
+        ServerApi(server_url(api), api.hall, f"demo-pad-{window}", TRY),
         window,
         parse_mqtt_url(broker.url("hallcall-window")),
         lang=lang,
