@@ -1,22 +1,13 @@
 // The kiosk: its device token and print settings live in this browser, never in the page.
-// Set them once with the start URL /kiosk/<hall>#token=<token>&print=1&paper=80 ; the
-// fragment never reaches the server or its logs, and is removed from the address bar.
+// Set them once with the start URL /kiosk/<hall>#token=<token>&print=1&paper=80 (common.js).
 "use strict";
 (function () {
+  const hc = window.hallcall;
   const root = document.getElementById("kiosk");
   const hall = root.dataset.hall;
   const lang = root.dataset.lang;
   const errors = JSON.parse(root.dataset.errors);
-  const storeKey = "hallcall.kiosk." + hall;
-  const settings = JSON.parse(localStorage.getItem(storeKey) || "{}");
-  if (location.hash.length > 1) {
-    const given = new URLSearchParams(location.hash.slice(1));
-    for (const name of ["token", "print", "paper"]) {
-      if (given.has(name)) settings[name] = given.get(name);
-    }
-    localStorage.setItem(storeKey, JSON.stringify(settings));
-    history.replaceState(null, "", location.pathname + location.search);
-  }
+  const settings = hc.settings("kiosk", hall, ["token", "print", "paper"]);
   const buttons = Array.from(root.querySelectorAll("button.service"));
   const message = document.getElementById("message");
   const busy = document.getElementById("busy");
@@ -29,30 +20,9 @@
     return;
   }
 
-  function newKey() {  // random without crypto.randomUUID (not available over plain http)
-    const bytes = crypto.getRandomValues(new Uint8Array(16));
-    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  }
-  let key = newKey();  // one per press: a double tap or a retry sends the same one
+  let key = hc.newKey();  // one per press: a double tap or a retry sends the same one
   let pending = false;
-
-  function show(text) {
-    busy.hidden = true;
-    message.textContent = text;
-    message.hidden = false;
-  }
-
-  async function send(body, path = "/tickets") {
-    return fetch("/api/v1/halls/" + encodeURIComponent(hall) + path, {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/json",
-        "Authorization": "Bearer " + settings.token,
-        "Idempotency-Key": key,
-      },
-      body: JSON.stringify(body),
-    });
-  }
+  const show = (text) => hc.say(busy, message, text);
 
   async function take(service) {
     if (pending) return;  // the second tap of a double tap
@@ -66,11 +36,7 @@
     if (idNumber) body.id_number = idNumber;
     let resp;
     try {
-      try {
-        resp = await send(body);
-      } catch (lost) {
-        resp = await send(body);  // the answer was lost: the same key gets the same ticket
-      }
+      resp = await hc.postAgainIfLost(hall, "/tickets", settings.token, key, body);
     } catch (down) {
       pending = false;
       show(errors.network);
@@ -78,15 +44,15 @@
     }
     const answer = await resp.json().catch(() => ({}));
     if (resp.status === 201) {
-      const query = new URLSearchParams({ secret: answer.secret, lang: lang,
-        paper: settings.paper === "58" ? "58" : "80" });
-      if (answer.printed) query.set("printed", "1");  // on the kiosk's ESC/POS printer
+      // printed: on the kiosk's ESC/POS printer by the server, not again by the browser
+      const query = hc.slipQuery(answer.secret, lang, settings.paper,
+        answer.printed ? { printed: "1" } : {});
       location.assign("/kiosk/" + encodeURIComponent(hall) + "/t/" +
         encodeURIComponent(answer.id) + "?" + query.toString());
       return;
     }
     pending = false;
-    key = newKey();  // refused: nothing was issued, the next press is a new one
+    key = hc.newKey();  // refused: nothing was issued, the next press is a new one
     show(errors[answer.error] || errors.other);
   }
 
@@ -110,7 +76,7 @@
     busy.hidden = false;
     let resp;
     try {
-      resp = await send(body, "/bookings/checkin");
+      resp = await hc.post(hall, "/bookings/checkin", settings.token, key, body);
     } catch (down) {
       pending = false;
       show(errors.network);
@@ -118,14 +84,14 @@
     }
     const answer = await resp.json().catch(() => ({}));
     if (resp.status === 200) {
-      const query = new URLSearchParams({ secret: answer.ticket.secret, lang: lang,
-        paper: settings.paper === "58" ? "58" : "80", note: answer.late ? "late" : "appt" });
+      const query = hc.slipQuery(answer.ticket.secret, lang, settings.paper,
+        { note: answer.late ? "late" : "appt" });
       location.assign("/kiosk/" + encodeURIComponent(hall) + "/t/" +
         encodeURIComponent(answer.ticket.id) + "?" + query.toString());
       return;
     }
     pending = false;
-    key = newKey();
+    key = hc.newKey();
     show(errors[answer.error] || errors.other);
   });
 })();
