@@ -8,21 +8,17 @@ the slot under way is bookable and its check-in on time whenever the test runs."
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from queue_server.domain.idnumber import check_character
-from tests.browser_support import WAIT_MS, serving
-from tests.services import KIOSK_TOKEN, Broker, HttpProcess, RedisServer, hall_toml
+from tests.browser_support import WAIT_MS, Site, serving
+from tests.services import KIOSK_TOKEN, Broker, RedisServer, hall_toml
 
 PHONE, OTHER = "13800001111", "13900002222"
 
@@ -37,25 +33,6 @@ def noon_zone() -> str:
     offset = 12 - datetime.now(UTC).hour
     offset = offset - 24 if offset > 12 else offset
     return "UTC" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
-
-
-class Site:
-    def __init__(self, proc: HttpProcess, hall: str, shots: Path) -> None:
-        self.url, self.hall, self.shots = proc.url, hall, shots
-
-    def api(self, method: str, path: str, body: Any = None, token: str = "") -> Any:
-        req = urllib.request.Request(  # noqa: S310 (loopback)
-            f"{self.url}/api/v1/halls/{self.hall}{path}",
-            data=json.dumps(body).encode() if body is not None else None,
-            method=method,
-            headers={"Content-Type": "application/json"}
-            | ({"Authorization": f"Bearer {token}"} if token else {}),
-        )
-        with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310
-            return json.load(resp)
-
-    def shot(self, page: Page, name: str) -> None:
-        page.screenshot(path=self.shots / f"{name}.png", full_page=True)
 
 
 @pytest.fixture(scope="module")

@@ -5,20 +5,16 @@ numbers never reach the server's log. Screenshots are kept under the test's tmp 
 
 from __future__ import annotations
 
-import json
-import urllib.request
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from queue_server.domain.idnumber import check_character
-from tests.browser_support import WAIT_MS, serving
+from tests.browser_support import WAIT_MS, Site, serving
 from tests.conftest import DEMO
-from tests.services import Broker, HttpProcess, RedisServer
+from tests.services import Broker, RedisServer
 
 
 def an_id(first17: str) -> str:
@@ -30,20 +26,6 @@ ADULT = an_id("11010519900505123")
 MISTYPED = ADULT[:17] + ("1" if ADULT[17] != "1" else "2")
 
 
-class Site:
-    def __init__(self, proc: HttpProcess, hall: str, shots: Path) -> None:
-        self.proc, self.url, self.hall, self.shots = proc, proc.url, hall, shots
-
-    def waiting(self) -> dict[str, int]:
-        url = f"{self.url}/api/v1/halls/{self.hall}"
-        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 (loopback)
-            info: dict[str, Any] = json.load(resp)
-        return {s["id"]: s["waiting"] for s in info["services"]}
-
-    def shot(self, page: Page, name: str) -> None:
-        page.screenshot(path=self.shots / f"{name}.png", full_page=True)
-
-
 @pytest.fixture(scope="module")
 def site(
     tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer, broker: Broker
@@ -53,14 +35,6 @@ def site(
     text = DEMO.read_text(encoding="utf-8").replace('id = "demo"', f'id = "{hall}"', 1)
     with serving(root, text, redis_server, broker) as (proc, shots):
         yield Site(proc, hall, shots)
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1024, "height": 768})
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 def test_the_desk_issues_green_with_an_id_and_explains_a_mistyped_one(

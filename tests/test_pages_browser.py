@@ -5,10 +5,7 @@ are kept under the test's tmp dir."""
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from queue_server.config import hash_token
 from queue_server.pages import qr
+from tests import browser_support
 from tests.browser_support import WAIT_MS, serving
 from tests.services import KIOSK_TOKEN, Broker, HttpProcess, RedisServer, hall_toml
 
@@ -32,30 +30,13 @@ def modules(svg: str) -> str:
     return found.group(1)
 
 
-class Site:
+class Site(browser_support.Site):
     def __init__(self, proc: HttpProcess, hall: str, shots: Path, printer: Path) -> None:
-        self.url, self.hall, self.shots, self.printer = proc.url, hall, shots, printer
-
-    def api(self, method: str, path: str, body: Any = None, token: str = "") -> Any:
-        req = urllib.request.Request(  # noqa: S310 (loopback)
-            f"{self.url}/api/v1/halls/{self.hall}{path}",
-            data=json.dumps(body).encode() if body is not None else b"",
-            method=method,
-            headers={"Content-Type": "application/json"}
-            | ({"Authorization": f"Bearer {token}"} if token else {}),
-        )
-        with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310
-            return json.load(resp)
-
-    def waiting(self) -> dict[str, int]:
-        info = self.api("GET", "")
-        return {s["id"]: s["waiting"] for s in info["services"]}
+        super().__init__(proc, hall, shots)
+        self.printer = printer
 
     def next(self, window: str) -> Any:
         return self.api("POST", f"/windows/{window}/next", token=f"win-{window}")
-
-    def shot(self, page: Page, name: str) -> None:
-        page.screenshot(path=self.shots / f"{name}.png", full_page=True)
 
 
 @pytest.fixture(scope="module")
@@ -80,14 +61,6 @@ def site(
         root, hall_toml(hall, windows, lambda w: f"win-{w}") + guide + kiosk2, redis_server, broker
     ) as (proc, shots):
         yield Site(proc, hall, shots, printer)
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1024, "height": 768})
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 def test_kiosk_ticket_qr_link_live_place_and_the_call(site: Site, page: Page) -> None:

@@ -50,6 +50,21 @@ def gateway_env(
     }
 
 
+def api_gateway_env(api: Api, broker: Broker, peer: Peer, data: Path) -> dict[str, str]:
+    """A gateway for the `api` hall sending to the peer, reading ticket states from that
+    server with the demo's gateway token."""
+    server = str(api.client.make_url("")).rstrip("/")
+    return gateway_env(
+        broker,
+        api.hall,
+        data,
+        "http",
+        peer,
+        HALLCALL_SMS_TOKEN="demo-sms",
+        HALLCALL_SERVER_URL=server,
+    )
+
+
 async def until(check: Callable[[], Any], timeout: float = 10.0) -> None:
     """Wait for a condition the gateway's state reaches (polled: it has no event for it)."""
     async with asyncio.timeout(timeout):
@@ -81,16 +96,7 @@ def states(gw: Gateway) -> dict[str, int]:
 async def test_called_text_reaches_the_provider_end_to_end(
     api: Api, broker: Broker, peer: Peer, tmp_path: Path
 ) -> None:
-    server = str(api.client.make_url("")).rstrip("/")
-    env = gateway_env(
-        broker,
-        api.hall,
-        tmp_path,
-        "http",
-        peer,
-        HALLCALL_SMS_TOKEN="demo-sms",
-        HALLCALL_SERVER_URL=server,
-    )
+    env = api_gateway_env(api, broker, peer, tmp_path)
     async with running(env) as gw:
         await until(lambda: api.hall in gw.halls)  # the retained hall message came
         await api.issue("A", phone="13800001111")
@@ -126,7 +132,6 @@ async def test_the_sms_token_reads_tickets_and_nothing_else(api: Api) -> None:
 async def test_stale_notices_are_dropped(
     api: Api, broker: Broker, peer: Peer, tmp_path: Path
 ) -> None:
-    server = str(api.client.make_url("")).rstrip("/")
     called = await api.issue("A", phone="13800000001")
     cancelled = await api.issue("A", phone="13800000002")
     waiting = await api.issue("A", phone="13800000003")
@@ -136,15 +141,7 @@ async def test_stale_notices_are_dropped(
         headers={"X-Ticket-Secret": cancelled["secret"]},
     )
     assert resp.status == 200
-    env = gateway_env(
-        broker,
-        api.hall,
-        tmp_path,
-        "http",
-        peer,
-        HALLCALL_SMS_TOKEN="demo-sms",
-        HALLCALL_SERVER_URL=server,
-    )
+    env = api_gateway_env(api, broker, peer, tmp_path)
     async with running(env) as gw:
         await until(lambda: api.hall in gw.halls)
         pub = Publisher(broker, api.hall)

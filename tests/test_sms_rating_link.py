@@ -16,7 +16,7 @@ from sms_gateway.providers.console import Console
 from tests.conftest import Api, subscribe
 from tests.services import Broker
 from tests.sms_peer import Peer
-from tests.test_sms_gateway import gateway_env, peer, running, until
+from tests.test_sms_gateway import api_gateway_env, peer, running, until
 
 __all__ = ["peer"]  # the fixture, shared with the gateway tests
 
@@ -25,16 +25,7 @@ async def test_the_finished_text_opens_the_status_page(
     api: Api, broker: Broker, peer: Peer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)  # every record the server and the gateway write
-    server = str(api.client.make_url("")).rstrip("/")
-    env = gateway_env(
-        broker,
-        api.hall,
-        tmp_path,
-        "http",
-        peer,
-        HALLCALL_SMS_TOKEN="demo-sms",
-        HALLCALL_SERVER_URL=server,
-    )
+    env = api_gateway_env(api, broker, peer, tmp_path)
     screens = [f"hallcall/{api.hall}/#"]
     async with subscribe(broker, screens, user="hallcall-display") as seen, running(env) as gw:
         await until(lambda: api.hall in gw.halls)
