@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from display_client import state as st
 from display_client import tv
 from display_client.fonts import find_font, load
 from display_client.frame import Label, font_measure, labels
-from tests.services import ROOT
+from tests.services import ROOT, poll_child, stop_child
 
 BIN = str(Path(sys.executable).parent / "display-client")
 SIZE = (1280, 720)
@@ -53,29 +52,19 @@ class DisplayProcess:
         self, check: Callable[[pygame.Surface], Any], name: str = "tv", timeout: float = 10.0
     ) -> Any:
         """Until the newest PNG passes `check` (returns something truthy); returns that."""
-        deadline = time.monotonic() + timeout
-        seen = -1.0
-        while True:
-            path = self.png(name)
-            if path.exists() and path.stat().st_mtime_ns != seen:
-                seen = path.stat().st_mtime_ns
-                got = check(pygame.image.load(str(path)))
-                if got:
-                    return got
-            if self.proc.poll() is not None:
-                raise AssertionError(f"display-client exited:\n{self.log_text()[-2000:]}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no frame passed {check.__name__} within {timeout}s")
-            time.sleep(0.03)
+        path, seen = self.png(name), [-1]
+
+        def new_frame_passes() -> Any:
+            if not path.exists() or path.stat().st_mtime_ns == seen[0]:
+                return None
+            seen[0] = path.stat().st_mtime_ns
+            return check(pygame.image.load(str(path)))
+
+        what = f"display-client: a frame passing {check.__name__}"
+        return poll_child(self.proc, new_frame_passes, timeout, what, self.log)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_child(self.proc)
 
 
 _FONT: list[pygame.freetype.Font] = []

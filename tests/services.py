@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from queue_server.config import hash_token
 
@@ -34,16 +35,50 @@ def free_port() -> int:
         return port
 
 
-def wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 10) -> None:
+def poll_child(
+    proc: subprocess.Popen[bytes],
+    check: Callable[[], Any],
+    timeout: float,
+    what: str,
+    log: Path | None = None,
+) -> Any:
+    """Until `check` returns something truthy (returned): a child program's port, answer or
+    output. Raises when the child exits first (with its log's tail) or `timeout` passes."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while not (got := check()):
         if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}")
+            tail = log.read_text(encoding="utf-8", errors="replace")[-2000:] if log else ""
+            raise RuntimeError(f"{what}: the program exited with {proc.returncode}\n{tail}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: not within {timeout}s")
+        time.sleep(0.03)
+    return got
+
+
+def stop_child(proc: subprocess.Popen[bytes]) -> None:
+    """Ask a child program to stop and reap it; killed if it is not gone in 10 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 30) -> None:
+    def listening() -> bool:
         with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.02)
-    raise RuntimeError(f"{what} did not listen on {port} within {timeout}s")
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    poll_child(proc, listening, timeout, f"{what} listening on {port}")
+
+
+def start_listening(argv: list[str], port: int) -> subprocess.Popen[bytes]:
+    """A quiet child program (Redis, Mosquitto), once it listens on `port`."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, proc, Path(argv[0]).name)
+    return proc
 
 
 def need(binary: str) -> str:
@@ -65,7 +100,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
-        self.proc = subprocess.Popen(
+        self.proc = start_listening(
             [
                 need("redis-server"),
                 "--port",
@@ -81,16 +116,13 @@ class RedisServer:
                 "--dir",
                 str(self.dir),
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            self.port,
         )
-        wait_port(self.port, self.proc, "redis-server")
         return self
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
+            stop_child(self.proc)
             self.proc = None
 
 
@@ -216,18 +248,12 @@ class Broker:
             + "max_queued_messages 0\n"  # a slow test subscriber must not lose calls
             + ("user root\n" if os.geteuid() == 0 else "")
         )
-        self.proc = subprocess.Popen(
-            [need("mosquitto"), "-c", str(conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_port(self.port, self.proc, "mosquitto")
+        self.proc = start_listening([need("mosquitto"), "-c", str(conf)], self.port)
         return self
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
+            stop_child(self.proc)
             self.proc = None
 
 
@@ -288,22 +314,14 @@ class HttpProcess:
     def wait(self, want: str = "ok", path: str = "/healthz", timeout: float = 20.0) -> None:
         """Until `path` says {"status": want}; for the server "ok" means Redis and every
         hall's MQTT link are up, so no early call waits in a backlog."""
-        deadline = time.monotonic() + timeout
-        while self.status(path) != want:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.url} exited; log:\n{self.log_text()[-2000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.url}{path} not {want!r} within {timeout}s")
-            time.sleep(0.05)
+
+        def says() -> bool:
+            return self.status(path) == want
+
+        poll_child(self.proc, says, timeout, f"{self.url}{path} {want!r}", self.log)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_child(self.proc)
 
 
 def hall_toml(
