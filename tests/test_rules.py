@@ -14,14 +14,13 @@ from redis.asyncio import Redis
 
 from queue_server.api.routes import HALLS
 from queue_server.clock import ManualClock
-from queue_server.config import ConfigError, HallConfig, load_hall
+from queue_server.config import HallConfig
 from queue_server.store import keys
 from queue_server.store.hall_store import HallStore, QuotaExceeded
 from queue_server.store.quota import Quota
 from queue_server.store.scripts import register
-from tests.conftest import DEMO, KIOSK, Api, W, demo_hall
-
-DEMO_TEXT = DEMO.read_text(encoding="utf-8")
+from tests.conftest import KIOSK, Api, W, demo_hall
+from tests.test_config import broken
 
 
 def hall(services: dict[str, dict[str, Any]] | None = None, **queue: Any) -> HallConfig:
@@ -86,17 +85,6 @@ async def test_capacity_and_number_width(store: HallStore) -> None:
 
 
 # -- the hall file ------------------------------------------------------------------------------
-
-
-def broken(tmp_path: Path, old: str, new: str) -> str:
-    assert old in DEMO_TEXT
-    path = tmp_path / "hall.toml"
-    path.write_text(DEMO_TEXT.replace(old, new, 1), encoding="utf-8")
-    with pytest.raises(ConfigError) as err:
-        load_hall(path)
-    message = str(err.value)
-    assert message.startswith(str(path)) and "\n" not in message
-    return message
 
 
 def test_config_refuses_what_cannot_be_numbered(tmp_path: Path) -> None:
