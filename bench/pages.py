@@ -33,19 +33,11 @@ from bench.common import (
     write_hall,
 )
 from queue_server.protocol import topic_calls
+from tests.browser_support import ARGS, CHROMIUM
 from tests.services import HttpProcess
 
 HALL = "pg"
 OPENING = 100  # pages opening at once (then each stays open)
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def fmt(p: dict[str, float]) -> str:
@@ -70,7 +62,7 @@ def first_paints(base: str, loads: int) -> list[float]:
 
     out = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for _ in range(loads):
             context = browser.new_context()
             page = context.new_page()

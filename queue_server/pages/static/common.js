@@ -46,6 +46,19 @@ window.hallcall = (function () {
     }
   }
 
+  // Ask for a ticket on a press: [status, answer], or null (said on the page) when the
+  // network is down.
+  async function request(hall, path, token, key, body, again, sayDown) {
+    let resp;
+    try {
+      resp = await (again ? postAgainIfLost : post)(hall, path, token, key, body);
+    } catch (down) {
+      sayDown();
+      return null;
+    }
+    return [resp.status, await resp.json().catch(() => ({}))];
+  }
+
   // A message in place of the busy sign.
   function say(busy, message, text) {
     busy.hidden = true;
@@ -59,5 +72,5 @@ window.hallcall = (function () {
       { secret: secret, lang: lang, paper: paper === "58" ? "58" : "80" }, extra || {}));
   }
 
-  return { settings, newKey, post, postAgainIfLost, say, slipQuery };
+  return { settings, newKey, request, say, slipQuery };
 })();

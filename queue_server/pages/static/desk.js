@@ -25,6 +25,7 @@
   let key = hc.newKey();  // one per press: a double click or a retry sends the same one
   let pending = false;
   const show = (text) => hc.say(busy, message, text);
+  const down = () => { pending = false; show(errors.network); };
 
   function chosenClass() {
     const checked = root.querySelector("input[name=class]:checked");
@@ -40,18 +41,12 @@
     const body = { service: button.dataset.service, class: chosenClass() };
     if (phone.value.trim()) body.phone = phone.value.trim();
     if (idNumber.value.trim()) body.id_number = idNumber.value.trim();
-    let resp;
-    try {
-      resp = await hc.postAgainIfLost(hall, "/tickets", settings.token, key, body);
-    } catch (down) {
-      pending = false;
-      show(errors.network);
-      return;
-    }
-    const answer = await resp.json().catch(() => ({}));
+    const got = await hc.request(hall, "/tickets", settings.token, key, body, true, down);
+    if (got === null) return;
+    const [status, answer] = got;
     pending = false;
     key = hc.newKey();
-    if (resp.status !== 201) {
+    if (status !== 201) {
       show(errors[answer.error] || errors.other);
       return;
     }

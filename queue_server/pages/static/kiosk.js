@@ -23,6 +23,7 @@
   let key = hc.newKey();  // one per press: a double tap or a retry sends the same one
   let pending = false;
   const show = (text) => hc.say(busy, message, text);
+  const down = () => { pending = false; show(errors.network); };
 
   async function take(service) {
     if (pending) return;  // the second tap of a double tap
@@ -34,16 +35,10 @@
     if (phone) body.phone = phone;
     const idNumber = document.getElementById("id_number").value.trim();
     if (idNumber) body.id_number = idNumber;
-    let resp;
-    try {
-      resp = await hc.postAgainIfLost(hall, "/tickets", settings.token, key, body);
-    } catch (down) {
-      pending = false;
-      show(errors.network);
-      return;
-    }
-    const answer = await resp.json().catch(() => ({}));
-    if (resp.status === 201) {
+    const got = await hc.request(hall, "/tickets", settings.token, key, body, true, down);
+    if (got === null) return;
+    const [status, answer] = got;
+    if (status === 201) {
       // printed: on the kiosk's ESC/POS printer by the server, not again by the browser
       const query = hc.slipQuery(answer.secret, lang, settings.paper,
         answer.printed ? { printed: "1" } : {});
@@ -74,16 +69,11 @@
     pending = true;
     message.hidden = true;
     busy.hidden = false;
-    let resp;
-    try {
-      resp = await hc.post(hall, "/bookings/checkin", settings.token, key, body);
-    } catch (down) {
-      pending = false;
-      show(errors.network);
-      return;
-    }
-    const answer = await resp.json().catch(() => ({}));
-    if (resp.status === 200) {
+    const got = await hc.request(hall, "/bookings/checkin", settings.token, key, body, false,
+      down);
+    if (got === null) return;
+    const [status, answer] = got;
+    if (status === 200) {
       const query = hc.slipQuery(answer.ticket.secret, lang, settings.paper,
         { note: answer.late ? "late" : "appt" });
       location.assign("/kiosk/" + encodeURIComponent(hall) + "/t/" +
