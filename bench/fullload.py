@@ -15,8 +15,9 @@ Floors, same run:
 - relay: the server's outbox replayed as a burst: the broker is stopped, tickets with phones
   are issued (each makes a notice), the broker comes back, and the rate at which they are
   published is timed (the server's counter, and arrivals at the SMS subscriber); beside it
-  the same number of messages published the relay's way (its Sender, same in-flight window)
-  with no Redis.
+  the same number of messages published the relay's way with no Redis: the server's own MQTT
+  client (queue_server.outlink, the server's in-flight cap), and for comparison paho straight
+  (the relay's former way, 100 in flight).
 
     python -m bench.fullload [--seconds 60] [--floor-seconds 20] [--burst 20000]
 """
@@ -26,10 +27,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import aiomqtt
+import paho.mqtt.client as paho
 
 from bench.common import (
     BenchError,
@@ -48,9 +52,9 @@ from bench.common import (
     write_hall,
 )
 from queue_server.link import client_for, parse_mqtt_url
+from queue_server.outlink import Outlink
 from queue_server.protocol import Notice, encode, topic_calls, topic_notify
 from queue_server.publisher import MAX_IN_FLIGHT
-from queue_server.relay import Sender
 from tests.services import HttpProcess
 
 HALL, BARE, RELAY = "full", "fullbare", "relayfloor"
@@ -174,31 +178,63 @@ async def burst(s: Stack, srv: HttpProcess, n: int) -> tuple[float, float | None
     return at_subscriber, (final - v0) / (t1 - t0)
 
 
-async def relay_floor(s: Stack, n: int, in_flight: int = MAX_IN_FLIGHT) -> float:
-    """The relay's own way of publishing (queue_server.relay.Sender: straight to paho; the
-    server's in-flight window unless told) without Redis: n notice-sized QoS 1 messages, timed
-    until the last PUBACK. All of them must reach a subscriber."""
+class PahoSender:
+    """The relay's former way of publishing, kept here as a floor to compare with: QoS 1
+    straight to paho (aiomqtt's publish waits for each acknowledgement), a callback per ack."""
+
+    def __init__(self, client: aiomqtt.Client) -> None:
+        self._paho: paho.Client = client._client
+        self._waiting: dict[int, Callable[[], None]] = {}
+
+        def on_publish(c: Any, userdata: Any, mid: int, rc: Any, props: Any) -> None:
+            done = self._waiting.pop(mid, None)
+            if done is not None:
+                done()
+
+        self._paho.on_publish = on_publish
+
+    def send(self, topic: str, payload: bytes, done: Callable[[], None]) -> bool:
+        info = self._paho.publish(topic, payload, qos=1)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            return False
+        if info.is_published():
+            done()
+        else:
+            self._waiting[info.mid] = done
+        return True
+
+
+async def relay_floor(s: Stack, n: int, how: str) -> float:
+    """n notice-sized QoS 1 messages published the relay's way without Redis, timed until the
+    last PUBACK: `how` is "outlink" (the server's client and in-flight cap) or "paho" (100 in
+    flight). All of them must reach a subscriber."""
     payload = encode(Notice("ticket_taken", phone(1), "A001", "A", time.time(), ahead=3))
     target = parse_mqtt_url(s.broker.url())
-    async with (
-        watch(s.broker, "hallcall-sms", [topic_notify(RELAY)]) as w,
-        client_for(target, f"bench-relay-{in_flight}", max_inflight=in_flight) as client,
-    ):
-        sender, acked, done = Sender(client), 0, asyncio.Event()
+    topic = topic_notify(RELAY)
+    acked, done = 0, asyncio.Event()
 
-        def ack() -> None:
-            nonlocal acked
-            acked += 1
-            if acked == n:
-                done.set()
+    def ack() -> None:
+        nonlocal acked
+        acked += 1
+        if acked == n:
+            done.set()
 
+    async def burst(sender: Outlink | PahoSender) -> float:
         t0 = time.perf_counter()
         for _ in range(n):
-            if not sender.send(topic_notify(RELAY), payload, ack):
-                raise BenchError("paho refused a publish")
+            if not sender.send(topic, payload, ack):
+                raise BenchError(f"{how} refused a publish (the in-flight cap is below {n})")
         async with asyncio.timeout(60):
             await done.wait()
-        rate = n / (time.perf_counter() - t0)
+        return n / (time.perf_counter() - t0)
+
+    async with watch(s.broker, "hallcall-sms", [topic]) as w:
+        if how == "outlink":
+            async with Outlink(target, "bench-relay-outlink", max_in_flight=MAX_IN_FLIGHT) as out:
+                rate = await burst(out)
+        else:
+            async with client_for(target, "bench-relay-paho", max_inflight=100) as client:
+                rate = await burst(PahoSender(client))
         await w.wait_total("/notify", n, timeout=60)
         return rate
 
@@ -243,14 +279,17 @@ def report(run: Mix, floor: Mix) -> None:
     )
 
 
-def report_relay(relay: tuple[float, float | None], floors: dict[int, float]) -> None:
+def report_relay(relay: tuple[float, float | None], floors: dict[str, float]) -> None:
     counted = f"{relay[1]:.0f}/s by {PUBLISHED}" if relay[1] is not None else f"no {PUBLISHED}"
     print(
         f"  relay alone (outbox replayed after a broker outage): {counted}, {relay[0]:.0f}/s "
         "at the subscriber (target >= 10000/s)"
     )
-    alone = ", ".join(f"{n} in flight {r:.0f}/s" for n, r in floors.items())
-    print(f"    floor, the relay's Sender without Redis (paho, QoS 1): {alone}")
+    print(
+        f"    floor, the server's MQTT client without Redis (outlink, QoS 1, up to "
+        f"{MAX_IN_FLIGHT} in flight): {floors['outlink']:.0f}/s; paho straight, 100 in flight "
+        f"(the former way): {floors['paho']:.0f}/s"
+    )
 
 
 async def measure(
@@ -276,8 +315,7 @@ async def measure(
         )
     report(run, floor)
     relay = await burst(s, srv, args.burst)
-    # the server's window, and a smaller one: paho scans its in-flight messages on each PUBACK
-    floors = {n: await relay_floor(s, args.burst, n) for n in (MAX_IN_FLIGHT, 100)}
+    floors = {how: await relay_floor(s, args.burst, how) for how in ("outlink", "paho")}
     report_relay(relay, floors)
 
 

@@ -15,11 +15,10 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 
-import aiomqtt
-
 from queue_server import metrics
-from queue_server.link import MqttTarget, backoff, client_for
+from queue_server.link import MqttTarget, backoff
 from queue_server.outage import Outage
+from queue_server.outlink import Outlink, OutlinkError, Will
 from queue_server.protocol import Status, encode, topic_status
 from queue_server.relay import Relay
 from queue_server.store.hall_store import Entry
@@ -30,9 +29,10 @@ Snapshot = Callable[[set[str] | None], Awaitable[tuple[int, list[tuple[str, byte
 """Builds the retained messages for the given windows (None: all, and the hall's settings)
 and the board, with the hall seq they reflect."""
 
-MAX_IN_FLIGHT = 100
-"""QoS 1 publishes unacknowledged at once. paho walks its in-flight list on every PUBACK:
-measured, 1,000 in flight flowed at ~1.3k msg/s and 100 at 5-7k msg/s."""
+MAX_IN_FLIGHT = 20_000
+"""QoS 1 publishes unacknowledged at once (a PUBACK is one dict pop in queue_server.outlink):
+room for a replayed burst, bounded so an unanswering broker cannot grow it without end. The
+relay's sweep sends again what the cap refused."""
 
 
 class HallPublisher:
@@ -97,7 +97,7 @@ class HallPublisher:
                     async with self._client() as client:
                         linked, attempt = True, 0
                         await self._session(client)
-                except aiomqtt.MqttError as exc:
+                except OutlinkError as exc:
                     delay = backoff(attempt)
                     attempt += 1
                     if linked or attempt == 1:
@@ -118,20 +118,20 @@ class HallPublisher:
             await self.relay.release()
             leases.cancel()
 
-    def _client(self) -> aiomqtt.Client:
+    def _client(self) -> Outlink:
         offline = encode(Status(online=False, time=0.0, client=self.instance))
-        return client_for(
+        return Outlink(
             self.target,
             f"hallcall-{self.instance}-{self.hall}-{uuid.uuid4().hex[:8]}",
-            will=aiomqtt.Will(self._status_topic, offline, qos=1, retain=True),
-            max_inflight=MAX_IN_FLIGHT,
+            will=Will(self._status_topic, offline, qos=1, retain=True),
+            max_in_flight=MAX_IN_FLIGHT,
         )
 
     def _set_connected(self, up: bool) -> None:
         self.connected = up
         metrics.MQTT_CONNECTED.labels(self.hall).set(1 if up else 0)
 
-    async def _session(self, client: aiomqtt.Client) -> None:
+    async def _session(self, client: Outlink) -> None:
         self._set_connected(True)
         log.info("hall %s: connected to MQTT %s:%s", self.hall, self.target.host, self.target.port)
         online = encode(Status(online=True, time=time.time(), client=self.instance))
@@ -145,7 +145,7 @@ class HallPublisher:
                 tg.create_task(self._snapshot_loop(client))
                 tg.create_task(self._relay_loop())
                 tg.create_task(self._watch(client))
-        except* aiomqtt.MqttError as group:
+        except* OutlinkError as group:
             raise group.exceptions[0] from None
         finally:
             if self._stopping:
@@ -169,25 +169,19 @@ class HallPublisher:
             stopping.cancel()
             relaying.cancel()
 
-    async def _watch(self, client: aiomqtt.Client) -> None:
-        """Notice a lost connection at once, not at the next publish: we subscribe to nothing,
-        so the message iterator only ends, with MqttError, when the link drops."""
+    async def _watch(self, client: Outlink) -> None:
+        """Notice a lost connection at once, not at the next publish."""
         stopping = asyncio.create_task(self._stopped.wait())
-        messages = asyncio.create_task(self._first_message(client))
+        closed = asyncio.create_task(client.wait_closed())
         try:
-            await asyncio.wait({stopping, messages}, return_when=asyncio.FIRST_COMPLETED)
-            if messages.done():
-                messages.result()  # raises MqttError when the link dropped
+            await asyncio.wait({stopping, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if closed.done():
+                closed.result()  # raises OutlinkError: the link dropped
         finally:
             stopping.cancel()
-            messages.cancel()
+            closed.cancel()
 
-    @staticmethod
-    async def _first_message(client: aiomqtt.Client) -> None:
-        async for _ in client.messages:
-            return
-
-    async def _publish_snapshots(self, client: aiomqtt.Client, windows: set[str] | None) -> bool:
+    async def _publish_snapshots(self, client: Outlink, windows: set[str] | None) -> bool:
         if self._snapshot is None or self._current_seq is None:
             raise RuntimeError("HallPublisher.bind() was not called")
         try:
@@ -196,10 +190,10 @@ class HallPublisher:
             self._outage.failed(exc, f"hall {self.hall}: snapshot")
             self.mark(windows)
             return False
-        # one at a time: a call published meanwhile never queues behind a burst of panels
-        # in the broker link's in-flight window
-        for topic, payload in messages:
-            await client.publish(topic, payload, qos=1, retain=True)
+        # all at once, in order (the link writes them in one go and waits for the PUBACKs)
+        await asyncio.gather(
+            *(client.publish(topic, payload, qos=1, retain=True) for topic, payload in messages)
+        )
         metrics.SNAPSHOTS.labels(self.hall).inc()
         self._outage.ok()
         # Another server process may have changed the hall after our read and published
@@ -209,9 +203,9 @@ class HallPublisher:
                 self.mark(windows)
         return True
 
-    async def _snapshot_loop(self, client: aiomqtt.Client) -> None:
+    async def _snapshot_loop(self, client: Outlink) -> None:
         while not self._stopping:
-            await self._dirty.wait()
+            await self._until_dirty(client)
             self._dirty.clear()
             if self._stopping:
                 return
@@ -220,3 +214,18 @@ class HallPublisher:
                 await asyncio.sleep(1.0)
                 continue
             await asyncio.sleep(self._min_interval)  # coalesce bursts of changes
+
+    async def _until_dirty(self, client: Outlink) -> None:
+        """Wait for marks; raise OutlinkError if the link ends first. The TaskGroup's cancel
+        alone was not enough: seen lost once the broker stopped cleanly (most likely swallowed
+        by an awaited Redis read, as in `stop`), this loop then waited for marks until the
+        server stopped, and the link stayed "up" meanwhile."""
+        dirty = asyncio.create_task(self._dirty.wait())
+        closed = asyncio.create_task(client.wait_closed())
+        try:
+            await asyncio.wait({dirty, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if closed.done():
+                closed.result()  # raises OutlinkError
+        finally:
+            dirty.cancel()
+            closed.cancel()

@@ -30,13 +30,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiomqtt
-import paho.mqtt.client as paho
 from redis.exceptions import RedisError
 
 from queue_server import metrics
 from queue_server.clock import Clock
 from queue_server.outage import Outage
+from queue_server.outlink import Outlink
 from queue_server.store import keys
 from queue_server.store.hall_store import Entry
 from queue_server.store.pipeline import Packed, Pipeline, command
@@ -57,39 +56,6 @@ written in one script, often share one)."""
 
 Render = Callable[[Entry], tuple[str, bytes]]
 """Turns an outbox entry into its MQTT topic and payload (the announcer)."""
-
-
-class Sender:
-    """QoS 1 publishes with many in flight: straight to paho (aiomqtt's publish waits for each
-    acknowledgement), with a callback per acknowledgement."""
-
-    def __init__(self, client: aiomqtt.Client) -> None:
-        self._paho: paho.Client = client._client
-        self._waiting: dict[int, Callable[[], None]] = {}
-        original: Any = self._paho.on_publish
-
-        def on_publish(c: Any, userdata: Any, mid: int, rc: Any, props: Any) -> None:
-            if original is not None:
-                original(c, userdata, mid, rc, props)
-            done = self._waiting.pop(mid, None)
-            if done is not None:
-                done()
-
-        self._paho.on_publish = on_publish
-
-    def send(self, topic: str, payload: bytes, done: Callable[[], None]) -> bool:
-        info = self._paho.publish(topic, payload, qos=1)
-        if info.rc != paho.MQTT_ERR_SUCCESS:
-            return False
-        if info.is_published():
-            done()
-        else:
-            self._waiting[info.mid] = done
-        return True
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._waiting)
 
 
 @dataclass
@@ -136,7 +102,7 @@ class Relay:
         self._holder = f"{instance}-{secrets.token_hex(4)}"  # this process, as lease holder
         self.id = self._new_id()
         self._outboxes: dict[str, Outbox] = {self.id: Outbox(self.id, own=True, replay=False)}
-        self._sender: Sender | None = None
+        self._sender: Outlink | None = None
         self._live = False  # fast path on: connected and caught up
         self._stopping = False
         self._registering: asyncio.Future[None] | None = None
@@ -192,7 +158,7 @@ class Relay:
     async def drain(self, timeout: float = 2.0) -> None:
         """Before a clean stop: wait for the broker to acknowledge what is in flight."""
         deadline = time.monotonic() + timeout
-        # acks arrive on paho's callback: polling a few times is simpler than an event per ack
+        # acks arrive on the link's callback: polling a few times is simpler than an event per ack
         while any(o.published for o in self._outboxes.values()) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         with contextlib.suppress(Exception):
@@ -209,8 +175,8 @@ class Relay:
 
     # -- the broker link -------------------------------------------------------------------
 
-    def connected(self, client: aiomqtt.Client) -> None:
-        self._sender = Sender(client)
+    def connected(self, client: Outlink) -> None:
+        self._sender = client
         for ob in self._outboxes.values():
             ob.published.clear()  # unacknowledged ones go again: at least once
             ob.candidates.clear()
