@@ -12,7 +12,7 @@ import pytest
 
 from display_client.voice.pack import Pack
 from display_client.voice.tokens import Token
-from tests.conftest import Api
+from tests.conftest import Api, subscribe
 from tests.display_support import DisplayProcess, has_red_badge, shows_number
 from tests.services import Broker
 
@@ -81,6 +81,10 @@ async def test_a_call_is_shown_and_spoken(
     )
     screens.append(led)
     await asyncio.to_thread(p.wait_frame, lambda s: s.get_size() == (1280, 720), "tv", WAIT)
+    # subscribed (its status says online after subscribing): a call made before that is only
+    # on the retained board, shown but not spoken
+    async with subscribe(broker, [f"hallcall/{api.hall}/status/#"]) as sub:
+        await sub.get("/status/hallcall-display/tv", timeout=WAIT, where=lambda b: b["online"])
     number = await call_next(api)
     await wait_number(p, number)
     # the voice: one announcement for the call, non-silent, in the audio folder
