@@ -103,6 +103,7 @@ class ServiceLine:
     waiting: int
     eta_minutes: int | None
     eta_range: tuple[int, int] | None = None  # about 90% are called inside it
+    stopped: bool = False  # no tickets now (outside hours or past its cut-off): 已停止取号
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +299,7 @@ def apply_board(state: ScreenState, body: dict[str, Any]) -> ScreenState:
             int(s["waiting"]),
             s.get("eta_minutes"),
             _range(s.get("eta_range")),
+            bool(s.get("stopped")),
         )
         for s in body.get("services", ())
     )

@@ -127,6 +127,8 @@ class BoardService:
     waiting: int
     eta_minutes: int | None  # None: no open window serves it now
     eta_range: list[int] | None = None  # [low, high] minutes: about 90% are called inside
+    # no tickets now (outside the hall's hours or past the service's cut-off): 已停止取号
+    stopped: bool = False
 
 
 @dataclass(frozen=True, slots=True)

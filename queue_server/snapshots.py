@@ -9,6 +9,7 @@ from queue_server.config import HallConfig
 from queue_server.domain import rating
 from queue_server.domain.masking import mask_name
 from queue_server.protocol import Board, BoardService, BoardWindow, HallMessage, WindowPanel
+from queue_server.quotas import time_refusal
 
 
 def pairs(flat: Any) -> dict[str, str]:
@@ -38,9 +39,14 @@ Waits = dict[str, tuple[int, int | None, tuple[int, int] | None]]
 
 
 def board_service(
-    sid: str, name: str, waiting: int, minutes: int | None, span: tuple[int, int] | None
+    sid: str,
+    name: str,
+    waiting: int,
+    minutes: int | None,
+    span: tuple[int, int] | None,
+    stopped: bool = False,
 ) -> BoardService:
-    return BoardService(sid, name, waiting, minutes, list(span) if span else None)
+    return BoardService(sid, name, waiting, minutes, list(span) if span else None, stopped)
 
 
 def _window_state(w: dict[str, Any]) -> str:
@@ -78,7 +84,12 @@ def build_board(
         call_seq=int(snap["call_seq"]),
         time=now,
         recent=recent,
-        services=[board_service(s.id, s.name.get(lang), *waits[s.id]) for s in hall.services],
+        services=[
+            board_service(
+                s.id, s.name.get(lang), *waits[s.id], time_refusal(hall, s, now) is not None
+            )
+            for s in hall.services
+        ],
         windows=[
             BoardWindow(
                 id=w["id"],

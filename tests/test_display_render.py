@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import pygame
@@ -22,6 +23,9 @@ from display_client import led, tv
 from display_client import state as st
 from display_client.fonts import find_font, load
 from display_client.frame import Fill, Label, Measure, font_measure, labels, paint
+from queue_server.protocol import decode, encode
+from queue_server.snapshots import Waits, build_board
+from tests.conftest import demo_hall
 
 GOLDEN = Path(__file__).parent / "golden"
 WALL = 1795140000.0  # 2026-11-20 10:00 Shanghai: a fixed clock for the golden frames
@@ -175,6 +179,27 @@ def test_no_range_or_a_bad_one_shows_the_single_number(
     wall = shown_in(s, "zh")
     frame = tv.compose(s, (1280, 720), NOW + 6, wall, measure)
     assert labels(frame.items, "services.0.eta")[0].text == shown
+
+
+def test_a_service_past_its_cut_off_says_no_more_tickets(measure: Measure) -> None:
+    """The server's board marks a service that issues no more tickets now (here past its
+    16:30 cut-off on a Monday); the TV says so in its wait column, in red."""
+    cfg = demo_hall(issue_outside_hours=False)
+    a = cfg.services[0].model_copy(update={"issue_until": "16:30"})
+    cfg = cfg.model_copy(update={"services": [a, *cfg.services[1:]]})
+    snap = {"seq": 1, "call_seq": 0, "recent": [], "windows": [], "waiting": []}
+    waits: Waits = {s.id: (2, 7, None) for s in cfg.services}
+    monday = datetime(2026, 11, 23, 16, 45, tzinfo=cfg.tz).timestamp()
+    body = decode(encode(build_board(cfg, snap, "zh", monday, waits)))
+    assert [sv["stopped"] for sv in body["services"]] == [True, False, False, False]
+    earlier = decode(encode(build_board(cfg, snap, "zh", monday - 3600, waits)))
+    assert not any(sv["stopped"] for sv in earlier["services"])
+    s = st.apply_board(board_state(), body)
+    for lang, said in (("zh", "已停止取号"), ("en", "No more tickets")):
+        frame = tv.compose(s, (1280, 720), NOW + 6, shown_in(s, lang), measure)
+        eta = labels(frame.items, "services.0.eta")[0]
+        assert (eta.text, eta.color) == (said, tv.RED)
+        assert labels(frame.items, "services.1.eta")[0].text != said
 
 
 def test_flash_starts_and_stops(measure: Measure) -> None:
