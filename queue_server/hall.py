@@ -23,6 +23,7 @@ from queue_server.live import LiveCache
 from queue_server.snapshots import build_panel, offsets_of
 from queue_server.store.hall_store import (
     Changed,
+    Claim,
     Entry,
     HallStore,
     QuotaExceeded,
@@ -140,9 +141,12 @@ class Hall:
         id_number: str = "",
         device: str = "",
         steps: tuple[str, ...] = (),
+        claim: Claim | None = None,
     ) -> IssuedView:
         """`id_number`: typed at a kiosk or desk (checked, counted, kept as a digest only);
-        `device`: the kiosk that issues (its daily cap)."""
+        `device`: the kiosk that issues (its daily cap); `claim`: the request's
+        Idempotency-Key, claimed in the same atomic change (a retry answers the same ticket,
+        `replayed`)."""
         service = self.config.service(service_id)
         if service is None:
             raise Refused("unknown_service", f"hall {self.id} has no service {service_id}")
@@ -181,12 +185,15 @@ class Hall:
                 quotas=counted,
                 number=number,
                 id_key=holder.key if holder else "",
+                claim=claim,
             )
         except QuotaExceeded as exc:  # with when it lets tickets through again
             when = quotas.reopening(self.config, exc.quota, now)
             raise Refused(exc.code, exc.message, next_open=when) from None
         except StoreError as exc:
             raise Refused(exc.code, exc.message) from None
+        if issued.replayed:
+            return await self.reissued(issued.ticket)
         metrics.child(metrics.TICKETS, self.id, service.id).inc()
         self._after(issued.entries, self.live.windows_serving(service.id))
         est = self.live.estimate(service.id, issued.ahead)
@@ -206,6 +213,21 @@ class Hall:
             steps=steps if len(steps) > 1 else (),
         )
         return IssuedView(ticket, issued.secret)
+
+    async def reissued(self, tid: str) -> IssuedView:
+        """The ticket a repeated issue answers again (the same Idempotency-Key), as it is now."""
+        found = await self._do(self.store.status(tid))
+        if found is None:
+            raise Refused("unknown_ticket", f"no ticket {tid} in hall {self.id}")
+        record, ahead = found
+        await self._fresh_live()
+        view = self.ticket_view(tid, record, ahead)
+        return IssuedView(view, str(record.get("secret", "")), replayed=True)
+
+    async def claimed(self, claim: Claim) -> IssuedView | None:
+        """After a refusal before the store: the ticket this claim already holds, if any."""
+        tid = await self._do(self.store.claimed(claim))
+        return None if tid is None else await self.reissued(tid)
 
     def _check_steps(self, service_id: str, steps: tuple[str, ...]) -> None:
         """一票到底: the steps of a ticket start with its service, each one of the hall's."""

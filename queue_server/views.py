@@ -30,6 +30,7 @@ class TicketView:
 class IssuedView:
     ticket: TicketView
     secret: str  # shown once, to the holder
+    replayed: bool = False  # answered again for a repeated request (the same Idempotency-Key)
 
 
 @dataclass(frozen=True, slots=True)

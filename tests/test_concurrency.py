@@ -257,3 +257,42 @@ async def test_two_servers_twenty_windows_call_every_ticket_once(
         f"\nissue {TICKETS}: {issue_s:.1f} s; call {TICKETS} at {len(WINDOWS)} windows: "
         f"{call_s:.1f} s"
     )
+
+
+async def test_two_servers_one_key_at_once_give_one_ticket(
+    hall: Hall, redis_server: RedisServer
+) -> None:
+    """A kiosk's press sent to both processes at the same moment, 200 times: each key gives
+    one ticket (the issue script claims the key in the same atomic change), the other copy
+    answers that ticket marked as a replay."""
+    kiosk = {"Authorization": f"Bearer {KIOSK_TOKEN}"}
+    keyed = 200
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+
+        async def both(i: int) -> list[tuple[int, dict[str, Any], str]]:
+            headers = {**kiosk, "Idempotency-Key": f"press-{i}"}
+            body = {"service": "ABC"[i % 3]}
+
+            async def one(server: HttpProcess) -> tuple[int, dict[str, Any], str]:
+                url = f"{server.url}/api/v1/halls/{hall.id}/tickets"
+                async with session.post(url, json=body, headers=headers) as resp:
+                    replayed = resp.headers.get("Idempotent-Replayed", "")
+                    return resp.status, await resp.json(), replayed
+
+            return await asyncio.gather(*(one(s) for s in hall.servers))
+
+        pairs = await asyncio.gather(*(both(i) for i in range(keyed)))
+        bad = [p for p in pairs for r in p if r[0] != 201]
+        assert not bad, f"{len(bad)} failed, e.g. {bad[:2]}"
+        for (_, a, ra), (_, b, rb) in pairs:
+            assert a["id"] == b["id"] and a["secret"] == b["secret"], (a, b)
+            assert sorted((ra, rb)) == ["", "true"], (ra, rb)
+    ids = {a["id"] for (_, a, _), _ in pairs}
+    assert len(ids) == keyed
+    redis = connect(redis_server.url)
+    try:  # numbers given in all: one per key
+        day = next(iter(ids)).split("-")[0]
+        counted = [await redis.get(keys.number_counter(hall.id, day, s)) for s in "ABC"]
+        assert sum(int(n or 0) for n in counted) == keyed
+    finally:
+        await redis.aclose()

@@ -13,7 +13,7 @@ from queue_server.api import models as m
 from queue_server.api import present
 from queue_server.api.booking import BOOKING_ROUTES
 from queue_server.api.ident_handlers import ID_ROUTES
-from queue_server.api.routes import HALLS, PRINCIPAL, Route, caller, sms_reader
+from queue_server.api.routes import CLAIM, HALLS, PRINCIPAL, REPLAYED, Route, caller, sms_reader
 from queue_server.errors import Refused
 from queue_server.hall import ACTIONS
 from queue_server.pages.guides import guide_fields
@@ -22,6 +22,7 @@ from queue_server.printing.kiosk import print_or_void
 from queue_server.views import IssuedView, RulesChange
 
 if TYPE_CHECKING:
+    from queue_server.config import Kiosk
     from queue_server.hall import Hall
 
 
@@ -66,27 +67,52 @@ async def issue(request: web.Request, body: BaseModel | None) -> m.Issued:
     req = cast(m.IssueRequest, body)
     hall = _hall(request)
     channel = channel_of(request, req)
-    out = await hall.issue(
-        req.service,
-        req.cls,
-        channel,
-        staff=channel in ("staff", "appointment", "desk"),
-        phone=req.phone or "",
-        slot_start=req.slot_start,
-        id_number=req.id_number or "",
-        device=request[PRINCIPAL].window if channel == "kiosk" else "",
-        steps=tuple(req.steps or ()),
-    )
-    printed = await _print_at_kiosk(request, hall, out)
+    claim = request[CLAIM]  # the Idempotency-Key, claimed with the ticket
+    try:
+        out = await hall.issue(
+            req.service,
+            req.cls,
+            channel,
+            staff=channel in ("staff", "appointment", "desk"),
+            phone=req.phone or "",
+            slot_start=req.slot_start,
+            id_number=req.id_number or "",
+            device=request[PRINCIPAL].window if channel == "kiosk" else "",
+            steps=tuple(req.steps or ()),
+            claim=claim,
+        )
+    except Refused:
+        # refused before the store (closed since the first try, say): a repeat still gets
+        # the ticket its key holds
+        again = await hall.claimed(claim) if claim is not None else None
+        if again is None:
+            raise
+        out = again
+    if out.replayed:  # printed the first time (a voided one let go of its key)
+        request[REPLAYED] = True
+        printed = _kiosk_printer(request, hall) is not None
+    else:
+        try:
+            printed = await _print_at_kiosk(request, hall, out)
+        except Refused:
+            if claim is not None:  # voided: a retry issues anew
+                await hall.store.unclaim(claim, out.ticket.id)
+            raise
     answer = present.issued(out.ticket, out.secret, hall.config, hall.lang)
     return answer.model_copy(update={"printed": True}) if printed else answer
 
 
-async def _print_at_kiosk(request: web.Request, hall: Hall, out: IssuedView) -> bool:
-    """A kiosk with an ESC/POS printer gets its ticket printed here (True), or voided (503)."""
+def _kiosk_printer(request: web.Request, hall: Hall) -> Kiosk | None:
+    """The calling kiosk, if it has an ESC/POS printer."""
     who = caller(request)
     kiosk = hall.config.kiosk(who.window) if who is not None and who.role == "kiosk" else None
-    if kiosk is None or kiosk.printer is None:
+    return kiosk if kiosk is not None and kiosk.printer is not None else None
+
+
+async def _print_at_kiosk(request: web.Request, hall: Hall, out: IssuedView) -> bool:
+    """A kiosk with an ESC/POS printer gets its ticket printed here (True), or voided (503)."""
+    kiosk = _kiosk_printer(request, hall)
+    if kiosk is None:
         return False
     link = public_base(request, hall.config) + status_url(
         hall.id, out.ticket.id, out.secret, hall.lang
@@ -242,6 +268,7 @@ ROUTES: list[Route] = [
         response=m.Issued,
         status=201,
         idempotent=True,  # a kiosk's double tap or retried press gives one ticket
+        claims=True,  # in the issue script itself (store/lua/issue.lua)
     ),
     Route(
         "GET",

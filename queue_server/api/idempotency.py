@@ -1,5 +1,10 @@
 """Idempotency-Key for window actions: a retry with the same key returns the first answer.
 
+(Issuing a ticket claims its key inside the issue script instead, in the same atomic change
+as the ticket: see `Route.claims` and store/lua/issue.lua. A retry gets status 201 and the
+same ticket as it is now, marked `Idempotent-Replayed: true`; a refused issue claims
+nothing, so its retry runs again.)
+
 The first request with a key claims it in Redis with SET NX (a "pending" marker), runs, and
 stores its answer for 10 minutes. A retry, or a concurrent duplicate reaching another server
 process, finds the key taken: it waits for the stored answer and returns it, changing
@@ -63,21 +68,25 @@ async def once(
     run: Callable[[], Awaitable[Answer]],
 ) -> Answer:
     """Run `run` once per (hall, window, key); duplicates get the first answer."""
-    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    slot = keys.idempotency(hall, window, digest)
-    if await redis.set(slot, f"{PENDING}:{request_print}", nx=True, ex=TTL_SECONDS):
+    slot_ = slot(hall, window, key)
+    if await redis.set(slot_, f"{PENDING}:{request_print}", nx=True, ex=TTL_SECONDS):
         try:
             answer = await run()
         except BaseException:
-            await redis.delete(slot)
+            await redis.delete(slot_)
             raise
         if answer.status >= 500:
-            await redis.delete(slot)
+            await redis.delete(slot_)
         else:
             stored = json.dumps({"p": request_print, "s": answer.status, "b": answer.body})
-            await redis.set(slot, stored, ex=TTL_SECONDS)
+            await redis.set(slot_, stored, ex=TTL_SECONDS)
         return answer
-    return await _replay(redis, slot, request_print)
+    return await _replay(redis, slot_, request_print)
+
+
+def slot(hall: str, scope: str, key: str) -> str:
+    """The Redis key that holds a key's answer (or an issue's claim) in its scope."""
+    return keys.idempotency(hall, scope, hashlib.sha256(key.encode()).hexdigest()[:32])
 
 
 async def _replay(redis: Redis, slot: str, request_print: str) -> Answer:
@@ -96,6 +105,8 @@ async def _replay(redis: Redis, slot: str, request_print: str) -> Answer:
                 )
             await asyncio.sleep(POLL_SECONDS)
             continue
+        if not text.startswith("{"):  # an issue's claim (another route): never this request
+            raise _mismatch()
         stored = json.loads(text)
         if stored["p"] != request_print:
             raise _mismatch()

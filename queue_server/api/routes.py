@@ -28,6 +28,7 @@ from queue_server.api.idempotency import Answer
 from queue_server.config import DEMO_TOKEN_HASHES, hash_token
 from queue_server.errors import STATUS, Refused
 from queue_server.outage import Outage
+from queue_server.store.hall_store import Claim
 
 if TYPE_CHECKING:
     from queue_server.hall import Hall
@@ -51,6 +52,9 @@ class Route:
     response: type[BaseModel] | None = None
     status: int = 200
     idempotent: bool = False  # honours an Idempotency-Key header (window actions, issuing)
+    # the handler claims the key in its own atomic store change (request[CLAIM]; issuing)
+    # instead of the generic idempotency.once, and sets request[REPLAYED] on a repeat
+    claims: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,10 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 CALLER: web.RequestKey[Principal | None] = web.RequestKey("caller")
 SECRET = web.AppKey("secret", bytes)  # HALLCALL_SECRET: keys digests of request bodies
 OUTAGE = web.AppKey("outage", Outage)  # Redis: logged when it starts and when it ends
+# set by the wrapper for a route that `claims`: its Idempotency-Key (None: no key), and
+# whether its handler answered a repeat
+CLAIM: web.RequestKey[Claim | None] = web.RequestKey("claim")
+REPLAYED = web.RequestKey("replayed", bool)
 
 
 def error_response(
@@ -245,6 +253,15 @@ def idempotency_scope(request: web.Request, who: Principal | None) -> str:
     return "issue:" + (f"{who.role}:{who.window}" if who is not None else "-")
 
 
+async def claim_of(request: web.Request, who: Principal | None, key: str) -> Claim:
+    hall = request.match_info["hall"]
+    print_ = idempotency.fingerprint(
+        request.method, request.path, await request.read(), request.app[SECRET]
+    )
+    slot = idempotency.slot(hall, idempotency_scope(request, who), idempotency.check_key(key))
+    return Claim(slot, print_, idempotency.TTL_SECONDS)
+
+
 def store_answered(request: web.Request) -> None:
     """A hall's route succeeded, so Redis answers: ends a logged outage."""
     if "hall" in request.match_info:
@@ -272,11 +289,17 @@ def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]
                 request[PRINCIPAL] = who
             body = await parse_body(request, route)
             key = request.headers.get(idempotency.HEADER) if route.idempotent else None
-            if key is None:
+            if key is None or route.claims:
+                if route.claims:
+                    request[CLAIM] = None if key is None else await claim_of(request, who, key)
+                    request[REPLAYED] = False
                 result = await route.handler(request, body)
                 status = route.status
                 store_answered(request)
-                return web.Response(body=json_body(result), status=status, content_type=JSON)
+                resp = web.Response(body=json_body(result), status=status, content_type=JSON)
+                if route.claims and request[REPLAYED]:
+                    resp.headers["Idempotent-Replayed"] = "true"
+                return resp
             answer = await idempotency.once(
                 request.app[HALLS][request.match_info["hall"]].store.redis,
                 request.match_info["hall"],

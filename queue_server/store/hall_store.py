@@ -25,6 +25,8 @@ from queue_server.store import keys, quota
 from queue_server.store.pipeline import Packed
 from queue_server.store.quota import Quota
 
+MISMATCH = "this Idempotency-Key was used for another request in the last 10 min"
+
 Record = dict[str, Any]
 """A ticket's record as the scripts keep it (JSON in the day's ticket hash)."""
 
@@ -67,7 +69,20 @@ def _entries(raw: Any) -> list[Entry]:
 
 
 @dataclass(frozen=True, slots=True)
+class Claim:
+    """An Idempotency-Key claimed by the issue script in the same atomic change as the ticket:
+    its Redis key (keys.idempotency) and the print of the request that holds it."""
+
+    slot: str
+    request_print: str
+    ttl_s: int = 600
+
+
+@dataclass(frozen=True, slots=True)
 class Issued:
+    """A new ticket, or with `replayed` the ticket a claim (an Idempotency-Key sent again)
+    already holds: then only `ticket` is set (read it as it is now) and nothing changed."""
+
     ticket: str
     number: str
     ahead: int
@@ -75,6 +90,7 @@ class Issued:
     issued_ms: int
     secret: str
     entries: list[Entry] = field(default_factory=list)
+    replayed: bool = False
 
 
 @dataclass(frozen=True)
@@ -314,12 +330,15 @@ class HallStore:
         quotas: Sequence[Quota] = (),
         number: Quota | None = None,
         id_key: str = "",
+        claim: Claim | None = None,
     ) -> Issued:
         """Issue a ticket; its secret is shown once, to its holder. `steps`: the services of
         a ticket of several steps in order (the first is `service`), or none. Refused
         (QuotaExceeded) when the service's numbers (`number`, by default its capacity or
         width), the phone's tickets or any of `quotas` have reached their caps; all in one
-        script call."""
+        script call. With a `claim`, a key already claimed by the same request answers its
+        ticket (`replayed`), by another request StoreError idempotency_mismatch; a new one
+        is claimed with the ticket, and a refusal claims nothing."""
         secret = secrets.token_urlsafe(16)
         day = self.day()
         svc = self.hall.service(service)
@@ -334,10 +353,11 @@ class HallStore:
         limits: list[str | int] = []
         for q in counted:
             limits += [q.cap, q.code, q.message]
+        own = [claim.slot] if claim else []
         try:
             body, entries = await self._run(
                 "issue",
-                [keys.day_counter(h, day, q.counter) for q in counted],
+                own + [keys.day_counter(h, day, q.counter) for q in counted],
                 [
                     service,
                     cls,
@@ -350,6 +370,8 @@ class HallStore:
                     width,
                     ",".join(steps) if len(steps) > 1 else "",  # 一票到底
                     id_key,
+                    claim.request_print if claim else "",
+                    claim.ttl_s if claim else 0,
                     *limits,
                 ],
                 day=day,
@@ -359,8 +381,27 @@ class HallStore:
             if which[:1] == "q" and which[1:].isdigit() and int(which[1:]) < len(counted):
                 raise QuotaExceeded(counted[int(which[1:])]) from None
             raise
+        if body[0] == "replay":
+            return Issued(str(body[1]), "", -1, 0, 0, "", replayed=True)
         tid, number_, ahead, seq, issued = body
         return Issued(tid, number_, int(ahead), int(seq), int(issued), secret, _entries(entries))
+
+    async def claimed(self, claim: Claim) -> str | None:
+        """The ticket a claim holds, for a request refused before the issue script ran (the
+        hall closed since the first try, say); None if unclaimed. StoreError
+        idempotency_mismatch if another request holds it."""
+        held = await self.redis.get(claim.slot)
+        if held is None:
+            return None
+        rprint, _, tid = str(held).partition(" ")
+        if rprint != claim.request_print or not tid:
+            raise StoreError("idempotency_mismatch", MISMATCH)
+        return tid
+
+    async def unclaim(self, claim: Claim, tid: str) -> None:
+        """Let go of a claim whose ticket was voided (its print failed): a retry issues anew."""
+        if await self.claimed(claim) == tid:
+            await self.redis.delete(claim.slot)
 
     async def day_counts(self, counters: list[str]) -> list[int]:
         """Today's quota counters (store/quota.py) by name; 0 for one not counted yet."""

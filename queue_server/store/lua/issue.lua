@@ -1,24 +1,41 @@
--- Issue a ticket. Own KEYS: the day's quota counters (store/quota.py), the first being the
--- service's number counter. Own ARGV: service, class, channel, phone, secret, appointment slot
--- start in µs ('' if none), language, number prefix, number width, the steps of a ticket of
--- several steps ('' for one), the ID number's digest ('' if none; never the number), then for
--- each counter its cap, refusal code and message.
+-- Issue a ticket. Own KEYS: the Idempotency-Key's claim (only when ARGV claim print is not
+-- ''), then the day's quota counters (store/quota.py), the first being the service's number
+-- counter. Own ARGV: service, class, channel, phone, secret, appointment slot start in µs ('' if
+-- none), language, number prefix, number width, the steps of a ticket of several steps ('' for
+-- one), the ID number's digest ('' if none; never the number), the claim's request print ('' if
+-- no key) and its TTL (s), then for each counter its cap, refusal code and message.
 local service, cls, channel, phone = ARGV[XA], ARGV[XA + 1], ARGV[XA + 2], ARGV[XA + 3]
 local secret, slot, lang = ARGV[XA + 4], ARGV[XA + 5], ARGV[XA + 6]
 local prefix, width, steps = ARGV[XA + 7], ARGV[XA + 8], ARGV[XA + 9]
-local id_key = ARGV[XA + 10]
-local QA, NQ = XA + 11, #KEYS - XK + 1
+local id_key, rprint, claim_ttl = ARGV[XA + 10], ARGV[XA + 11], ARGV[XA + 12]
+local QA, QK = XA + 13, XK
+local KC
+if rprint ~= '' then KC, QK = KEYS[XK], XK + 1 end
+local NQ = #KEYS - QK + 1
 
--- Every cap first, so a refusal counts nothing; 'q<i>' tells the caller which one refused.
+-- The key claimed before: the same request answers its ticket again and changes nothing; any
+-- other request with it is refused. (A window action's stored answer is JSON: never a match.)
+if KC then
+  local held = redis.call('GET', KC)
+  if held then
+    if string.sub(held, 1, #rprint + 1) ~= rprint .. ' ' then
+      return fail('idempotency_mismatch', 'this Idempotency-Key was used for another request in the last 10 min')
+    end
+    return answer({'replay', string.sub(held, #rprint + 2)})
+  end
+end
+
+-- Every cap first, so a refusal counts nothing (nor claims the key); 'q<i>' tells the caller
+-- which one refused.
 for i = 0, NQ - 1 do
-  if tonumber(redis.call('GET', KEYS[XK + i]) or '0') >= tonumber(ARGV[QA + 3 * i]) then
+  if tonumber(redis.call('GET', KEYS[QK + i]) or '0') >= tonumber(ARGV[QA + 3 * i]) then
     return fail(ARGV[QA + 3 * i + 1], 'q' .. i .. ' ' .. ARGV[QA + 3 * i + 2])
   end
 end
 local n
 for i = 0, NQ - 1 do
-  local c = redis.call('INCR', KEYS[XK + i])
-  touch_day(KEYS[XK + i])
+  local c = redis.call('INCR', KEYS[QK + i])
+  touch_day(KEYS[QK + i])
   if i == 0 then n = c end
 end
 
@@ -39,6 +56,7 @@ local a = ahead(service, tid, base, cls, b)
 if phone ~= '' and a <= rule('notify_ahead', 0) then t.near = 1 end
 tsave(tid, t)
 touch_day(K.tickets)
+if KC then redis.call('SET', KC, rprint .. ' ' .. tid, 'EX', claim_ttl) end
 redis.call('ZADD', Q[service][cls], int(base), tid)
 touch_day(Q[service][cls])
 local seq, eid = emit('issue', tid, '', service, {'class', cls, 'channel', channel})
