@@ -19,14 +19,13 @@ from queue_server.domain import slots
 from queue_server.domain.masking import mask_phone
 from queue_server.errors import Refused
 from queue_server.store.appt_store import AppointmentStore, Booking, NewBooking
-from queue_server.store.hall_store import StoreError
+from queue_server.store.hall_store import CheckIn, StoreError
 from queue_server.views import IssuedView
 
 if TYPE_CHECKING:
     from queue_server.hall import Hall
 
 log = logging.getLogger(__name__)
-CLAIM_STALE_MS = 30_000  # a check-in claim left by a crashed process lapses after this
 KEEP_DAYS = 3  # a booking stays readable this long after its slot
 
 
@@ -219,44 +218,48 @@ class Appointments:
         return found[0]
 
     async def check_in(self, code: str, phone: str) -> CheckInView:
+        """Check a booking in: its ticket is issued, and the booking marked checked in with
+        it, in one atomic change (store/lua/issue.lua), so two presses give one ticket and a
+        refusal or a crash leaves it booked. The early/on-time/late rules are decided here."""
         b = await self._find(code, phone)
+        if b["state"] == "checked_in":  # checked in before: the same ticket
+            return await self._again(b)
+        if b["state"] != "booked":
+            raise Refused("booking_closed", f"the booking is {b['state']}")
         q, now = self.hall.config.queue, self.hall.clock.now()
         start = int(b["start"]) / 1000
-        if b["state"] == "booked":
-            when = slots.check_in_time(
-                start, now, q.appointment_early_minutes, q.appointment_grace_minutes
-            )
-            if when == "early":
-                opens = dt.datetime.fromtimestamp(
-                    start - q.appointment_early_minutes * 60, self.hall.config.tz
-                )
-                raise Refused("checkin_too_early", f"check-in opens at {opens:%Y-%m-%d %H:%M}")
-        try:
-            mode, b = await self.store.check_in("claim", str(b["code"]), CLAIM_STALE_MS)
-        except StoreError as exc:
-            raise Refused(exc.code, exc.message) from None
-        if mode == "done":  # checked in before: the same ticket
-            view = await self.hall.status(str(b["ticket"]), str(b["ticket_secret"]))
-            issued = IssuedView(view, str(b["ticket_secret"]))
-            return CheckInView(self._view(b), issued, bool(b.get("late")), again=True)
-        late = now > start + q.appointment_grace_minutes * 60
-        try:
-            issued = await self.hall.issue(
-                str(b["service"]),
-                self.hall.config.normal_class.id if late else self.settings.class_id,
-                "kiosk" if late else "appointment",
-                staff=True,  # the booking vouches for the class and the slot time
-                phone=str(b["phone"]),
-                slot_start=None if late else dt.datetime.fromtimestamp(start, dt.UTC),
-                lang=str(b.get("lang") or self.hall.lang),
-            )
-        except Refused:
-            await self.store.check_in("release", str(b["code"]))
-            raise
-        _, b = await self.store.check_in(
-            "done", str(b["code"]), issued.ticket.id, issued.secret, "1" if late else ""
+        when = slots.check_in_time(
+            start, now, q.appointment_early_minutes, q.appointment_grace_minutes
         )
-        return CheckInView(self._view(b), issued, late, again=False)
+        if when == "early":
+            opens = dt.datetime.fromtimestamp(
+                start - q.appointment_early_minutes * 60, self.hall.config.tz
+            )
+            raise Refused("checkin_too_early", f"check-in opens at {opens:%Y-%m-%d %H:%M}")
+        late = now > start + q.appointment_grace_minutes * 60
+        who = await identity.holder_of(self.hall, str(b.get("id") or ""))  # its daily cap
+        issued = await self.hall.issue(
+            str(b["service"]),
+            self.hall.config.normal_class.id if late else self.settings.class_id,
+            "kiosk" if late else "appointment",
+            staff=True,  # the booking vouches for the class and the slot time
+            phone=str(b["phone"]),
+            slot_start=None if late else dt.datetime.fromtimestamp(start, dt.UTC),
+            lang=str(b.get("lang") or self.hall.lang),
+            booking=CheckIn(str(b["code"]), late),
+            id_holder=who,
+        )
+        if issued.replayed:  # another press checked it in meanwhile: its ticket
+            found = await self.store.get(str(b["code"]))
+            b = found if found is not None else b
+            return CheckInView(self._view(b), issued, bool(b.get("late")), again=True)
+        done = {**b, "state": "checked_in", "ticket": issued.ticket.id, "late": late}
+        return CheckInView(self._view(done), issued, late, again=False)
+
+    async def _again(self, b: Booking) -> CheckInView:
+        view = await self.hall.status(str(b["ticket"]), str(b["ticket_secret"]))
+        issued = IssuedView(view, str(b["ticket_secret"]), replayed=True)
+        return CheckInView(self._view(b), issued, bool(b.get("late")), again=True)
 
     # -- periodic work ---------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from queue_server.live import LiveCache
 from queue_server.snapshots import build_panel, offsets_of
 from queue_server.store.hall_store import (
     Changed,
+    CheckIn,
     Claim,
     Entry,
     HallStore,
@@ -142,11 +143,14 @@ class Hall:
         device: str = "",
         steps: tuple[str, ...] = (),
         claim: Claim | None = None,
+        booking: CheckIn | None = None,
+        id_holder: identity.Holder | None = None,
     ) -> IssuedView:
         """`id_number`: typed at a kiosk or desk (checked, counted, kept as a digest only);
         `device`: the kiosk that issues (its daily cap); `claim`: the request's
         Idempotency-Key, claimed in the same atomic change (a retry answers the same ticket,
-        `replayed`)."""
+        `replayed`); `booking`: checked in by this ticket in the same change; `id_holder`:
+        its ID (a booking's, by digest) when no `id_number` is typed: counted the same."""
         service = self.config.service(service_id)
         if service is None:
             raise Refused("unknown_service", f"hall {self.id} has no service {service_id}")
@@ -163,7 +167,7 @@ class Hall:
         slot_us, cls = self._slot_place(slot_start, staff, cls)
         if channel == "mobile" and not phone:  # no kiosk or staff: the phone is the limit
             raise Refused("phone_required", "tickets taken online need a phone number")
-        holder = await identity.holder(self, id_number) if id_number else None
+        holder = await identity.holder(self, id_number) if id_number else id_holder
         cls = identity.class_for(self.config, holder, cls)
         await self._fresh_live()  # before the change: nothing may fail after it
         if not self.live.serving.get(service.id):
@@ -186,6 +190,7 @@ class Hall:
                 number=number,
                 id_key=holder.key if holder else "",
                 claim=claim,
+                booking=booking,
             )
         except QuotaExceeded as exc:  # with when it lets tickets through again
             when = quotas.reopening(self.config, exc.quota, now)

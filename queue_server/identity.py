@@ -93,7 +93,16 @@ async def holder(hall: Hall, raw: str) -> Holder:
     """Check an ID number given with a ticket: its digest, age and cap, or a refusal
     (malformed, or blacklisted: no reason is given to the citizen)."""
     number = _number(hall, raw)
-    key = _digest(hall, number)
+    return await _checked(hall, _digest(hall, number), age_on(number, _today(hall).date()))
+
+
+async def holder_of(hall: Hall, key: str) -> Holder | None:
+    """A booking's ID by its digest (check-in): blacklisted refused, its cap (an agent's
+    too). Its age is not known from a digest (0): it grants no green channel."""
+    return await _checked(hall, key, 0) if key else None
+
+
+async def _checked(hall: Hall, key: str, age: int) -> Holder:
     black, agent = await _ids(hall).lookup(key)
     now_ms = round(hall.clock.now() * 1000)
     if live(black, now_ms):
@@ -105,7 +114,7 @@ async def holder(hall: Hall, raw: str) -> Holder:
     cap = rules.max_per_id
     if is_agent and agent is not None:
         cap = max(cap, int(agent.get("max_per_day") or rules.agent_max_per_day))
-    return Holder(key, age_on(number, _today(hall).date()), cap, is_agent)
+    return Holder(key, age, cap, is_agent)
 
 
 def class_for(config: HallConfig, who: Holder | None, cls: PriorityClass) -> PriorityClass:

@@ -13,7 +13,7 @@ from queue_server.store.hall_store import Entry, HallStore, _entries
 Booking = dict[str, Any]
 """A booking as the scripts keep it (JSON): code, service, date, slot, start, end (ms), phone,
 id (the ID's digest), secret, lang, state (booked, cancelled, checked_in, no_show), ticket,
-ticket_secret, late, claim."""
+ticket_secret, late."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,14 +108,6 @@ class AppointmentStore:
         body, _ = await self.store.run("appt_cancel", own, [code, secret])
         out: Booking = json.loads(body[0])  # the script answers the booking it changed
         return out
-
-    async def check_in(self, mode: str, code: str, *args: str | int) -> tuple[str, Booking]:
-        """mode claim (args: stale ms), done (ticket, ticket secret, late) or release."""
-        h = self.hall
-        own = [keys.booking(h, code), keys.check_ins_due(h), keys.reminders(h)]
-        body, _ = await self.store.run("appt_checkin", own, [mode, code, *args])
-        out: Booking = json.loads(body[1])
-        return str(body[0]), out
 
     async def due(self, which: str, now_ms: int, count: int = 100) -> list[str]:
         """Codes whose reminder ("remind") or check-in window end ("noshow") has come."""

@@ -79,6 +79,15 @@ class Claim:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckIn:
+    """The booking an issue checks in, in the same atomic change: it must still be booked
+    (one checked in before answers its ticket, `replayed`); `late`: past its window."""
+
+    code: str
+    late: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Issued:
     """A new ticket, or with `replayed` the ticket a claim (an Idempotency-Key sent again)
     already holds: then only `ticket` is set (read it as it is now) and nothing changed."""
@@ -331,6 +340,7 @@ class HallStore:
         number: Quota | None = None,
         id_key: str = "",
         claim: Claim | None = None,
+        booking: CheckIn | None = None,
     ) -> Issued:
         """Issue a ticket; its secret is shown once, to its holder. `steps`: the services of
         a ticket of several steps in order (the first is `service`), or none. Refused
@@ -338,7 +348,8 @@ class HallStore:
         width), the phone's tickets or any of `quotas` have reached their caps; all in one
         script call. With a `claim`, a key already claimed by the same request answers its
         ticket (`replayed`), by another request StoreError idempotency_mismatch; a new one
-        is claimed with the ticket, and a refusal claims nothing."""
+        is claimed with the ticket, and a refusal claims nothing. With a `booking`, the
+        ticket checks it in (StoreError unknown_booking, booking_closed)."""
         secret = secrets.token_urlsafe(16)
         day = self.day()
         svc = self.hall.service(service)
@@ -354,6 +365,8 @@ class HallStore:
         for q in counted:
             limits += [q.cap, q.code, q.message]
         own = [claim.slot] if claim else []
+        if booking:
+            own += [keys.booking(h, booking.code), keys.check_ins_due(h), keys.reminders(h)]
         try:
             body, entries = await self._run(
                 "issue",
@@ -372,6 +385,8 @@ class HallStore:
                     id_key,
                     claim.request_print if claim else "",
                     claim.ttl_s if claim else 0,
+                    booking.code if booking else "",
+                    "1" if booking and booking.late else "",
                     *limits,
                 ],
                 day=day,

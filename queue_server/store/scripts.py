@@ -35,7 +35,6 @@ HALL_SCRIPTS = (
     # appointments (预约)
     "appt_book",
     "appt_cancel",
-    "appt_checkin",
     "appt_sweep",
     "places",
 )

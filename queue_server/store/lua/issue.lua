@@ -3,14 +3,18 @@
 -- counter. Own ARGV: service, class, channel, phone, secret, appointment slot start in µs ('' if
 -- none), language, number prefix, number width, the steps of a ticket of several steps ('' for
 -- one), the ID number's digest ('' if none; never the number), the claim's request print ('' if
--- no key) and its TTL (s), then for each counter its cap, refusal code and message.
+-- no key) and its TTL (s), the booking checked in by this ticket ('' if none) and whether it
+-- is late ('1' or ''), then for each counter its cap, refusal code and message. With a
+-- booking, own KEYS hold after the claim: the booking, check-ins due, reminders due.
 local service, cls, channel, phone = ARGV[XA], ARGV[XA + 1], ARGV[XA + 2], ARGV[XA + 3]
 local secret, slot, lang = ARGV[XA + 4], ARGV[XA + 5], ARGV[XA + 6]
 local prefix, width, steps = ARGV[XA + 7], ARGV[XA + 8], ARGV[XA + 9]
 local id_key, rprint, claim_ttl = ARGV[XA + 10], ARGV[XA + 11], ARGV[XA + 12]
-local QA, QK = XA + 13, XK
-local KC
+local code, late = ARGV[XA + 13], ARGV[XA + 14]
+local QA, QK = XA + 15, XK
+local KC, KB, KDUE, KREMIND
 if rprint ~= '' then KC, QK = KEYS[XK], XK + 1 end
+if code ~= '' then KB, KDUE, KREMIND, QK = KEYS[QK], KEYS[QK + 1], KEYS[QK + 2], QK + 3 end
 local NQ = #KEYS - QK + 1
 
 -- The key claimed before: the same request answers its ticket again and changes nothing; any
@@ -23,6 +27,18 @@ if KC then
     end
     return answer({'replay', string.sub(held, #rprint + 2)})
   end
+end
+
+-- 预约签到: the booking still booked is checked in by this very change (claim, issue and
+-- record are one step: no state between them for a crash to leave); one checked in before
+-- answers its ticket again.
+local bk
+if KB then
+  local raw = redis.call('GET', KB)
+  if not raw then return fail('unknown_booking', 'no booking ' .. code) end
+  bk = cjson.decode(raw)
+  if bk.state == 'checked_in' and bk.ticket then return answer({'replay', bk.ticket}) end
+  if bk.state ~= 'booked' then return fail('booking_closed', 'the booking is ' .. bk.state) end
 end
 
 -- Every cap first, so a refusal counts nothing (nor claims the key); 'q<i>' tells the caller
@@ -57,6 +73,13 @@ if phone ~= '' and a <= rule('notify_ahead', 0) then t.near = 1 end
 tsave(tid, t)
 touch_day(K.tickets)
 if KC then redis.call('SET', KC, rprint .. ' ' .. tid, 'EX', claim_ttl) end
+if bk then
+  bk.state, bk.ticket, bk.ticket_secret, bk.checked_in, bk.claim = 'checked_in', tid, secret, NOW, nil
+  if late == '1' then bk.late = 1 end
+  redis.call('SET', KB, cjson.encode(bk), 'KEEPTTL')
+  redis.call('ZREM', KDUE, code)
+  redis.call('ZREM', KREMIND, code)
+end
 redis.call('ZADD', Q[service][cls], int(base), tid)
 touch_day(Q[service][cls])
 local seq, eid = emit('issue', tid, '', service, {'class', cls, 'channel', channel})
