@@ -122,6 +122,17 @@ async def test_a_kiosk_ticket_prints_in_chinese_with_the_printers_qr_code(
     assert (await api.issue("B", phone="13800001111"))["printed"] is False  # not a kiosk's
 
 
+async def test_a_repeated_press_is_printed_once_and_says_so(api: Api, peer: PrinterPeer) -> None:
+    press = {"Idempotency-Key": "press-1", **kiosk(1)}
+    first = await api.client.post(api.path("/tickets"), json={"service": "A"}, headers=press)
+    await until_jobs(peer, 1)
+    again = await api.client.post(api.path("/tickets"), json={"service": "A"}, headers=press)
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    one, two = await first.json(), await again.json()
+    # the page must not print it from the browser either: it was printed the first time
+    assert (two["id"], two["printed"]) == (one["id"], True)
+
+
 async def test_a_printer_that_is_down_voids_the_ticket(api: Api, peer: PrinterPeer) -> None:
     await peer.stop()  # nothing listens: connection refused
     press = {"Idempotency-Key": "press-1", **kiosk(1)}  # the page retries with the same key
