@@ -3,8 +3,10 @@ queue server process: book on the phone page, check in at the kiosk, see the tic
 its slot ahead of a normal ticket taken before it; booking twice, a full slot, someone
 else's booking at the kiosk, cancelling on the booking's page. Screenshots under the tmp dir.
 
-The hall is open all day in a time zone where it is about noon now, with 10-minute slots, so
-the slot under way is bookable and its check-in on time whenever the test runs."""
+The hall is open all day in a time zone where it is 12:xx now, with two-hour slots and a
+90-minute grace: the slot under way (12:00-14:00) is bookable and its check-in on time whenever
+the test runs, and no slot ends during it (with 10-minute slots one sometimes ended between the
+page's load and its submit)."""
 
 from __future__ import annotations
 
@@ -44,7 +46,8 @@ def site(
     text = hall_toml(hall, {"1": {"A": 0, "B": 0}}, lambda w: f"win-{w}", timezone=noon_zone())
     days = "\n".join(f'{d} = ["00:00-24:00"]' for d in ("mon", "tue", "wed", "thu", "fri"))
     days += '\nsat = ["00:00-24:00"]\nsun = ["00:00-24:00"]'
-    text += f"\n[hours]\n{days}\n\n[appointments]\nslot_minutes = 10\n"
+    text = text.replace("[queue]\n", "[queue]\nappointment_grace_minutes = 90\n", 1)
+    text += f"\n[hours]\n{days}\n\n[appointments]\nslot_minutes = 120\n"
     text += "capacity = { A = 1, B = 2 }\n"
     with serving(root, text, redis_server, broker) as (proc, shots):
         yield Site(proc, hall, shots)
