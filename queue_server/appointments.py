@@ -82,6 +82,12 @@ class Appointments:
 
     # -- booking ---------------------------------------------------------------------------
 
+    def _day_cap(self, service: str) -> int:
+        """The service's tickets of a day (号源, else what its number width holds): bookings
+        hold places among them, so walk-ins cannot take the places booked ahead."""
+        svc = self.hall.config.service(service)
+        return svc.max_number if svc is not None else 0
+
     async def free_slots(self, service: str) -> list[SlotView]:
         """The bookable slots of a service, today (those not over) and the days ahead."""
         cap, s, cfg = self._capacity(service), self.settings, self.hall.config
@@ -133,6 +139,7 @@ class Appointments:
             start_ms=round(start_s * 1000),
             end_ms=round(slot.end.timestamp() * 1000),
             capacity=cap,
+            day_cap=self._day_cap(service),
             phone=phone,
             phone_key=self.hall.phone_key(phone),
             id_key=holder.key,
@@ -246,7 +253,7 @@ class Appointments:
             phone=str(b["phone"]),
             slot_start=None if late else dt.datetime.fromtimestamp(start, dt.UTC),
             lang=str(b.get("lang") or self.hall.lang),
-            booking=CheckIn(str(b["code"]), late),
+            booking=CheckIn(str(b["code"]), late, str(b["date"])),
             id_holder=who,
         )
         if issued.replayed:  # another press checked it in meanwhile: its ticket
@@ -280,6 +287,7 @@ class Appointments:
             id_key = str(b["id"]) if b is not None else "-"
             missed += await self.store.no_show(
                 code,
+                str(b["date"]) if b is not None else "-",
                 id_key,
                 s.no_show_days * 86_400_000,
                 s.no_show_limit,

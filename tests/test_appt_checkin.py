@@ -16,7 +16,7 @@ from queue_server.config import HallConfig
 from queue_server.store import keys
 from queue_server.store.scripts import HALL_SCRIPTS
 from tests.conftest import KIOSK, Api, demo_hall
-from tests.test_appointments import PHONE, at, book, check_in, id_number
+from tests.test_appointments import PHONE, appts, at, book, check_in, id_number
 
 
 @pytest.fixture
@@ -87,3 +87,44 @@ async def test_a_check_in_ticket_counts_toward_the_ids_daily_cap(
         api.path("/tickets"), json={"service": "B", "id_number": id_number(7)}, headers=KIOSK
     )
     assert (resp.status, (await resp.json())["error"]) == (429, "id_limit")
+
+
+def capacity_of_a(cfg: HallConfig, cap: int) -> HallConfig:
+    services = [s.model_copy(update={"capacity": cap}) if s.id == "A" else s for s in cfg.services]
+    return cfg.model_copy(update={"services": services})
+
+
+async def walk_in(api: Api) -> int:
+    """A kiosk ticket for A: its status (201, or 409 when the day's 号源 is used up)."""
+    resp = await api.client.post(api.path("/tickets"), json={"service": "A"}, headers=KIOSK)
+    body = await resp.json()
+    assert resp.status == 201 or body["error"] == "capacity_full", body
+    return resp.status
+
+
+@pytest.mark.parametrize("hall_cfg", [capacity_of_a(demo_hall(), 3)])
+async def test_bookings_hold_their_places_in_the_days_capacity(api: Api) -> None:
+    """号源 of 3 for A: two bookings today hold two places, so walk-ins get one; a booking
+    past the day's capacity is refused; a booked citizen checks in although walk-ins have
+    used up the rest; a cancelled booking gives its place back to walk-ins."""
+    one = await book(api, at(26, "10:30"), 1, phone=PHONE)
+    two = await book(api, at(26, "11:00"), 2, phone="13900003333")
+    assert [await walk_in(api), await walk_in(api)] == [201, 409]  # 1 issued + 2 held
+    full = await book(api, at(26, "11:30"), 3, phone="13900004444", status=409)
+    assert full["error"] == "capacity_full"
+    done = await check_in(api, code=one["code"])  # its held place: never refused for capacity
+    assert done["booking"]["state"] == "checked_in"
+    assert await walk_in(api) == 409  # 2 issued + 1 held
+    path = api.path(f"/bookings/{two['code']}/cancel")
+    resp = await api.client.post(path, headers={"X-Ticket-Secret": two["secret"]})
+    assert resp.status == 200, await resp.text()
+    assert [await walk_in(api), await walk_in(api)] == [201, 409]  # its place went back
+
+
+@pytest.mark.parametrize("hall_cfg", [capacity_of_a(demo_hall(), 2)])
+async def test_a_no_show_gives_its_held_place_back(api: Api) -> None:
+    await book(api, at(26, "10:30"), 1)
+    assert [await walk_in(api), await walk_in(api)] == [201, 409]  # 1 issued + 1 held
+    api.clock.advance(60 * 60)  # 11:00: the 10:30 check-in window has closed
+    await appts(api).sweep()  # a no-show (or the app's own sweeper marked it already)
+    assert await walk_in(api) == 201

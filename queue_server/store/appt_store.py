@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from queue_server.store import keys
+from queue_server.store import keys, quota
 from queue_server.store.hall_store import Entry, HallStore, _entries
 
 Booking = dict[str, Any]
@@ -25,6 +25,7 @@ class NewBooking:
     start_ms: int
     end_ms: int
     capacity: int
+    day_cap: int  # the service's tickets that day: issued + held by bookings stay within it
     phone: str
     phone_key: str
     id_key: str
@@ -62,6 +63,7 @@ class AppointmentStore:
             keys.check_ins_due(h),
             keys.no_shows(h, b.id_key),
             keys.booking_block(h, b.id_key),
+            keys.day_counter(h, b.date, quota.number_counter(b.service)),
         ]
         body, entries = await self.store.run(
             "appt_book",
@@ -81,6 +83,7 @@ class AppointmentStore:
                 "" if b.remind_ms is None else b.remind_ms,
                 b.due_ms,
                 b.expire_at,
+                b.day_cap,
             ],
         )
         return int(body[1]), _entries(entries)
@@ -123,14 +126,16 @@ class AppointmentStore:
         return bool(int(body[0])), _entries(entries)
 
     async def no_show(
-        self, code: str, id_key: str, window_ms: int, limit: int, block_ms: int
+        self, code: str, date: str, id_key: str, window_ms: int, limit: int, block_ms: int
     ) -> bool:
+        """`date`: the booking's (YYYYMMDD): its held place is given back to walk-ins."""
         h = self.hall
         own = [
             keys.booking(h, code),
             keys.check_ins_due(h),
             keys.no_shows(h, id_key),
             keys.booking_block(h, id_key),
+            keys.slot_counts(h, date),
         ]
         body, _ = await self.store.run(
             "appt_sweep", own, ["noshow", code, window_ms, limit, block_ms]

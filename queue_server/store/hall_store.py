@@ -85,6 +85,7 @@ class CheckIn:
 
     code: str
     late: bool = False
+    date: str = ""  # the booking's date (YYYYMMDD): its held place is given back
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,8 +366,14 @@ class HallStore:
         for q in counted:
             limits += [q.cap, q.code, q.message]
         own = [claim.slot] if claim else []
+        # 号源 held for bookings (a hall that takes them): walk-ins count today's outstanding
+        # bookings against the service's numbers; a check-in gives its held place back.
+        reserve = booking is None and self.hall.appointments is not None
         if booking:
             own += [keys.booking(h, booking.code), keys.check_ins_due(h), keys.reminders(h)]
+            own.append(keys.slot_counts(h, booking.date or day))
+        elif reserve:
+            own.append(keys.slot_counts(h, day))
         try:
             body, entries = await self._run(
                 "issue",
@@ -387,6 +394,7 @@ class HallStore:
                     claim.ttl_s if claim else 0,
                     booking.code if booking else "",
                     "1" if booking and booking.late else "",
+                    "1" if reserve else "",
                     *limits,
                 ],
                 day=day,

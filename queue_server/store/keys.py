@@ -167,7 +167,8 @@ def booking(hall: str, code: str) -> str:
 
 
 def slot_counts(hall: str, date: str) -> str:
-    """Bookings per slot of a date (YYYYMMDD): "{service}|{HHMM}" -> count."""
+    """Bookings per slot of a date (YYYYMMDD): "{service}|{HHMM}" -> count; and
+    "{service}|out" -> the date's bookings not yet checked in (号源 held for them)."""
     return prefix(hall) + f"appt:n:{date}"
 
 

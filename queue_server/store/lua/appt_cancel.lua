@@ -15,6 +15,9 @@ end
 b.state, b.cancelled = 'cancelled', NOW
 redis.call('SET', KB, cjson.encode(b), 'KEEPTTL')
 redis.call('HINCRBY', KCOUNT, b.service .. '|' .. b.slot, -1)
+if tonumber(redis.call('HGET', KCOUNT, b.service .. '|out') or '0') > 0 then
+  redis.call('HINCRBY', KCOUNT, b.service .. '|out', -1)  -- its held place back to walk-ins
+end
 redis.call('HDEL', KIDS, b.service .. '|' .. b.id)
 redis.call('SREM', KPHONE, code)
 redis.call('ZREM', KREMIND, code)

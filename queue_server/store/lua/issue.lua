@@ -4,17 +4,27 @@
 -- none), language, number prefix, number width, the steps of a ticket of several steps ('' for
 -- one), the ID number's digest ('' if none; never the number), the claim's request print ('' if
 -- no key) and its TTL (s), the booking checked in by this ticket ('' if none) and whether it
--- is late ('1' or ''), then for each counter its cap, refusal code and message. With a
--- booking, own KEYS hold after the claim: the booking, check-ins due, reminders due.
+-- is late ('1' or ''), whether bookings hold places back ('1' or ''), then for each counter
+-- its cap, refusal code and message. With a booking, own KEYS hold after the claim: the
+-- booking, check-ins due, reminders due, its date's booking counts; without one, when bookings
+-- hold places back: today's booking counts.
 local service, cls, channel, phone = ARGV[XA], ARGV[XA + 1], ARGV[XA + 2], ARGV[XA + 3]
 local secret, slot, lang = ARGV[XA + 4], ARGV[XA + 5], ARGV[XA + 6]
 local prefix, width, steps = ARGV[XA + 7], ARGV[XA + 8], ARGV[XA + 9]
 local id_key, rprint, claim_ttl = ARGV[XA + 10], ARGV[XA + 11], ARGV[XA + 12]
-local code, late = ARGV[XA + 13], ARGV[XA + 14]
-local QA, QK = XA + 15, XK
-local KC, KB, KDUE, KREMIND
+local code, late, reserve = ARGV[XA + 13], ARGV[XA + 14], ARGV[XA + 15]
+local QA, QK = XA + 16, XK
+local KC, KB, KDUE, KREMIND, KOUT
 if rprint ~= '' then KC, QK = KEYS[XK], XK + 1 end
-if code ~= '' then KB, KDUE, KREMIND, QK = KEYS[QK], KEYS[QK + 1], KEYS[QK + 2], QK + 3 end
+if code ~= '' then
+  KB, KDUE, KREMIND, KOUT, QK = KEYS[QK], KEYS[QK + 1], KEYS[QK + 2], KEYS[QK + 3], QK + 4
+elseif reserve == '1' then
+  KOUT, QK = KEYS[QK], QK + 1
+end
+-- 号源 held for bookings: "{service}|out" counts a date's bookings not yet checked in. Walk-ins
+-- count them against the service's numbers; a check-in uses its own held place.
+local held = 0
+if KOUT and not KB then held = tonumber(redis.call('HGET', KOUT, service .. '|out') or '0') end
 local NQ = #KEYS - QK + 1
 
 -- The key claimed before: the same request answers its ticket again and changes nothing; any
@@ -44,7 +54,9 @@ end
 -- Every cap first, so a refusal counts nothing (nor claims the key); 'q<i>' tells the caller
 -- which one refused.
 for i = 0, NQ - 1 do
-  if tonumber(redis.call('GET', KEYS[QK + i]) or '0') >= tonumber(ARGV[QA + 3 * i]) then
+  local used = tonumber(redis.call('GET', KEYS[QK + i]) or '0')
+  if i == 0 then used = used + math.max(held, 0) end
+  if used >= tonumber(ARGV[QA + 3 * i]) then
     return fail(ARGV[QA + 3 * i + 1], 'q' .. i .. ' ' .. ARGV[QA + 3 * i + 2])
   end
 end
@@ -77,6 +89,9 @@ if bk then
   bk.state, bk.ticket, bk.ticket_secret, bk.checked_in, bk.claim = 'checked_in', tid, secret, NOW, nil
   if late == '1' then bk.late = 1 end
   redis.call('SET', KB, cjson.encode(bk), 'KEEPTTL')
+  if tonumber(redis.call('HGET', KOUT, bk.service .. '|out') or '0') > 0 then
+    redis.call('HINCRBY', KOUT, bk.service .. '|out', -1)
+  end
   redis.call('ZREM', KDUE, code)
   redis.call('ZREM', KREMIND, code)
 end
