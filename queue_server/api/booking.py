@@ -13,7 +13,7 @@ from yarl import URL
 
 from queue_server.api import models as m
 from queue_server.api import present
-from queue_server.api.routes import PRINCIPAL, Route
+from queue_server.api.routes import PRINCIPAL, Route, secret_of
 from queue_server.appointments import Appointments, BookingView, CheckInView
 from queue_server.appt_task import APPOINTMENTS
 from queue_server.domain import limits
@@ -97,10 +97,7 @@ def _appts(request: web.Request) -> Appointments:
 
 
 def _secret(request: web.Request) -> str:
-    secret = request.headers.get("X-Ticket-Secret") or request.query.get("secret", "")
-    if not secret:
-        raise Refused("bad_secret", "send the booking's secret as X-Ticket-Secret or ?secret=")
-    return secret
+    return secret_of(request, "booking")
 
 
 def booking_url(hall: str, code: str, secret: str, lang: str) -> str:

@@ -13,7 +13,16 @@ from queue_server.api import models as m
 from queue_server.api import present
 from queue_server.api.booking import BOOKING_ROUTES
 from queue_server.api.ident_handlers import ID_ROUTES
-from queue_server.api.routes import CLAIM, HALLS, PRINCIPAL, REPLAYED, Route, caller, sms_reader
+from queue_server.api.routes import (
+    CLAIM,
+    HALLS,
+    PRINCIPAL,
+    REPLAYED,
+    Route,
+    caller,
+    secret_of,
+    sms_reader,
+)
 from queue_server.errors import Refused
 from queue_server.hall import ACTIONS
 from queue_server.pages.guides import guide_fields
@@ -31,10 +40,7 @@ def _hall(request: web.Request) -> Hall:
 
 
 def _secret(request: web.Request) -> str:
-    secret = request.headers.get("X-Ticket-Secret") or request.query.get("secret", "")
-    if not secret:
-        raise Refused("bad_secret", "send the ticket's secret as X-Ticket-Secret or ?secret=")
-    return secret
+    return secret_of(request, "ticket")
 
 
 async def list_halls(request: web.Request, _: BaseModel | None) -> m.HallList:

@@ -262,6 +262,14 @@ async def claim_of(request: web.Request, who: Principal | None, key: str) -> Cla
     return Claim(slot, print_, idempotency.TTL_SECONDS)
 
 
+def secret_of(request: web.Request, holder: str) -> str:
+    """The holder's secret (a ticket's, a booking's), from X-Ticket-Secret or ?secret=."""
+    secret = request.headers.get("X-Ticket-Secret") or request.query.get("secret", "")
+    if not secret:
+        raise Refused("bad_secret", f"send the {holder}'s secret as X-Ticket-Secret or ?secret=")
+    return secret
+
+
 def store_answered(request: web.Request) -> None:
     """A hall's route succeeded, so Redis answers: ends a logged outage."""
     if "hall" in request.match_info:

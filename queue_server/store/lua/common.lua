@@ -173,11 +173,12 @@ local function ahead(service, tid, base, own, b)
   return n
 end
 
--- The first `count` queued tickets of `service` in calling order, as {tid, eff, base}.
+-- The first `count` (nil: all) queued tickets of `service` in calling order, as
+-- {tid, eff, base}.
 local function front(service, count, b)
   local all = {}
   for _, cls in ipairs(CLASSES) do
-    local r = redis.call('ZRANGE', Q[service][cls], 0, count - 1, 'WITHSCORES')
+    local r = redis.call('ZRANGE', Q[service][cls], 0, count and count - 1 or -1, 'WITHSCORES')
     for i = 1, #r, 2 do
       local base = tonumber(r[i + 1])
       all[#all + 1] = {r[i], effective(base, cls, b), base}
@@ -188,7 +189,7 @@ local function front(service, count, b)
     return x[3] < y[3]
   end)
   local out = {}
-  for i = 1, math.min(count, #all) do out[i] = all[i] end
+  for i = 1, math.min(count or #all, #all) do out[i] = all[i] end
   return out
 end
 
