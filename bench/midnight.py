@@ -26,12 +26,14 @@ BATCH = 50
 async def first_changes(redis: Redis, store: HallStore) -> dict[str, float]:
     """Run issue, next, snapshot and recall once; their script times (ms) from SLOWLOG."""
     await redis.config_set("slowlog-log-slower-than", 0)
+    # the log also holds each command a script runs: room for all four scripts' commands
+    await redis.config_set("slowlog-max-len", 100_000)
     await redis.slowlog_reset()
     await store.issue("A", "normal", "kiosk")
     await store.call("1")
     await store.snapshot()
     await store.recall("1")
-    entries = await redis.slowlog_get(128)
+    entries = await redis.slowlog_get(100_000)
     await redis.config_set("slowlog-log-slower-than", 10_000)
     names = ["recall", "snapshot", "next", "issue"]  # newest first
     scripts = [e for e in entries if str(e["command"]).startswith(("EVALSHA", "b'EVALSHA"))]
