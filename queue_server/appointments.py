@@ -94,11 +94,16 @@ class Appointments:
         now = self._now()
         out: list[SlotView] = []
         for day in slots.bookable_days(now.date(), s.days_ahead):
-            counts = await self.store.counts(day.strftime("%Y%m%d"))
+            date = day.strftime("%Y%m%d")
+            counts = await self.store.counts(date)
+            # 号源: a slot with places is still full once the day's tickets (issued plus held
+            # by bookings) are all taken; booking it would be refused capacity_full
+            held = max(counts.get(f"{service}|out", 0), 0)
+            day_left = self._day_cap(service) - held - await self.store.issued(date, service)
             for slot in slots.slots_on(cfg.hours, day, cfg.tz, s.slot_minutes):
                 if self._on_time(slot, now):
-                    left = max(0, cap - counts.get(f"{service}|{slot.key}", 0))
-                    out.append(SlotView(slot.start, slot.end, left))
+                    left = min(cap - counts.get(f"{service}|{slot.key}", 0), day_left)
+                    out.append(SlotView(slot.start, slot.end, max(0, left)))
         return out
 
     def _on_time(self, slot: slots.Slot, now: dt.datetime) -> bool:

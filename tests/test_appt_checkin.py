@@ -16,7 +16,7 @@ from queue_server.config import HallConfig
 from queue_server.store import keys
 from queue_server.store.scripts import HALL_SCRIPTS
 from tests.conftest import KIOSK, Api, demo_hall
-from tests.test_appointments import PHONE, appts, at, book, check_in, id_number
+from tests.test_appointments import PHONE, appts, at, book, check_in, id_number, left
 
 
 @pytest.fixture
@@ -112,6 +112,9 @@ async def test_bookings_hold_their_places_in_the_days_capacity(api: Api) -> None
     assert [await walk_in(api), await walk_in(api)] == [201, 409]  # 1 issued + 2 held
     full = await book(api, at(26, "11:30"), 3, phone="13900004444", status=409)
     assert full["error"] == "capacity_full"
+    # the slot list says so: no slot of the day offers a place (tomorrow's still do)
+    assert await left(api, at(26, "11:30")) == 0
+    assert await left(api, at(27, "11:30")) > 0
     done = await check_in(api, code=one["code"])  # its held place: never refused for capacity
     assert done["booking"]["state"] == "checked_in"
     assert await walk_in(api) == 409  # 2 issued + 1 held

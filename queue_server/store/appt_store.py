@@ -96,6 +96,10 @@ class AppointmentStore:
         raw = await self.redis.hgetall(keys.slot_counts(self.hall, date))
         return {str(k): int(v) for k, v in raw.items()}
 
+    async def issued(self, date: str, service: str) -> int:
+        """The service's tickets issued on a date (its number counter; 0 before the day)."""
+        return int(await self.redis.get(keys.number_counter(self.hall, date, service)) or 0)
+
     async def codes_of_phone(self, date: str, phone_key: str) -> list[str]:
         found = await self.redis.smembers(keys.booked_phone(self.hall, date, phone_key))
         return sorted(str(c) for c in found)
