@@ -13,6 +13,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from queue_server.config import HallConfig, PriorityClass
@@ -137,13 +138,14 @@ def quotas(config: HallConfig, who: Holder | None, device: str) -> list[Quota]:
         )
     kiosk = config.kiosk(device) if device else None
     if kiosk is not None and kiosk.max_per_day is not None:
-        cap = kiosk.max_per_day
-        out.append(
-            Quota(
-                f"dev:{kiosk.id}", cap, "device_limit", f"kiosk {kiosk.id} has issued {cap} today"
-            )
-        )
+        out.append(_device_quota(kiosk.id, kiosk.max_per_day))
     return out
+
+
+@lru_cache(maxsize=256)
+def _device_quota(kiosk: str, cap: int) -> Quota:
+    """A kiosk's daily cap: the same all day, so made once, not per ticket (frozen)."""
+    return Quota(f"dev:{kiosk}", cap, "device_limit", f"kiosk {kiosk} has issued {cap} today")
 
 
 # -- managers ------------------------------------------------------------------------------

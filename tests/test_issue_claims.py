@@ -5,11 +5,14 @@ still gets its ticket. Two server processes at once: tests/test_concurrency.py."
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
+from queue_server.api import idempotency
 from queue_server.config import HallConfig
 from queue_server.store import keys
 from tests.conftest import KIOSK, Api, W, demo_hall
@@ -98,3 +101,17 @@ async def test_a_repeat_after_closing_still_gets_its_ticket(api: Api) -> None:
     assert (status, replayed, again["id"]) == (201, True, first["id"])
     status, other, _ = await press(api, "evening", {"service": "B"})
     assert (status, other["error"]) == (422, "idempotency_mismatch")
+
+
+@pytest.mark.parametrize("secret", [b"", b"k" * 32, bytes(range(64)), b"long" * 40])
+def test_the_request_print_is_hmac_sha256_under_the_secret(secret: bytes) -> None:
+    # the pads made once per secret give what hmac.new gives: prints stored by an older
+    # server (a claim still in its 10 minutes) keep matching
+    body = b'{"service":"A","phone":"13800001111"}'
+    raw = b"\0".join((b"POST", b"/api/v1/halls/demo/tickets", body))
+    made = idempotency.fingerprint("POST", "/api/v1/halls/demo/tickets", body, secret)
+    assert made == hmac.new(secret, raw, hashlib.sha256).hexdigest()
+    again = idempotency.fingerprint("POST", "/api/v1/halls/demo/tickets", body, secret)
+    assert again == made  # the pads are copied, never updated in place
+    other = idempotency.fingerprint("POST", "/api/v1/halls/demo/tickets", body, secret + b"x")
+    assert other != made

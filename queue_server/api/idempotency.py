@@ -17,16 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
 from queue_server.errors import Refused
 from queue_server.store import keys
+
+if TYPE_CHECKING:
+    from hashlib import _Hash as Hash
 
 TTL_SECONDS = 600
 PENDING = "pending"
@@ -54,9 +57,34 @@ def check_key(value: str) -> str:
 def fingerprint(method: str, path: str, body: bytes, secret: bytes = b"") -> str:
     """What the request was, keyed with the server's secret: a body may hold a phone or ID
     number, which a bare hash would give away to whoever reads Redis (they are few enough to
-    try them all)."""
-    raw = b"\0".join((method.encode(), path.encode(), body))
-    return hmac.new(secret, raw, hashlib.sha256).hexdigest()
+    try them all). HMAC-SHA256, as `hmac.new(secret, …).hexdigest()`."""
+    inner, outer = _pads(secret)
+    h = inner.copy()
+    h.update(b"\0".join((method.encode(), path.encode(), body)))
+    o = outer.copy()
+    o.update(h.digest())
+    return o.hexdigest()
+
+
+# The secret's two padded-key hash states (RFC 2104), made once per secret: every issue and
+# keyed window action then copies them (~0.6 µs) instead of hmac.new's setup (~2.5 µs; the
+# one-shot hmac.digest is no cheaper with OpenSSL 3, which looks the digest up each call).
+_PADS: dict[bytes, tuple[Hash, Hash]] = {}
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
+def _pads(secret: bytes) -> tuple[Hash, Hash]:
+    found = _PADS.get(secret)
+    if found is None:
+        block = hashlib.sha256().block_size
+        key = hashlib.sha256(secret).digest() if len(secret) > block else secret
+        key = key.ljust(block, b"\0")
+        found = (hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD)))
+        if len(_PADS) >= 64:  # secrets made and dropped (tests): never grows without end
+            _PADS.clear()
+        _PADS[secret] = found
+    return found
 
 
 async def once(
