@@ -101,11 +101,13 @@ end
 
 -- The next queue place: the time (µs), strictly after every place given before, so tickets
 -- taken in one microsecond, or on servers with skewed clocks, keep the order they were taken.
+-- One command in the usual case (the last place is below now); a second one only for a place
+-- taken in the same µs or ahead of this clock.
 local function next_place()
-  local last = tonumber(redis.call('GET', K.place) or '0')
-  local p = math.max(NOW_US, last + 1)
-  redis.call('SET', K.place, int(p))
-  return p
+  local last = tonumber(redis.call('SET', K.place, int(NOW_US), 'GET') or '0')
+  if last < NOW_US then return NOW_US end
+  redis.call('SET', K.place, int(last + 1))
+  return last + 1
 end
 
 -- Append an event to the hall's bounded stream; every change bumps the hall's seq.
@@ -154,14 +156,17 @@ local function effective(base, cls, b)
 end
 
 -- Number of queued tickets of `service` called before ticket `tid` (place `base`, class `own`),
--- in the calling order (effective time, then place).
-local function ahead(service, tid, base, own, b)
-  local n = 0
+-- in the calling order (effective time, then place); and how many of its own class's queue
+-- are before it. `fresh`: the ticket is not queued yet (a new one), so it has no rank to ask.
+local function ahead(service, tid, base, own, b, fresh)
+  local n, mine = 0, 0
   local eff = effective(base, own, b)
   for _, cls in ipairs(CLASSES) do
     local q = Q[service][cls]
     if cls == own then
-      n = n + (redis.call('ZRANK', q, tid) or redis.call('ZCOUNT', q, '-inf', '(' .. int(base)))
+      mine = (not fresh and redis.call('ZRANK', q, tid))
+        or redis.call('ZCOUNT', q, '-inf', '(' .. int(base))
+      n = n + mine
     else
       -- before it: a lower effective time, or an equal one with an earlier place (which a
       -- smaller boost means)
@@ -170,7 +175,7 @@ local function ahead(service, tid, base, own, b)
       n = n + redis.call('ZCOUNT', q, '-inf', (bo < (b[own] or 0)) and int(hi) or ('(' .. int(hi)))
     end
   end
-  return n
+  return n, mine
 end
 
 -- The first `count` (nil: all) queued tickets of `service` in calling order, as

@@ -29,14 +29,17 @@ local NQ = #KEYS - QK + 1
 
 -- The key claimed before: the same request answers its ticket again and changes nothing; any
 -- other request with it is refused. (A window action's stored answer is JSON: never a match.)
-if KC then
-  local held = redis.call('GET', KC)
-  if held then
-    if string.sub(held, 1, #rprint + 1) ~= rprint .. ' ' then
-      return fail('idempotency_mismatch', 'this Idempotency-Key was used for another request in the last 10 min')
-    end
-    return answer({'replay', string.sub(held, #rprint + 2)})
+local function replay(prev)
+  if string.sub(prev, 1, #rprint + 1) ~= rprint .. ' ' then
+    return fail('idempotency_mismatch', 'this Idempotency-Key was used for another request in the last 10 min')
   end
+  return answer({'replay', string.sub(prev, #rprint + 2)})
+end
+-- A check-in (rare) reads the claim first, before the booking; a walk-in claims it with its
+-- number below, in one command.
+if KC and KB then
+  local prev = redis.call('GET', KC)
+  if prev then return replay(prev) end
 end
 
 -- 预约签到: the booking still booked is checked in by this very change (claim, issue and
@@ -51,24 +54,42 @@ if KB then
   if bk.state ~= 'booked' then return fail('booking_closed', 'the booking is ' .. bk.state) end
 end
 
--- Every cap first, so a refusal counts nothing (nor claims the key); 'q<i>' tells the caller
--- which one refused.
-for i = 0, NQ - 1 do
-  local used = tonumber(redis.call('GET', KEYS[QK + i]) or '0')
-  if i == 0 then used = used + math.max(held, 0) end
-  if used >= tonumber(ARGV[QA + 3 * i]) then
-    return fail(ARGV[QA + 3 * i + 1], 'q' .. i .. ' ' .. ARGV[QA + 3 * i + 2])
+-- Count each counter, checking its cap as it goes; a refusal (or a claim found) takes back
+-- what this change counted, so it counts nothing (the script is atomic: nobody sees the
+-- interim). A day's counter lives two days from its first count. 'q<i>' tells the caller
+-- which cap refused.
+local counted = {}  -- the counters' keys counted so far, and whether this change made each
+local function undo()
+  for i = #counted, 1, -1 do
+    local c = counted[i]
+    if c[2] then redis.call('DEL', c[1]) else redis.call('DECR', c[1]) end
   end
 end
 local n
 for i = 0, NQ - 1 do
-  local c = redis.call('INCR', KEYS[QK + i])
-  touch_day(KEYS[QK + i])
-  if i == 0 then n = c end
+  local key = KEYS[QK + i]
+  local c = redis.call('INCR', key)
+  if c == 1 then redis.call('EXPIRE', key, DAY_TTL) end
+  counted[i + 1] = {key, c == 1}
+  local used = c - 1
+  if i == 0 then n, used = c, used + math.max(held, 0) end
+  if used >= tonumber(ARGV[QA + 3 * i]) then
+    undo()
+    if KC and not KB then  -- a claim made before answers even when full now
+      local prev = redis.call('GET', KC)
+      if prev then return replay(prev) end
+    end
+    return fail(ARGV[QA + 3 * i + 1], 'q' .. i .. ' ' .. ARGV[QA + 3 * i + 2])
+  end
 end
 
 local number = prefix .. string.format('%0' .. width .. 'd', n)
 local tid = DAY .. '-' .. number
+if KC and not KB then
+  -- claim the key for this ticket unless it was claimed before (SET NX GET: one command)
+  local prev = redis.call('SET', KC, rprint .. ' ' .. tid, 'NX', 'EX', claim_ttl, 'GET')
+  if prev then undo(); return replay(prev) end
+end
 local base = next_place()
 -- An appointment checked in on time takes its slot as its place, never earlier than now.
 if slot ~= '' then base = math.max(tonumber(slot), base) end
@@ -79,12 +100,14 @@ if phone ~= '' then t.phone = phone end
 if steps ~= '' then t.steps, t.step = split(steps), 1 end
 if id_key ~= '' then t.id_key = id_key end  -- the manager's list of who took several
 local b = boosts()
-local a = ahead(service, tid, base, cls, b)
+local a, mine = ahead(service, tid, base, cls, b, true)
 -- A ticket that starts within the notice distance gets no separate "near" notice.
 if phone ~= '' and a <= rule('notify_ahead', 0) then t.near = 1 end
 tsave(tid, t)
-touch_day(K.tickets)
-if KC then redis.call('SET', KC, rprint .. ' ' .. tid, 'EX', claim_ttl) end
+-- The day's tickets hash is made only by issuing, and first by a service's first number of the
+-- day (a refusal or replay takes its count back): it gets its TTL then, and only then needs it.
+if n == 1 then touch_day(K.tickets) end
+if KC and KB then redis.call('SET', KC, rprint .. ' ' .. tid, 'EX', claim_ttl) end
 if bk then
   bk.state, bk.ticket, bk.ticket_secret, bk.checked_in, bk.claim = 'checked_in', tid, secret, NOW, nil
   if late == '1' then bk.late = 1 end
@@ -96,7 +119,8 @@ if bk then
   redis.call('ZREM', KREMIND, code)
 end
 redis.call('ZADD', Q[service][cls], int(base), tid)
-touch_day(Q[service][cls])
+-- Every change that makes a queue key gives it its TTL: one with tickets before this one had it.
+if mine == 0 then touch_day(Q[service][cls]) end
 local seq, eid = emit('issue', tid, '', service, {'class', cls, 'channel', channel})
 notice('ticket_taken', tid, t, '', a)
 return answer({tid, number, a, seq, NOW})

@@ -1,0 +1,103 @@
+"""The issue script's cheap paths keep their meaning (real Redis): counters counted first and
+taken back on a refusal or a claim found, TTLs given only to keys a change makes, the
+Idempotency-Key claimed in one command, and queue places strictly after every earlier one."""
+
+from __future__ import annotations
+
+import pytest
+from redis.asyncio import Redis
+
+from queue_server.clock import ManualClock
+from queue_server.config import HallConfig
+from queue_server.store import keys
+from queue_server.store.hall_store import Claim, HallStore, QuotaExceeded, StoreError
+from queue_server.store.quota import Quota
+from queue_server.store.scripts import register
+
+
+@pytest.fixture
+def store(redis: Redis, clock: ManualClock, hall_cfg: HallConfig) -> HallStore:
+    services = [
+        s.model_copy(update={"capacity": 2} if s.id == "C" else {}) for s in hall_cfg.services
+    ]
+    return HallStore(
+        redis, register(redis), hall_cfg.model_copy(update={"services": services}), clock
+    )
+
+
+def counter(store: HallStore, name: str) -> str:
+    return keys.day_counter(store.hall.id, store.day(), name)
+
+
+async def test_a_refusal_takes_back_each_count_and_leaves_no_new_key(store: HallStore) -> None:
+    r = store.redis
+    person = Quota("id:p1", 5, "id_limit", "this ID has taken 5 tickets today")
+    closed = Quota("device:k0", 0, "device_limit", "this kiosk takes no tickets")
+    await store.issue("A", "normal", "kiosk")
+    with pytest.raises(QuotaExceeded) as err:
+        await store.issue("A", "normal", "kiosk", quotas=[person, closed])
+    assert err.value.quota == closed
+    assert await r.get(counter(store, "num:A")) == "1"  # counted, then taken back
+    assert await r.exists(counter(store, "id:p1"), counter(store, "device:k0")) == 0  # made, gone
+    assert await r.exists(counter(store, "num:B")) == 0
+    with pytest.raises(QuotaExceeded):  # a service's first ticket refused: no counter left
+        await store.issue("B", "normal", "kiosk", quotas=[closed])
+    assert await r.exists(counter(store, "num:B")) == 0
+    assert (await store.issue("B", "normal", "kiosk")).number == "B001"
+
+
+async def test_every_key_an_issue_makes_expires_with_the_day(store: HallStore) -> None:
+    r, h, day = store.redis, store.hall.id, store.day()
+    await store.issue("B", "green", "kiosk", phone="13800000000", phone_key="k1")
+    await store.issue("A", "normal", "kiosk")
+    await store.issue("A", "normal", "kiosk")  # a queue that had a ticket: kept its TTL
+    made = [
+        keys.tickets(h, day),
+        keys.queue(h, day, "B", "green"),
+        keys.queue(h, day, "A", "normal"),
+        counter(store, "num:A"),
+        counter(store, "num:B"),
+        counter(store, "phone:k1"),
+    ]
+    for key in made:
+        assert 86_400 < await r.ttl(key) <= keys.DAY_TTL, key
+
+
+async def test_a_claim_is_made_once_and_taken_back_with_a_refusal(store: HallStore) -> None:
+    r = store.redis
+    slot = keys.idempotency(store.hall.id, "issue:kiosk:k1", "d1")
+    first = await store.issue("C", "normal", "kiosk", claim=Claim(slot, "p1"))
+    assert await r.get(slot) == f"p1 {first.ticket}"
+    assert 0 < await r.ttl(slot) <= 600
+    again = await store.issue("C", "normal", "kiosk", claim=Claim(slot, "p1"))
+    assert (again.replayed, again.ticket) == (True, first.ticket)
+    with pytest.raises(StoreError) as err:
+        await store.issue("C", "normal", "kiosk", claim=Claim(slot, "p2"))
+    assert err.value.code == "idempotency_mismatch"
+    assert await r.get(counter(store, "num:C")) == "1"  # neither counted a number
+    # C's capacity is 2: the second ticket fills it; the first press still answers its ticket
+    await store.issue("C", "normal", "kiosk")
+    full = await store.issue("C", "normal", "kiosk", claim=Claim(slot, "p1"))
+    assert (full.replayed, full.ticket) == (True, first.ticket)
+    other = keys.idempotency(store.hall.id, "issue:kiosk:k1", "d2")
+    with pytest.raises(QuotaExceeded):
+        await store.issue("C", "normal", "kiosk", claim=Claim(other, "p3"))
+    assert await r.exists(other) == 0  # a refusal claims nothing
+    assert await r.get(counter(store, "num:C")) == "2"
+
+
+async def test_places_stay_after_a_place_ahead_of_this_clock(
+    store: HallStore, clock: ManualClock
+) -> None:
+    """Another server's clock ahead of ours gave the last place: ours come after it, in order."""
+    place = keys.place(store.hall.id)
+    ahead_us = int(clock.now() * 1_000_000) + 5_000_000
+    await store.redis.set(place, ahead_us)
+    first = await store.issue("A", "normal", "kiosk")
+    second = await store.issue("A", "normal", "kiosk")
+    bases = [int((await store.status(t.ticket) or ({}, 0))[0]["base"]) for t in (first, second)]
+    assert bases == [ahead_us + 1, ahead_us + 2]
+    clock.advance(10)  # our clock past it: places are our time again
+    later = await store.issue("A", "normal", "kiosk")
+    base = int((await store.status(later.ticket) or ({}, 0))[0]["base"])
+    assert base == int(clock.now() * 1_000_000) and await store.redis.get(place) == str(base)
