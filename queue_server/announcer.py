@@ -13,6 +13,7 @@ from queue_server.protocol import (
     Call,
     Notice,
     encode,
+    encode_fields,
     topic_board,
     topic_calls,
     topic_hall,
@@ -41,6 +42,7 @@ class Announcer:
         self._windows = {w.id: w for w in config.windows}
         self._green = {c.id: c.green for c in config.classes}
         self._calls = topic_calls(config.id)
+        self._notify = topic_notify(config.id)
 
     def _window_name(self, window: str, lang: str) -> str:
         w = self._windows.get(window)
@@ -66,34 +68,36 @@ class Announcer:
             return self._calls, encode(call)
         lang = f.get("lang") or self.lang
         if f.get("code"):
-            return topic_notify(hall), encode(self._appointment(e, lang))
-        step = int(f.get("step") or 0)
+            return self._notify, encode(self._appointment(e, lang))
+        kind = f["kind"]
         service = self._services.get(f["service"])
         ahead = int(f.get("ahead", 0))
-        est = self.live.estimate(f["service"], ahead) if f["kind"] == "ticket_taken" else None
-        notice = Notice(
-            kind=f["kind"],  # type: ignore[arg-type]
-            phone=f["phone"],
-            number=f["number"],
-            service=f["service"],
-            time=int(f["time"]) / 1000,
-            window=f.get("window", ""),
-            ahead=ahead,
-            ticket=f["ticket"],
-            id=e.id,
-            hall=hall,
-            service_name=service.name.get(lang) if service else f["service"],
-            window_name=self._window_name(f["window"], lang) if f.get("window") else "",
-            eta_minutes=est.minutes if est else None,
-            eta_range=[est.low, est.high] if est else None,
-            rejoin_minutes=self.live.rejoin_minutes if f["kind"] == "missed" else 0,
-            lang=lang,
-            key=notice_key(f),
-            step=step,
-            steps=int(f.get("steps") or 0),
-            secret=f.get("secret", "") if f["kind"] == "finished" else "",
-        )
-        return topic_notify(hall), encode(notice)
+        est = self.live.estimate(f["service"], ahead) if kind == "ticket_taken" else None
+        # straight to the payload (protocol.encode_fields): a Notice and its map cost twice
+        # the packing, and the relay renders one per phone ticket
+        notice = {
+            "kind": kind,
+            "phone": f["phone"],
+            "number": f["number"],
+            "service": f["service"],
+            "time": int(f["time"]) / 1000,
+            "window": f.get("window", ""),
+            "ahead": ahead,
+            "ticket": f["ticket"],
+            "id": e.id,
+            "hall": hall,
+            "service_name": service.name.get(lang) if service else f["service"],
+            "window_name": self._window_name(f["window"], lang) if f.get("window") else "",
+            "eta_minutes": est.minutes if est else None,
+            "eta_range": [est.low, est.high] if est else None,
+            "rejoin_minutes": self.live.rejoin_minutes if kind == "missed" else 0,
+            "lang": lang,
+            "key": notice_key(f),
+            "step": int(f.get("step") or 0),
+            "steps": int(f.get("steps") or 0),
+            "secret": f.get("secret", "") if kind == "finished" else "",
+        }
+        return self._notify, encode_fields(Notice, notice)
 
     def _appointment(self, e: Entry, lang: str) -> Notice:
         """A booking's notice (预约): no ticket yet, so the gateway checks no ticket state."""

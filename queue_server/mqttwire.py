@@ -48,8 +48,10 @@ def encode_length(n: int) -> bytes:
     """The remaining-length varint: 7 bits a byte, low first, high bit = more (spec 2.2.3)."""
     if not 0 <= n <= MAX_REMAINING:
         raise ValueError(f"MQTT remaining length {n} is out of 0..{MAX_REMAINING}")
-    if n < 128:  # nearly every packet of ours
+    if n < 128:  # acknowledgements, calls
         return bytes((n,))
+    if n < 16_384:  # notices, snapshots
+        return bytes(((n & 0x7F) | 0x80, n >> 7))
     out = bytearray()
     while True:
         byte, n = n & 0x7F, n >> 7
@@ -146,6 +148,11 @@ class Reader:
         self._buf = bytearray()
         self._max = max_length  # the broker sends us only small acknowledgements
 
+    @property
+    def empty(self) -> bool:
+        """No partial packet is waiting for more bytes."""
+        return not self._buf
+
     def feed(self, data: bytes) -> list[Packet]:
         """The whole packets now complete, in order; the rest waits for more bytes."""
         buf = self._buf
@@ -165,6 +172,22 @@ class Reader:
             pos = start + length
         del buf[:pos]
         return out
+
+
+_PUBACKS = struct.Struct(">BBH")
+
+
+def pubacks(data: bytes) -> list[int] | None:
+    """The packet ids if `data` is whole PUBACKs only (what the broker sends while we publish),
+    else None (then `Reader.feed` parses it). One struct pass, no Packet per acknowledgement."""
+    if not data or len(data) % 4:
+        return None
+    mids = []
+    for kind, length, mid in _PUBACKS.iter_unpack(data):
+        if kind != PUBACK or length != 2:
+            return None
+        mids.append(mid)
+    return mids
 
 
 def packet_id(body: bytes) -> int:

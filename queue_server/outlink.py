@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from queue_server import mqttwire as wire
@@ -266,23 +266,19 @@ class Outlink(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._heard = True
+        mids = wire.pubacks(data) if self._reader.empty else None
+        if mids is not None:  # the usual read while publishing: acknowledgements only
+            self._acked(mids)
+            return
         try:
             packets = self._reader.feed(data)
         except wire.MalformedPacket as exc:
             self._bad(str(exc))
             return
-        waiting = self._waiting
         for p in packets:
             kind = p.type
             if kind == wire.PUBACK:
-                done = waiting.pop(wire.packet_id(p.body), None)
-                if done is not None:
-                    try:
-                        done()
-                    except Exception:  # a caller's bug must not end the link
-                        log.exception("MQTT: a PUBACK callback failed")
-                if not self._room.is_set() and len(waiting) < self.max_in_flight:
-                    self._room.set()
+                self._acked((wire.packet_id(p.body),))
             elif kind == wire.CONNACK and not self._connack.done():
                 try:
                     self._connack.set_result(wire.connack_code(p.body))
@@ -294,6 +290,18 @@ class Outlink(asyncio.Protocol):
             else:
                 self._bad(f"unexpected MQTT packet type {kind >> 4} from the broker")
                 return
+
+    def _acked(self, mids: Iterable[int]) -> None:
+        waiting = self._waiting
+        for mid in mids:
+            done = waiting.pop(mid, None)
+            if done is not None:
+                try:
+                    done()
+                except Exception:  # a caller's bug must not end the link
+                    log.exception("MQTT: a PUBACK callback failed")
+        if not self._room.is_set() and len(waiting) < self.max_in_flight:
+            self._room.set()
 
     def _bad(self, why: str) -> None:
         log.error("MQTT %s:%s: %s; closing the link", self.target.host, self.target.port, why)

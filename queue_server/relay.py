@@ -107,6 +107,7 @@ class Relay:
         self._stopping = False
         self._registering: asyncio.Future[None] | None = None
         self.lag = 0.0
+        self._relayed = {s: metrics.child(metrics.RELAYED, hall, s) for s in STREAMS}
 
     @property
     def live(self) -> bool:
@@ -211,21 +212,23 @@ class Relay:
                     self._send(ob, e)
 
     def _send(self, ob: Outbox, e: Entry) -> None:
-        if self._sender is None:
+        sender = self._sender
+        if sender is None:
             return
         topic, payload = self.render(e)
-        ref = (e.stream, e.id)
+        stream, eid = ref = (e.stream, e.id)
+        published, relayed = ob.published, self._relayed[stream]
 
-        def done() -> None:
-            if ref in ob.published:
-                ob.published.discard(ref)
-                ob.acked[e.stream].append(e.id)
+        def done() -> None:  # on the PUBACK
+            if ref in published:
+                published.discard(ref)
+                ob.acked[stream].append(eid)  # a list _delete_acked replaces
                 ob.acked_ids.add(ref)
-                metrics.RELAYED.labels(self.hall, e.stream).inc()
+                relayed.inc()
 
-        ob.published.add(ref)
-        if not self._sender.send(topic, payload, done):
-            ob.published.discard(ref)
+        published.add(ref)
+        if not sender.send(topic, payload, done):
+            published.discard(ref)
             ob.rewind()  # the next sweep tries it again
 
     # -- sweeping, deleting, adopting ------------------------------------------------------

@@ -1,0 +1,120 @@
+"""A phone ticket's extra work in the server, made cheaper without changing what it says: the
+notice payload packed straight from its fields, the PUBACK fast path, the phone's digest and
+canonical form. Each is checked against the slower form it replaced."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+import pytest
+
+from queue_server import mqttwire as wire
+from queue_server.announcer import Announcer, notice_key
+from queue_server.clock import ManualClock
+from queue_server.config import HallConfig
+from queue_server.domain.phones import PhoneError, canonical_phone, phone_key
+from queue_server.live import LiveCache
+from queue_server.protocol import Call, Notice, decode, encode, encode_fields, topic_notify
+from queue_server.store.hall_store import Entry
+
+
+def reference(announcer: Announcer, e: Entry) -> bytes:
+    """The notice as the announcer built it before (a Notice dataclass, then encode)."""
+    f, cfg, lang = e.fields, announcer.config, e.fields.get("lang") or announcer.lang
+    service = cfg.service(f["service"])
+    ahead = int(f.get("ahead", 0))
+    est = announcer.live.estimate(f["service"], ahead) if f["kind"] == "ticket_taken" else None
+    window = next((w for w in cfg.windows if w.id == f.get("window")), None)
+    return encode(
+        Notice(
+            kind=f["kind"],  # type: ignore[arg-type]
+            phone=f["phone"],
+            number=f["number"],
+            service=f["service"],
+            time=int(f["time"]) / 1000,
+            window=f.get("window", ""),
+            ahead=ahead,
+            ticket=f["ticket"],
+            id=e.id,
+            hall=cfg.id,
+            service_name=service.name.get(lang) if service else f["service"],
+            window_name=(window.name.get(lang) if window else f["window"])
+            if f.get("window")
+            else "",
+            eta_minutes=est.minutes if est else None,
+            eta_range=[est.low, est.high] if est else None,
+            rejoin_minutes=announcer.live.rejoin_minutes if f["kind"] == "missed" else 0,
+            lang=lang,
+            key=notice_key(f),
+            step=int(f.get("step") or 0),
+            steps=int(f.get("steps") or 0),
+            secret=f.get("secret", "") if f["kind"] == "finished" else "",
+        )
+    )
+
+
+def entries(cfg: HallConfig) -> list[Entry]:
+    s, w = cfg.services[0].id, cfg.windows[0].id
+    base = {"phone": "13812345678", "number": f"{s}012", "service": s, "time": "1764115200123"}
+    base |= {"ticket": f"20261126:{s}012", "class": "normal"}
+    return [
+        Entry("notify", "1-0", base | {"kind": "ticket_taken", "ahead": "8"}),
+        Entry("notify", "2-0", base | {"kind": "ticket_taken", "ahead": "0", "lang": "en"}),
+        Entry("notify", "3-0", base | {"kind": "near", "ahead": "3", "round": "1"}),
+        Entry("notify", "4-0", base | {"kind": "called", "window": w, "step": "2", "steps": "3"}),
+        Entry("notify", "5-0", base | {"kind": "missed", "window": w}),
+        Entry("notify", "6-0", base | {"kind": "finished", "window": "gone", "secret": "s3"}),
+        Entry("notify", "7-0", base | {"kind": "called", "service": "nope", "secret": "x"}),
+    ]
+
+
+def test_notices_are_the_same_bytes_as_the_dataclass_gave(
+    hall_cfg: HallConfig, clock: ManualClock
+) -> None:
+    announcer = Announcer(hall_cfg, LiveCache(hall_cfg, clock), "zh")
+    for e in entries(hall_cfg):
+        topic, payload = announcer.render(e)
+        assert topic == topic_notify(hall_cfg.id)
+        assert payload == reference(announcer, e), e.fields
+        got = decode(payload)
+        assert got["id"] == e.id and got["phone"] == "13812345678"
+        assert set(got) == {*Notice.__dataclass_fields__, "v"}
+    taken = decode(announcer.render(entries(hall_cfg)[0])[1])
+    assert taken["eta_minutes"] is not None and len(taken["eta_range"]) == 2
+
+
+def test_encode_fields_is_encode_of_the_dataclass() -> None:
+    values: dict[str, Any] = {"event": "call", "number": "A001", "service": "A", "window": "1"}
+    values |= {"window_name": "1号窗口", "kind": "call", "green": False, "time": 1.5, "seq": 7}
+    assert encode_fields(Call, values) == encode(Call(**values))
+    with pytest.raises(TypeError, match="no field colour"):
+        encode_fields(Call, values | {"colour": "red"})
+    with pytest.raises(TypeError, match="seq"):
+        encode_fields(Call, {k: v for k, v in values.items() if k != "seq"})
+
+
+def test_pubacks_are_read_in_one_pass_or_left_to_the_reader() -> None:
+    acks = b"".join(bytes((wire.PUBACK, 2)) + mid.to_bytes(2, "big") for mid in (1, 300, 65535))
+    assert wire.pubacks(acks) == [1, 300, 65535]
+    assert wire.pubacks(b"") is None
+    assert wire.pubacks(acks[:-1]) is None  # a partial packet: the Reader keeps it
+    assert wire.pubacks(acks[:4] + wire.PINGREQ_PACKET * 2) is None  # not only PUBACKs
+    assert wire.pubacks(bytes((wire.PUBACK, 3, 0, 1))) is None  # a length a PUBACK never has
+    reader = wire.Reader()
+    assert reader.feed(acks[:6]) == [wire.Packet(wire.PUBACK, b"\x00\x01")]
+    assert not reader.empty  # half of the next one waits
+    assert [wire.packet_id(p.body) for p in reader.feed(acks[6:])] == [300, 65535]
+    assert reader.empty
+
+
+def test_phone_digest_and_canonical_form_are_unchanged() -> None:
+    secret = b"k" * 32
+    want = hmac.new(secret, b"demo:13812345678", hashlib.sha256).hexdigest()[:32]
+    assert phone_key(secret, "demo", "13812345678") == want
+    assert canonical_phone("13812345678") == "13812345678"
+    assert canonical_phone("13812345678\n") == "13812345678"  # a separator, as before
+    for bad in ("12812345678", "1381234567", "138123456789", "1381234567x"):
+        with pytest.raises(PhoneError):
+            canonical_phone(bad)
