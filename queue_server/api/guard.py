@@ -54,8 +54,7 @@ trusted = _trusted  # for the pages: links behind a trusted proxy
 
 
 def client_ip(request: web.Request) -> str:
-    peer = request.transport.get_extra_info("peername") if request.transport else None
-    ip = str(peer[0]) if peer else ""
+    ip = request.remote or ""  # the peer, as aiohttp read it once per connection
     proxies = request.app[LIMITS].trusted_proxies
     if not proxies:  # the usual hall: no proxy, no header to read
         return ip
