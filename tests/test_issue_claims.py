@@ -115,3 +115,8 @@ def test_the_request_print_is_hmac_sha256_under_the_secret(secret: bytes) -> Non
     assert again == made  # the pads are copied, never updated in place
     other = idempotency.fingerprint("POST", "/api/v1/halls/demo/tickets", body, secret + b"x")
     assert other != made
+    # the states kept per method and path: another path or method is another print
+    elsewhere = idempotency.fingerprint("POST", "/api/v1/halls/other/tickets", body, secret)
+    raw = b"\0".join((b"POST", b"/api/v1/halls/other/tickets", body))
+    assert elsewhere == hmac.new(secret, raw, hashlib.sha256).hexdigest() != made
+    assert idempotency.fingerprint("PUT", "/api/v1/halls/demo/tickets", body, secret) != made
