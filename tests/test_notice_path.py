@@ -110,9 +110,10 @@ def test_pubacks_are_read_in_one_pass_or_left_to_the_reader() -> None:
 
 
 def test_phone_digest_and_canonical_form_are_unchanged() -> None:
-    secret = b"k" * 32
-    want = hmac.new(secret, b"demo:13812345678", hashlib.sha256).hexdigest()[:32]
-    assert phone_key(secret, "demo", "13812345678") == want
+    for secret in (b"k" * 32, b"", b"long" * 40):  # short, empty, longer than a block
+        want = hmac.new(secret, b"demo:13812345678", hashlib.sha256).hexdigest()[:32]
+        assert phone_key(secret, "demo", "13812345678") == want
+        assert phone_key(secret, "demo", "13812345678") == want  # the cached pads again
     assert canonical_phone("13812345678") == "13812345678"
     assert canonical_phone("13812345678\n") == "13812345678"  # a separator, as before
     for bad in ("12812345678", "1381234567", "138123456789", "1381234567x"):
