@@ -58,10 +58,20 @@ class Entry:
 
     @classmethod
     def of(cls, raw: list[Any]) -> Entry:
+        """From a script's answer: stream, id, then the entry's fields and values."""
         stream, eid, *flat = raw
-        return cls(
-            stream, eid, {str(k): str(v) for k, v in zip(flat[::2], flat[1::2], strict=True)}
-        )
+        return cls(stream, eid, entry_fields(flat))
+
+
+def entry_fields(flat: Sequence[Any]) -> dict[str, str]:
+    """A stream entry's fields from its field-value list: `n <n> j <JSON object>` as
+    common.lua's outbox() writes them, or a pair per field as entries written by an earlier
+    version (before an upgrade) hold them."""
+    if len(flat) == 4 and flat[2] == "j":
+        fields: dict[str, str] = json.loads(flat[3])
+        fields["n"] = str(flat[1])
+        return fields
+    return {str(k): str(v) for k, v in zip(flat[::2], flat[1::2], strict=True)}
 
 
 def _entries(raw: Any) -> list[Entry]:

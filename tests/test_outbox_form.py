@@ -1,0 +1,104 @@
+"""Outbox entries as `n <n> j <JSON>` (common.lua's outbox()), and entries of the earlier form
+(a field per value, left in a stream by the previous version) still relayed after an upgrade."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from redis.asyncio import Redis
+
+from queue_server.clock import ManualClock
+from queue_server.config import HallConfig
+from queue_server.store import keys
+from queue_server.store.hall_store import entry_fields
+from tests.conftest import subscribe
+from tests.services import Broker
+from tests.test_relay import node, running
+
+__all__ = ["running"]  # the fixture, shared with test_relay
+
+
+def test_both_forms_read_as_strings() -> None:
+    old = ["n", 3, "kind", "called", "ahead", 0, "window", "4", "time", 1764200000123]
+    assert entry_fields(old) == {
+        "n": "3",
+        "kind": "called",
+        "ahead": "0",
+        "window": "4",
+        "time": "1764200000123",
+    }
+    new = [
+        "n",
+        3,
+        "j",
+        '{"kind":"called","ahead":"0","name":"\\u7a97\\/\\"1\\"","time":"1764200000123"}',
+    ]
+    assert entry_fields(new) == {
+        "n": "3",
+        "kind": "called",
+        "ahead": "0",
+        "name": '窗/"1"',
+        "time": "1764200000123",
+    }
+
+
+async def test_entries_of_the_earlier_form_still_go(
+    redis: Redis,
+    broker: Broker,
+    hall_cfg: HallConfig,
+    clock: ManualClock,
+    running: list[asyncio.Task[None]],
+) -> None:
+    n = await node(redis, hall_cfg, clock, broker)
+    hall, relay = hall_cfg.id, n.relay.id
+    issued = await n.store.issue("A", "normal", "kiosk", phone="13800000001", phone_key="a")
+    (entry,) = issued.entries
+    assert entry.fields["ahead"] == "0" and entry.fields["time"] == str(issued.issued_ms)
+    notify = keys.outbox(hall, relay, "notify")
+    stored: list[Any] = await redis.xrange(notify) or []
+    assert [sorted(f) for _, f in stored] == [["j", "n"]]  # the new form: two fields
+    ms = str(int(clock.now() * 1000))
+    await redis.xadd(  # as the previous version wrote a call and its notice
+        keys.outbox(hall, relay, "calls"),
+        {
+            "n": "1",
+            "kind": "call",
+            "event": "1-0",
+            "ticket": "x-B007",
+            "number": "B007",
+            "service": "B",
+            "window": "4",
+            "class": "normal",
+            "time": ms,
+            "seq": "9",
+            "step": "0",
+            "steps": "0",
+        },
+    )
+    await redis.xadd(
+        notify,
+        {
+            "n": "2",
+            "kind": "called",
+            "ticket": "x-B007",
+            "number": "B007",
+            "service": "B",
+            "window": "4",
+            "ahead": "0",
+            "phone": "13800000009",
+            "lang": "zh",
+            "round": "0",
+            "time": ms,
+            "step": "0",
+            "steps": "0",
+        },
+    )
+    async with subscribe(broker, [f"hallcall/{hall}/#"], user="hallcall-server") as sub:
+        running.append(asyncio.create_task(n.publisher.run()))
+        call = await sub.get("/calls", where=lambda b: b["number"] == "B007")
+        old = await sub.get("/notify", where=lambda b: b["number"] == "B007")
+        new = await sub.get("/notify", where=lambda b: b["number"] == "A001")
+    assert (call["window"], call["seq"], call["time"]) == ("4", 9, int(ms) / 1000)
+    assert (old["kind"], old["phone"], old["window"]) == ("called", "13800000009", "4")
+    assert (new["kind"], new["ahead"], new["ticket"]) == ("ticket_taken", 0, issued.ticket)
