@@ -30,7 +30,8 @@ lint: $(STAMP)
 # The server's Redis tests run a second time against a real 3-master Redis Cluster.
 CLUSTER_TESTS := tests/test_store.py tests/test_api_flow.py tests/test_api_windows.py \
 	tests/test_relay.py tests/test_bad_input.py tests/test_concurrency.py tests/test_issue_claims.py \
-	tests/test_appt_checkin.py tests/test_issue_counts.py
+	tests/test_appt_checkin.py tests/test_issue_counts.py \
+	tests/test_outbox_form.py
 
 unit: system $(STAMP)
 	$(VENV)/bin/pytest
