@@ -7,6 +7,7 @@ its header); the relay's own small scripts (lease, retire) stand alone.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
@@ -59,7 +60,33 @@ def source(name: str) -> str:
         .replace("__CAP__", repr(eta.CAP))
         .replace("__DROP__", repr(eta.DROP))
     )
-    return common + "\n" + own
+    return _needed(common, own) + "\n" + own
+
+
+HELPERS = "\nlocal function fail("  # common.lua's helpers start here; the prelude runs before
+
+
+def _needed(common: str, own: str) -> str:
+    """common.lua with only the helpers `own` uses, itself or through another helper kept.
+
+    Why: a script defines every helper of its text again on each call (a closure each, ~1 k
+    Redis instructions), and the issue script uses half of them. The helpers are blocks
+    between blank lines, each naming what it defines at column 0 (`local function x`,
+    `local X =`); a block is kept when a word of the script or of a kept block is one of its
+    names (a word in a comment keeps one too many, never one too few), in the file's order."""
+    head, mark, rest = common.partition(HELPERS)
+    blocks = (mark.lstrip("\n") + rest).split("\n\n")
+    names = [set(re.findall(r"^local (?:function )?(\w+)", b, re.M)) for b in blocks]
+    words = set(re.findall(r"\w+", own))
+    keep = [not n for n in names]  # a block that defines nothing (a comment) stays
+    grew = True
+    while grew:
+        grew = False
+        for i, b in enumerate(blocks):
+            if not keep[i] and names[i] & words:
+                keep[i], grew = True, True
+                words |= set(re.findall(r"\w+", b))
+    return head + "\n" + "\n\n".join(b for b, k in zip(blocks, keep, strict=True) if k)
 
 
 class Script:

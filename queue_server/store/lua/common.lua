@@ -37,9 +37,10 @@ local DAY = ARGV[2]
 local SERVICES, CLASSES = split(ARGV[3]), split(ARGV[4])
 local Q = {}
 local XK = 12
-for _, s in ipairs(SERVICES) do
-  Q[s] = {}
-  for _, c in ipairs(CLASSES) do Q[s][c] = KEYS[XK]; XK = XK + 1 end
+for i = 1, #SERVICES do  -- numeric loops: every Lua instruction counts on each call
+  local qs = {}
+  for j = 1, #CLASSES do qs[CLASSES[j]] = KEYS[XK]; XK = XK + 1 end
+  Q[SERVICES[i]] = qs
 end
 local XA = 5
 local STAFF = ''  -- the signed-in staff member of the acting window, set by window scripts
