@@ -6,12 +6,36 @@ from __future__ import annotations
 import sys
 import time
 
-from bench import eta, fullload, issue, kiosk_steps, latency, memory, midnight, pages, sms, window
+from bench import (
+    eta,
+    fullload,
+    issue,
+    issue_script,
+    kiosk_steps,
+    latency,
+    memory,
+    midnight,
+    pages,
+    sms,
+    window,
+)
 from bench.common import BenchError
 
 
 def main() -> None:
-    for bench in (issue, kiosk_steps, latency, fullload, midnight, memory, window, eta, pages, sms):
+    for bench in (
+        issue,
+        issue_script,
+        kiosk_steps,
+        latency,
+        fullload,
+        midnight,
+        memory,
+        window,
+        eta,
+        pages,
+        sms,
+    ):
         t0 = time.perf_counter()
         try:
             bench.run()

@@ -12,7 +12,7 @@ from queue_server.config import HallConfig
 from queue_server.store import keys
 from queue_server.store.hall_store import Claim, HallStore, QuotaExceeded, StoreError
 from queue_server.store.quota import Quota
-from queue_server.store.scripts import register
+from queue_server.store.scripts import register, source
 
 
 @pytest.fixture
@@ -101,3 +101,12 @@ async def test_places_stay_after_a_place_ahead_of_this_clock(
     later = await store.issue("A", "normal", "kiosk")
     base = int((await store.status(later.ticket) or ({}, 0))[0]["base"])
     assert base == int(clock.now() * 1_000_000) and await store.redis.get(place) == str(base)
+
+
+def test_each_script_carries_the_helpers_it_uses_and_no_other() -> None:
+    issue, nxt = source("issue"), source("next")
+    for helper in ("ahead", "outbox", "notice", "next_place", "emit"):  # the issue's, and theirs
+        assert f"local function {helper}(" in issue
+    for helper in ("close_current", "call_ticket", "near_notices", "front", "tally"):
+        assert f"local function {helper}(" not in issue
+        assert f"local function {helper}(" in nxt
