@@ -9,6 +9,7 @@ retained ``board``, which carries the ``call_seq`` of the newest call it include
 
 from __future__ import annotations
 
+import threading
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from functools import cache
 from typing import Any, Literal, get_args
@@ -248,8 +249,14 @@ def encode_fields(cls: type, values: dict[str, Any]) -> bytes:
     body.update(values)
     if len(values) < len(names) and _REQUIRED in body.values():
         raise TypeError(f"{cls.__name__} needs {[k for k, v in body.items() if v is _REQUIRED]}")
-    packed: bytes = msgpack.packb(body, use_bin_type=True, default=_plain)
+    packer = getattr(_local, "packer", None)
+    if packer is None:  # one per thread: a Packer is not thread-safe; packb makes one a call
+        packer = _local.packer = msgpack.Packer(use_bin_type=True, default=_plain)
+    packed: bytes = packer.pack(body)
     return packed
+
+
+_local = threading.local()
 
 
 def encode(message: Any) -> bytes:
