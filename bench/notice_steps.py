@@ -1,0 +1,164 @@
+"""The server's own steps that only a phone ticket takes, in µs per ticket, in-process (no
+network, no Redis, no broker: those are in `bench.issue`'s end-to-end ratio): the phone's
+canonical form in the request model, its keyed digest, its mask, the public rate limit (a
+phone ticket comes without a token), and the relay's fast path for its notice: rendered,
+its QoS 1 packet into the link's buffer, the PUBACK parsed, the entry marked for deletion
+(the link writes into a sink here). Beside them, in the same run, the forms they replaced:
+the notice built as a `Notice` and encoded, the digest by `hmac.new`.
+
+    .venv/bin/python -m bench.notice_steps
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import timeit
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.common import BenchError
+from queue_server.announcer import Announcer, notice_key
+from queue_server.api.models import IssueRequest
+from queue_server.clock import SystemClock
+from queue_server.config import load_hall
+from queue_server.domain.masking import mask_phone
+from queue_server.domain.phones import phone_key
+from queue_server.domain.ratelimit import RateLimiter
+from queue_server.link import MqttTarget
+from queue_server.live import LiveCache
+from queue_server.mqttwire import PUBACK
+from queue_server.outlink import Outlink
+from queue_server.protocol import Notice, decode, encode
+from queue_server.relay import Relay
+from queue_server.store.hall_store import Entry
+
+DEMO = Path(__file__).resolve().parent.parent / "config" / "halls" / "demo.toml"
+SECRET = b"s" * 32
+PHONE = "13812345678"
+
+
+def per_call(fn: Callable[[], object], n: int = 20_000) -> float:
+    """µs per call, the best of five (a shared machine only ever adds time)."""
+    return min(timeit.repeat(fn, number=n, repeat=5)) / n * 1e6
+
+
+class Sink(asyncio.Transport):
+    """Where the link's bytes go in this bench: nowhere (the broker's part is not measured)."""
+
+    def write(self, data: Any) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return False
+
+
+def as_dataclass(announcer: Announcer, e: Entry) -> bytes:
+    """The notice as it was built before: a Notice dataclass, then encode."""
+    f = e.fields
+    service = announcer.config.service(f["service"])
+    est = announcer.live.estimate(f["service"], int(f["ahead"]))
+    return encode(
+        Notice(
+            kind="ticket_taken",
+            phone=f["phone"],
+            number=f["number"],
+            service=f["service"],
+            time=int(f["time"]) / 1000,
+            ahead=int(f["ahead"]),
+            ticket=f["ticket"],
+            id=e.id,
+            hall=announcer.config.id,
+            service_name=service.name.get("zh") if service else f["service"],
+            eta_minutes=est.minutes if est else None,
+            eta_range=[est.low, est.high] if est else None,
+            lang="zh",
+            key=notice_key(f),
+        )
+    )
+
+
+async def relay_path(announcer: Announcer) -> tuple[float, Entry]:
+    """One notice through the relay's fast path and back on its PUBACK, µs each."""
+    link = Outlink(MqttTarget("127.0.0.1", 1883, None, None), "bench")
+    link.connection_made(Sink())
+    link._connack.set_result(0)  # as if the broker had accepted us
+    relay = Relay(None, {}, "demo", "bench", announcer.render, SystemClock())
+    relay.connected(link)
+    relay._live = True
+    box = relay._outboxes[relay.id]
+    fields = announcer_fields(announcer)
+    n = [0]
+
+    def one() -> None:
+        n[0] += 1
+        relay.publish_now([Entry("notify", f"{n[0]}-0", fields)])
+        link._flush()
+        link.data_received(bytes((PUBACK, 2)) + link._mid.to_bytes(2, "big"))
+        box.acked["notify"].clear()  # as the next XDEL batch does
+        box.acked_ids.clear()
+
+    us = per_call(one)
+    if box.published or link.in_flight:
+        raise BenchError("the relay's fast path left a notice unacknowledged")
+    return us, Entry("notify", "1-0", fields)
+
+
+def announcer_fields(announcer: Announcer) -> dict[str, str]:
+    s = announcer.config.services[0].id
+    return {
+        "kind": "ticket_taken",
+        "phone": PHONE,
+        "number": f"{s}012",
+        "service": s,
+        "time": "1764115200123",
+        "ahead": "8",
+        "ticket": f"20261126:{s}012",
+        "class": "normal",
+    }
+
+
+def run() -> None:
+    config = load_hall(DEMO)
+    announcer = Announcer(config, LiveCache(config, SystemClock()), "zh")
+    limiter = RateLimiter(600, 100)
+    clock = [0.0]
+
+    def take() -> float:
+        clock[0] += 0.01
+        return limiter.take("203.0.113.7", clock[0])
+
+    with_phone = f'{{"service":"A","phone":"{PHONE}"}}'.encode()
+    without = b'{"service":"A"}'
+    validate = per_call(lambda: IssueRequest.model_validate_json(with_phone)) - per_call(
+        lambda: IssueRequest.model_validate_json(without)
+    )
+    relay_us, entry = asyncio.run(relay_path(announcer))
+    steps = {
+        "phone in the request": max(0.0, validate),
+        "phone digest (pads)": per_call(lambda: phone_key(SECRET, "demo", PHONE)),
+        "phone mask": per_call(lambda: mask_phone(PHONE)),
+        "public rate limit": per_call(take),
+        "relay fast path": relay_us,
+    }
+    render = per_call(lambda: announcer.render(entry))
+    before = per_call(lambda: as_dataclass(announcer, entry))
+    hmac_new = per_call(
+        lambda: hmac.new(SECRET, f"demo:{PHONE}".encode(), hashlib.sha256).hexdigest()[:32]
+    )
+    print("phone ticket: server steps only it takes (µs per ticket, in-process)")
+    for name, us in steps.items():
+        print(f"  {name:22} {us:6.2f}")
+    print(f"  {'total':22} {sum(steps.values()):6.2f}")
+    print(
+        f"  of which the notice rendered {render:.2f} (as a Notice then encoded: {before:.2f});"
+        f" the digest by hmac.new: {hmac_new:.2f}"
+    )
+    if decode(announcer.render(entry)[1]) != decode(as_dataclass(announcer, entry)):
+        raise BenchError("the rendered notice differs from the Notice dataclass's")
+
+
+if __name__ == "__main__":
+    run()
