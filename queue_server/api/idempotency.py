@@ -21,15 +21,12 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
+from queue_server.domain.keyed import KeyedHash
 from queue_server.errors import Refused
 from queue_server.store import keys
-
-if TYPE_CHECKING:
-    from hashlib import _Hash as Hash
 
 TTL_SECONDS = 600
 PENDING = "pending"
@@ -58,38 +55,19 @@ def fingerprint(method: str, path: str, body: bytes, secret: bytes = b"") -> str
     """What the request was, keyed with the server's secret: a body may hold a phone or ID
     number, which a bare hash would give away to whoever reads Redis (they are few enough to
     try them all). HMAC-SHA256 of `method NUL path NUL body`, as `hmac.new(secret, …)`."""
-    found = _STATES.get((secret, method, path))
+    found = _PRINTS.get((secret, method, path))
     if found is None:
-        found = _started(secret, method, path)
-    inner, outer = found
-    h = inner.copy()
-    h.update(body)
-    o = outer.copy()
-    o.update(h.digest())
-    return o.hexdigest()
+        if len(_PRINTS) >= 4096:  # never grows without end (secrets of tests, many windows)
+            _PRINTS.clear()
+        prefix = b"\0".join((method.encode(), path.encode(), b""))
+        found = _PRINTS[(secret, method, path)] = KeyedHash(secret, prefix)
+    return found.digest(body).hex()
 
 
-# The HMAC's two hash states (RFC 2104) with the secret's padded key, the inner one fed the
-# request's method and path too, made once per (secret, method, path): every issue and keyed
-# window action then only copies them and hashes its body (~0.6 µs, where hmac.new's setup
-# alone is ~2 µs; the one-shot hmac.digest is no cheaper with OpenSSL 3, which looks the
-# digest up on each call). Only routed paths of known halls and windows get here.
-_STATES: dict[tuple[bytes, str, str], tuple[Hash, Hash]] = {}
-_IPAD = bytes(x ^ 0x36 for x in range(256))
-_OPAD = bytes(x ^ 0x5C for x in range(256))
-
-
-def _started(secret: bytes, method: str, path: str) -> tuple[Hash, Hash]:
-    block = hashlib.sha256().block_size
-    key = hashlib.sha256(secret).digest() if len(secret) > block else secret
-    key = key.ljust(block, b"\0")
-    inner = hashlib.sha256(key.translate(_IPAD))
-    inner.update(b"\0".join((method.encode(), path.encode(), b"")))
-    found = (inner, hashlib.sha256(key.translate(_OPAD)))
-    if len(_STATES) >= 4096:  # never grows without end (secrets of tests, many windows)
-        _STATES.clear()
-    _STATES[(secret, method, path)] = found
-    return found
+# The HMAC with the secret's key and the request's method and path already fed, made once per
+# (secret, method, path): an issue or keyed window action only hashes its body. Only routed
+# paths of known halls and windows get here.
+_PRINTS: dict[tuple[bytes, str, str], KeyedHash] = {}
 
 
 async def once(

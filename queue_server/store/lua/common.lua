@@ -5,6 +5,9 @@
 --   day, service-major; then the script's own keys from KEYS[XK].
 -- ARGV: 1 now in µs ('' = the Redis server's clock), 2 day (YYYYMMDD), 3 services and 4 classes
 --   (comma-separated), then the script's own arguments from ARGV[XA].
+-- From `local function fail` on, each helper is one block between blank lines (no blank line
+-- inside a block), naming what it defines at column 0: scripts.py gives each script only the
+-- blocks it uses.
 local K = {seq = KEYS[1], callseq = KEYS[2], place = KEYS[3], rules = KEYS[4], handle = KEYS[5],
            recent = KEYS[6], events = KEYS[7], tickets = KEYS[8], ob_calls = KEYS[9],
            ob_notify = KEYS[10], ob_state = KEYS[11]}
