@@ -1,5 +1,6 @@
-"""Outbox entries as `n <n> j <JSON>` (common.lua's outbox()), and entries of the earlier form
-(a field per value, left in a stream by the previous version) still relayed after an upgrade."""
+"""Outbox entries as `j <JSON>` (common.lua's outbox()), and entries of the earlier forms (a
+field per value, or `n <count> j <JSON>`, left in a stream by a previous version) still read and
+relayed after an upgrade."""
 
 from __future__ import annotations
 
@@ -19,26 +20,17 @@ from tests.test_relay import node, running
 __all__ = ["running"]  # the fixture, shared with test_relay
 
 
-def test_both_forms_read_as_strings() -> None:
+def test_every_form_reads_as_strings() -> None:
+    text = '{"kind":"called","ahead":"0","name":"\\u7a97\\/\\"1\\"","time":"1764200000123"}'
+    want = {"kind": "called", "ahead": "0", "name": '窗/"1"', "time": "1764200000123"}
+    assert entry_fields(["j", text]) == want  # this version's
+    assert entry_fields(["n", 3, "j", text]) == want  # the one before
     old = ["n", 3, "kind", "called", "ahead", 0, "window", "4", "time", 1764200000123]
     assert entry_fields(old) == {
         "n": "3",
         "kind": "called",
         "ahead": "0",
         "window": "4",
-        "time": "1764200000123",
-    }
-    new = [
-        "n",
-        3,
-        "j",
-        '{"kind":"called","ahead":"0","name":"\\u7a97\\/\\"1\\"","time":"1764200000123"}',
-    ]
-    assert entry_fields(new) == {
-        "n": "3",
-        "kind": "called",
-        "ahead": "0",
-        "name": '窗/"1"',
         "time": "1764200000123",
     }
 
@@ -57,7 +49,7 @@ async def test_entries_of_the_earlier_form_still_go(
     assert entry.fields["ahead"] == "0" and entry.fields["time"] == str(issued.issued_ms)
     notify = keys.outbox(hall, relay, "notify")
     stored: list[Any] = await redis.xrange(notify) or []
-    assert [sorted(f) for _, f in stored] == [["j", "n"]]  # the new form: two fields
+    assert [sorted(f) for _, f in stored] == [["j"]]  # the new form: one field
     ms = str(int(clock.now() * 1000))
     await redis.xadd(  # as the previous version wrote a call and its notice
         keys.outbox(hall, relay, "calls"),

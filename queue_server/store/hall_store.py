@@ -64,12 +64,14 @@ class Entry:
 
 
 def entry_fields(flat: Sequence[Any]) -> dict[str, str]:
-    """A stream entry's fields from its field-value list: `n <n> j <JSON object>` as
-    common.lua's outbox() writes them, or a pair per field as entries written by an earlier
-    version (before an upgrade) hold them."""
+    """A stream entry's fields from its field-value list: `j <JSON object>` as common.lua's
+    outbox() writes them; entries left in a stream by earlier versions (before an upgrade)
+    hold `n <count> j <JSON object>` or a pair per field."""
+    if len(flat) == 2 and flat[0] == "j":
+        fields: dict[str, str] = json.loads(flat[1])
+        return fields
     if len(flat) == 4 and flat[2] == "j":
-        fields: dict[str, str] = json.loads(flat[3])
-        fields["n"] = str(flat[1])
+        fields = json.loads(flat[3])
         return fields
     return {str(k): str(v) for k, v in zip(flat[::2], flat[1::2], strict=True)}
 
@@ -217,7 +219,6 @@ class HallStore:
             keys.tickets(h, tickets_day or day),
             keys.outbox(h, relay, "calls"),
             keys.outbox(h, relay, "notify"),
-            keys.outbox_state(h, relay),
             *[keys.queue(h, day, s, c) for s in self.hall.service_ids for c in self.hall.class_ids],
         ]
 

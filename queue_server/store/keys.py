@@ -114,7 +114,8 @@ def outbox(hall: str, relay: str, stream: str) -> str:
 
 
 def outbox_state(hall: str, relay: str) -> str:
-    """A relay's counters (entries written per stream) and cursors (last entry published)."""
+    """A relay's entry counters, written by versions before the outbox's one-field form (a
+    retired outbox's is deleted with it)."""
     return prefix(hall) + f"ob:{relay}:state"
 
 

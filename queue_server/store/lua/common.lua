@@ -1,8 +1,8 @@
 -- Shared by every script (prepended by scripts.py). Key names come from store/keys.py, passed in
 -- KEYS; this file only names them.
 -- KEYS: 1 seq, 2 callseq, 3 place, 4 rules, 5 handle, 6 recent, 7 events, 8 the day's tickets,
---   9 outbox calls, 10 outbox notify, 11 outbox state, then one queue per (service, class) of the
---   day, service-major; then the script's own keys from KEYS[XK].
+--   9 outbox calls, 10 outbox notify, then one queue per (service, class) of the day,
+--   service-major; then the script's own keys from KEYS[XK].
 -- ARGV: 1 now in µs ('' = the Redis server's clock), 2 day (YYYYMMDD), 3 services and 4 classes
 --   (comma-separated), then the script's own arguments from ARGV[XA].
 -- From `local function fail` on, each helper is one block between blank lines (no blank line
@@ -10,7 +10,7 @@
 -- blocks it uses.
 local K = {seq = KEYS[1], callseq = KEYS[2], place = KEYS[3], rules = KEYS[4], handle = KEYS[5],
            recent = KEYS[6], events = KEYS[7], tickets = KEYS[8], ob_calls = KEYS[9],
-           ob_notify = KEYS[10], ob_state = KEYS[11]}
+           ob_notify = KEYS[10]}
 local STREAM_MAX = __STREAM_MAX__
 local RECENT_MAX = __RECENT_MAX__
 local DAY_TTL = __DAY_TTL__
@@ -39,7 +39,7 @@ local NOW = math.floor(NOW_US / 1000)  -- ms: the unit of every time but queue p
 local DAY = ARGV[2]
 local SERVICES, CLASSES = split(ARGV[3]), split(ARGV[4])
 local Q = {}
-local XK = 12
+local XK = 11
 for i = 1, #SERVICES do  -- numeric loops: every Lua instruction counts on each call
   local qs = {}
   for j = 1, #CLASSES do qs[CLASSES[j]] = KEYS[XK]; XK = XK + 1 end
@@ -125,14 +125,12 @@ local function emit(etype, tid, window, service, extra)
   return seq, id
 end
 
--- Write a message into this process's outbox in the same atomic change (transactional outbox):
--- `n` counts the stream's entries, so the relay can tell when one is missing; `j` holds the
--- message as one JSON object of strings (numbers as exact decimals, as a field per value gave
--- them): two fields instead of one per value make the XADD and the answer cheaper, and JSON
--- stays text for every client (hall_store.Entry reads both forms).
+-- Write a message into this process's outbox in the same atomic change (transactional outbox),
+-- as one field `j`: a JSON object of strings (numbers as exact decimals, as a field per value
+-- gave them), so the XADD and the answer stay small and JSON stays text for every client
+-- (hall_store.entry_fields reads the earlier forms too). Calls carry their own gapless seq.
 local function outbox(stream, fields)
   local key = stream == 'calls' and K.ob_calls or K.ob_notify
-  local n = redis.call('HINCRBY', K.ob_state, 'n:' .. stream, 1)
   local m = {}
   for i = 1, #fields, 2 do
     local v = fields[i + 1]
@@ -140,8 +138,8 @@ local function outbox(stream, fields)
     m[fields[i]] = v
   end
   local j = cjson.encode(m)
-  local id = redis.call('XADD', key, '*', 'n', n, 'j', j)
-  OUT[#OUT + 1] = {stream, id, 'n', n, 'j', j}
+  local id = redis.call('XADD', key, '*', 'j', j)
+  OUT[#OUT + 1] = {stream, id, 'j', j}
 end
 
 -- How many steps a ticket has (0: a ticket of one service, the usual).
