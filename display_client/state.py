@@ -104,6 +104,7 @@ class ServiceLine:
     eta_minutes: int | None
     eta_range: tuple[int, int] | None = None  # about 90% are called inside it
     stopped: bool = False  # no tickets now (outside hours or past its cut-off): 已停止取号
+    full: bool = False  # the day's tickets (号源) are all taken: 今日号源已满
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +301,7 @@ def apply_board(state: ScreenState, body: dict[str, Any]) -> ScreenState:
             s.get("eta_minutes"),
             _range(s.get("eta_range")),
             bool(s.get("stopped")),
+            bool(s.get("full")),
         )
         for s in body.get("services", ())
     )

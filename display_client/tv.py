@@ -273,12 +273,13 @@ def _services(o: _Out, s: st.ScreenState, r: Regions, lang: str) -> None:
             f"services.{i}.waiting",
             "right",
         )
-        eta = words["stopped"] if sv.stopped else eta_text(lang, sv.eta_minutes, sv.eta_range)
+        closed = "full" if sv.full else "stopped" if sv.stopped else ""
+        eta = words[closed] if closed else eta_text(lang, sv.eta_minutes, sv.eta_range)
         o.text(
             eta,
             (x + int(w * 0.72), ry, int(w * 0.28), row_h),
             int(row_h * 0.6),
-            RED if sv.stopped else GREY,
+            RED if closed else GREY,
             f"services.{i}.eta",
             "right",
         )

@@ -130,6 +130,8 @@ class BoardService:
     eta_range: list[int] | None = None  # [low, high] minutes: about 90% are called inside
     # no tickets now (outside the hall's hours or past the service's cut-off): 已停止取号
     stopped: bool = False
+    # the day's tickets (号源) are all given or held by bookings: 今日号源已满
+    full: bool = False
 
 
 @dataclass(frozen=True, slots=True)

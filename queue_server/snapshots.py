@@ -45,8 +45,9 @@ def board_service(
     minutes: int | None,
     span: tuple[int, int] | None,
     stopped: bool = False,
+    full: bool = False,
 ) -> BoardService:
-    return BoardService(sid, name, waiting, minutes, list(span) if span else None, stopped)
+    return BoardService(sid, name, waiting, minutes, list(span) if span else None, stopped, full)
 
 
 def _window_state(w: dict[str, Any]) -> str:
@@ -59,6 +60,8 @@ def build_board(
     hall: HallConfig, snap: dict[str, Any], lang: str, now: float, waits: Waits
 ) -> Board:
     names = {w.id: w.name.get(lang) for w in hall.windows}
+    # 号源: numbers given today and places held by bookings, per service (snapshot.lua)
+    issued = {str(x[0]): (int(x[1]), int(x[2])) for x in _list(snap.get("issued"))}
     recent = []
     for raw in _list(snap["recent"]):
         call = json.loads(raw)
@@ -86,7 +89,11 @@ def build_board(
         recent=recent,
         services=[
             board_service(
-                s.id, s.name.get(lang), *waits[s.id], time_refusal(hall, s, now) is not None
+                s.id,
+                s.name.get(lang),
+                *waits[s.id],
+                time_refusal(hall, s, now) is not None,
+                sum(issued.get(s.id, (0, 0))) >= s.max_number,
             )
             for s in hall.services
         ],

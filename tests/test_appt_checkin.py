@@ -13,6 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from queue_server.config import HallConfig
+from queue_server.snapshots import Waits, build_board
 from queue_server.store import keys
 from queue_server.store.scripts import HALL_SCRIPTS
 from tests.conftest import KIOSK, Api, demo_hall
@@ -102,6 +103,17 @@ async def walk_in(api: Api) -> int:
     return resp.status
 
 
+async def a_is_full_on_the_board(api: Api) -> bool:
+    """What the hall's board (TV) says of A: 今日号源已满 once issued + held reach its 号源."""
+    hall = appts(api).hall
+    snap = await hall.store.snapshot(0)
+    waits: Waits = {s.id: (0, None, None) for s in hall.config.services}
+    board = build_board(hall.config, snap, "zh", api.clock.now(), waits)
+    a = board.services[0]
+    assert a.id == "A"
+    return a.full
+
+
 @pytest.mark.parametrize("hall_cfg", [capacity_of_a(demo_hall(), 3)])
 async def test_bookings_hold_their_places_in_the_days_capacity(api: Api) -> None:
     """号源 of 3 for A: two bookings today hold two places, so walk-ins get one; a booking
@@ -109,7 +121,9 @@ async def test_bookings_hold_their_places_in_the_days_capacity(api: Api) -> None
     used up the rest; a cancelled booking gives its place back to walk-ins."""
     one = await book(api, at(26, "10:30"), 1, phone=PHONE)
     two = await book(api, at(26, "11:00"), 2, phone="13900003333")
+    assert not await a_is_full_on_the_board(api)
     assert [await walk_in(api), await walk_in(api)] == [201, 409]  # 1 issued + 2 held
+    assert await a_is_full_on_the_board(api)
     full = await book(api, at(26, "11:30"), 3, phone="13900004444", status=409)
     assert full["error"] == "capacity_full"
     # the slot list says so: no slot of the day offers a place (tomorrow's still do)
@@ -121,7 +135,9 @@ async def test_bookings_hold_their_places_in_the_days_capacity(api: Api) -> None
     path = api.path(f"/bookings/{two['code']}/cancel")
     resp = await api.client.post(path, headers={"X-Ticket-Secret": two["secret"]})
     assert resp.status == 200, await resp.text()
+    assert not await a_is_full_on_the_board(api)  # 2 issued, none held
     assert [await walk_in(api), await walk_in(api)] == [201, 409]  # its place went back
+    assert await a_is_full_on_the_board(api)
 
 
 @pytest.mark.parametrize("hall_cfg", [capacity_of_a(demo_hall(), 2)])

@@ -202,6 +202,25 @@ def test_a_service_past_its_cut_off_says_no_more_tickets(measure: Measure) -> No
         assert labels(frame.items, "services.1.eta")[0].text != said
 
 
+def test_a_service_with_its_days_tickets_taken_says_fully_booked(measure: Measure) -> None:
+    """号源: A's 3 tickets of the day are given or held by bookings (snapshot.lua's
+    `issued`), so the board marks it full and the TV says 今日号源已满 in red."""
+    cfg = demo_hall()
+    a = cfg.services[0].model_copy(update={"capacity": 3})
+    cfg = cfg.model_copy(update={"services": [a, *cfg.services[1:]]})
+    snap = {"seq": 1, "call_seq": 0, "recent": [], "windows": [], "waiting": []}
+    waits: Waits = {s.id: (2, 7, None) for s in cfg.services}
+    for issued, full in (([["A", 1, 1], ["B", 5, 0]], False), ([["A", 2, 1]], True)):
+        body = decode(encode(build_board(cfg, snap | {"issued": issued}, "zh", NOW, waits)))
+        assert [sv["full"] for sv in body["services"]] == [full, False, False, False]
+    s = st.apply_board(board_state(), body)
+    for lang, said in (("zh", "今日号源已满"), ("en", "Fully booked today")):
+        frame = tv.compose(s, (1280, 720), NOW + 6, shown_in(s, lang), measure)
+        eta = labels(frame.items, "services.0.eta")[0]
+        assert (eta.text, eta.color) == (said, tv.RED)
+        assert labels(frame.items, "services.1.eta")[0].text != said
+
+
 def test_flash_starts_and_stops(measure: Measure) -> None:
     s = board_state()
     flash = s.hall.display.flash_seconds

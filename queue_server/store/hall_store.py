@@ -560,6 +560,9 @@ class HallStore:
         own: list[str] = []
         for w in self.hall.windows:
             own += self._window_keys(day, w.id)
+        own += [keys.number_counter(self.hall.id, day, s) for s in self.hall.service_ids]
+        if self.hall.appointments is not None:
+            own.append(keys.slot_counts(self.hall.id, day))
         raw = await self._run(
             "snapshot", own, [recent, *[w.id for w in self.hall.windows]], day=day
         )

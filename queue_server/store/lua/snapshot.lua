@@ -1,5 +1,7 @@
 -- Everything screens and panels show, read atomically, as JSON. Own KEYS: per window its key,
--- its services and its parked tickets of the day. Own ARGV: recent calls wanted, window ids.
+-- its services, its parked tickets and its transfers of the day; then per service its number
+-- counter of the day; then, in a hall that takes bookings, the day's booking counts. Own ARGV:
+-- recent calls wanted, window ids.
 local nrecent = tonumber(ARGV[XA])
 local UPCOMING = 3
 local out = {seq = tonumber(redis.call('GET', K.seq) or '0'),
@@ -73,5 +75,13 @@ for i = XA + 1, #ARGV do
     if t then w.upcoming[#w.upcoming + 1] = t.number end
   end
   out.windows[#out.windows + 1] = w
+end
+-- 号源: the day's numbers given per service, and the places bookings hold among them
+out.issued = {}
+local KI = XK + 4 * (#ARGV - XA)
+local KS = KEYS[KI + #SERVICES]
+for i, service in ipairs(SERVICES) do
+  local held = KS and tonumber(redis.call('HGET', KS, service .. '|out') or '0') or 0
+  out.issued[i] = {service, tonumber(redis.call('GET', KEYS[KI + i - 1]) or '0'), math.max(held, 0)}
 end
 return cjson.encode(out)
