@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pygame
 import pygame.freetype
@@ -194,12 +195,18 @@ def test_a_service_past_its_cut_off_says_no_more_tickets(measure: Measure) -> No
     assert [sv["stopped"] for sv in body["services"]] == [True, False, False, False]
     earlier = decode(encode(build_board(cfg, snap, "zh", monday - 3600, waits)))
     assert not any(sv["stopped"] for sv in earlier["services"])
-    s = st.apply_board(board_state(), body)
-    for lang, said in (("zh", "已停止取号"), ("en", "No more tickets")):
+    first_says(measure, body, {"zh": "已停止取号", "en": "No more tickets"})
+
+
+def first_says(measure: Measure, board: dict[str, Any], said: dict[str, str]) -> None:
+    """The TV shows the first service's wait column as `said` (per language), in red, and
+    the second one's as a wait."""
+    s = st.apply_board(board_state(), board)
+    for lang, text in said.items():
         frame = tv.compose(s, (1280, 720), NOW + 6, shown_in(s, lang), measure)
         eta = labels(frame.items, "services.0.eta")[0]
-        assert (eta.text, eta.color) == (said, tv.RED)
-        assert labels(frame.items, "services.1.eta")[0].text != said
+        assert (eta.text, eta.color) == (text, tv.RED)
+        assert labels(frame.items, "services.1.eta")[0].text != text
 
 
 def test_a_service_with_its_days_tickets_taken_says_fully_booked(measure: Measure) -> None:
@@ -213,12 +220,7 @@ def test_a_service_with_its_days_tickets_taken_says_fully_booked(measure: Measur
     for issued, full in (([["A", 1, 1], ["B", 5, 0]], False), ([["A", 2, 1]], True)):
         body = decode(encode(build_board(cfg, snap | {"issued": issued}, "zh", NOW, waits)))
         assert [sv["full"] for sv in body["services"]] == [full, False, False, False]
-    s = st.apply_board(board_state(), body)
-    for lang, said in (("zh", "今日号源已满"), ("en", "Fully booked today")):
-        frame = tv.compose(s, (1280, 720), NOW + 6, shown_in(s, lang), measure)
-        eta = labels(frame.items, "services.0.eta")[0]
-        assert (eta.text, eta.color) == (said, tv.RED)
-        assert labels(frame.items, "services.1.eta")[0].text != said
+    first_says(measure, body, {"zh": "今日号源已满", "en": "Fully booked today"})
 
 
 def test_flash_starts_and_stops(measure: Measure) -> None:

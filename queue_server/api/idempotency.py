@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from queue_server.domain.keyed import KeyedHash
 from queue_server.errors import Refused
 from queue_server.store import keys
+from queue_server.store.hall_store import MISMATCH
 
 TTL_SECONDS = 600
 PENDING = "pending"
@@ -125,6 +126,4 @@ async def _replay(redis: Redis, slot: str, request_print: str) -> Answer:
 
 
 def _mismatch() -> Refused:
-    return Refused(
-        "idempotency_mismatch", f"this {HEADER} was used for another request in the last 10 min"
-    )
+    return Refused("idempotency_mismatch", MISMATCH)

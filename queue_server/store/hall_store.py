@@ -25,6 +25,7 @@ from queue_server.store import keys, quota
 from queue_server.store.pipeline import Packed
 from queue_server.store.quota import Quota
 
+# a key sent again with another request (issue.lua says the same in its refusal)
 MISMATCH = "this Idempotency-Key was used for another request in the last 10 min"
 
 Record = dict[str, Any]
@@ -67,11 +68,8 @@ def entry_fields(flat: Sequence[Any]) -> dict[str, str]:
     """A stream entry's fields from its field-value list: `j <JSON object>` as common.lua's
     outbox() writes them; entries left in a stream by earlier versions (before an upgrade)
     hold `n <count> j <JSON object>` or a pair per field."""
-    if len(flat) == 2 and flat[0] == "j":
-        fields: dict[str, str] = json.loads(flat[1])
-        return fields
-    if len(flat) == 4 and flat[2] == "j":
-        fields = json.loads(flat[3])
+    if len(flat) in (2, 4) and flat[-2] == "j":
+        fields: dict[str, str] = json.loads(flat[-1])
         return fields
     return {str(k): str(v) for k, v in zip(flat[::2], flat[1::2], strict=True)}
 
