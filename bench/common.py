@@ -27,7 +27,7 @@ import aiomqtt
 from prometheus_client.parser import text_string_to_metric_families
 
 from queue_server.link import client_for, parse_mqtt_url
-from queue_server.protocol import decode
+from queue_server.protocol import decode, notices_in
 from tests.services import KIOSK_TOKEN, ROOT, Broker, HttpProcess, RedisServer, free_port
 from tests.services import hall_toml as shared_hall_toml
 
@@ -179,7 +179,8 @@ class Watch:
     CLOCK_MONOTONIC: comparable with times taken in other processes on this machine)."""
 
     calls: dict[tuple[str, str, str], float] = field(default_factory=dict)  # (hall, window, nr)
-    counts: dict[str, int] = field(default_factory=dict)  # topic -> messages
+    counts: dict[str, int] = field(default_factory=dict)  # topic -> calls, notices, snapshots
+    messages: dict[str, int] = field(default_factory=dict)  # topic -> MQTT messages
     first: float = 0.0
     last: float = 0.0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -199,7 +200,8 @@ class Watch:
         return self.calls[key]
 
     async def wait_total(self, suffix: str, n: int, timeout: float) -> None:
-        """Until `n` messages on topics ending with `suffix` arrived; BenchError on timeout."""
+        """Until `n` messages (notices on notify) on topics ending with `suffix` arrived;
+        BenchError on timeout."""
         try:
             async with asyncio.timeout(timeout):
                 while self.total(suffix) < n:
@@ -225,7 +227,10 @@ async def watch(broker: Broker, user: str, topics: list[str]) -> AsyncIterator[W
             async for msg in client.messages:
                 now = time.perf_counter()
                 topic = str(msg.topic)
-                w.counts[topic] = w.counts.get(topic, 0) + 1
+                # a notify message carries one notice or a burst's: count notices
+                n = len(notices_in(decode(bytes(msg.payload)))) if topic.endswith("/notify") else 1
+                w.counts[topic] = w.counts.get(topic, 0) + n
+                w.messages[topic] = w.messages.get(topic, 0) + 1
                 w.first = w.first or now
                 w.last = now
                 if topic.endswith("/calls"):

@@ -10,6 +10,7 @@ retained ``board``, which carries the ``call_seq`` of the newest call it include
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from functools import cache
 from typing import Any, Literal, get_args
@@ -272,6 +273,39 @@ def encode(message: Any) -> bytes:
 
 class ProtocolError(ValueError):
     """A payload that is not a hallcall message of a known version."""
+
+
+MAX_NOTICES = 200
+"""Most notices in one `notify` message (~60 KB): a burst's notices travel together, one
+publish, one PUBACK and one broker routing for all of them, not one per notice."""
+
+_NOTICES_HEAD: bytes = (
+    b"\x82" + msgpack.packb("v") + msgpack.packb(SCHEMA_VERSION) + msgpack.packb("notices")
+)
+
+
+def pack_notices(packed: Sequence[bytes]) -> bytes:
+    """Several notices, each packed alone (`encode_fields(Notice, …)`), as one `notify`
+    payload: ``{"v": 1, "notices": [notice, …]}``. msgpack lets an array's items follow its
+    header as they were packed, so nothing is packed twice. One notice goes as it is."""
+    n = len(packed)
+    if n == 1:
+        return packed[0]
+    if not 0 < n <= MAX_NOTICES:
+        raise ValueError(f"{n} notices in one message (1 to {MAX_NOTICES})")
+    head = bytes((0x90 | n,)) if n < 16 else b"\xdc" + n.to_bytes(2, "big")
+    return _NOTICES_HEAD + head + b"".join(packed)
+
+
+def notices_in(body: dict[str, Any]) -> list[Any]:
+    """The notices a decoded `notify` payload carries: itself, or its `notices` (each still to
+    be checked: a map of this schema version with a known kind)."""
+    if "notices" not in body:
+        return [body]
+    items = body["notices"]
+    if not isinstance(items, list):
+        raise ProtocolError(f"notices is a {type(items).__name__}, not a list")
+    return items
 
 
 def decode(payload: bytes) -> dict[str, Any]:

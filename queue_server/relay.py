@@ -4,7 +4,9 @@ Every Lua change that calls a ticket or makes a notice also appends the message 
 process's outbox streams in Redis (``calls`` and ``notify``), in the same atomic step. Then:
 
 - **Fast path.** The request that made the change hands the script's answer to `publish_now`,
-  which publishes at once (QoS 1, many in flight). Durability costs the call nothing.
+  which publishes at once (QoS 1, many in flight). Durability costs the call nothing. A call
+  is one message; the notices of one loop turn travel together as one message (up to
+  `protocol.MAX_NOTICES`) at the turn's end, after that turn's calls.
 - **Position.** An entry is deleted from its stream when the broker acknowledged it, in batches;
   what is left in a stream is exactly what may not have reached the broker. Nothing lives only
   in memory, so no in-memory cap can drop a call.
@@ -36,6 +38,7 @@ from queue_server import metrics
 from queue_server.clock import Clock
 from queue_server.outage import Outage
 from queue_server.outlink import Outlink
+from queue_server.protocol import MAX_NOTICES, pack_notices, topic_notify
 from queue_server.store import keys
 from queue_server.store.hall_store import Entry, entry_fields
 from queue_server.store.pipeline import Packed, Pipeline, command
@@ -75,6 +78,8 @@ class Outbox:
     # per stream, the last entry id every entry up to which was handled: a sweep reads on from
     # there, not the whole backlog again while it is in flight ("-": from the start)
     cursor: dict[str, str] = field(default_factory=lambda: dict.fromkeys(STREAMS, "-"))
+    # this loop turn's notices, rendered, to go as one message at its end (marked published)
+    notices: list[tuple[str, bytes]] = field(default_factory=list)
 
     def rewind(self) -> None:
         self.cursor = dict.fromkeys(STREAMS, "-")
@@ -103,6 +108,7 @@ class Relay:
         self.id = self._new_id()
         self._outboxes: dict[str, Outbox] = {self.id: Outbox(self.id, own=True, replay=False)}
         self._sender: Outlink | None = None
+        self._notify = topic_notify(hall)
         self._live = False  # fast path on: connected and caught up
         self._stopping = False
         self._registering: asyncio.Future[None] | None = None
@@ -180,6 +186,7 @@ class Relay:
         self._sender = client
         for ob in self._outboxes.values():
             ob.published.clear()  # unacknowledged ones go again: at least once
+            ob.notices.clear()
             ob.candidates.clear()
             ob.replay = True
             ob.rewind()
@@ -189,6 +196,7 @@ class Relay:
         self._live = False
         for ob in self._outboxes.values():
             ob.published.clear()
+            ob.notices.clear()
 
     async def catch_up(self) -> None:
         """After the snapshots: replay every outbox, then turn the fast path on."""
@@ -215,6 +223,9 @@ class Relay:
         sender = self._sender
         if sender is None:
             return
+        if e.stream == "notify":
+            self._add_notice(ob, e)
+            return
         topic, payload = self.render(e)
         stream, eid = ref = (e.stream, e.id)
         published, relayed = ob.published, self._relayed[stream]
@@ -230,6 +241,38 @@ class Relay:
         if not sender.send(topic, payload, done):
             published.discard(ref)
             ob.rewind()  # the next sweep tries it again
+
+    def _add_notice(self, ob: Outbox, e: Entry) -> None:
+        """A notice joins this loop turn's message: one publish, one PUBACK and one routing
+        in the broker for a burst's notices instead of one each."""
+        payload = self.render(e)[1]
+        ob.published.add((e.stream, e.id))
+        ob.notices.append((e.id, payload))
+        if len(ob.notices) == 1:
+            asyncio.get_running_loop().call_soon(self._send_notices, ob)
+        elif len(ob.notices) >= MAX_NOTICES:
+            self._send_notices(ob)
+
+    def _send_notices(self, ob: Outbox) -> None:
+        batch, ob.notices = ob.notices, []
+        if not batch:
+            return
+        published = ob.published
+        refs = [("notify", eid) for eid, _ in batch]
+
+        def done() -> None:  # on the PUBACK of them all
+            ids = [ref[1] for ref in refs if ref in published]
+            published.difference_update(refs)
+            ob.acked["notify"].extend(ids)
+            ob.acked_ids.update(("notify", i) for i in ids)
+            self._relayed["notify"].inc(len(ids))
+
+        sender = self._sender
+        if sender is None or not sender.send(
+            self._notify, pack_notices([p for _, p in batch]), done
+        ):
+            published.difference_update(refs)
+            ob.rewind()  # the next sweep tries them again
 
     # -- sweeping, deleting, adopting ------------------------------------------------------
 

@@ -13,7 +13,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from queue_server.link import Link, Message
-from queue_server.protocol import NOTICE_KINDS
+from queue_server.protocol import NOTICE_KINDS, SCHEMA_VERSION, ProtocolError, notices_in
 from sms_gateway import metrics
 from sms_gateway.checker import Checker
 from sms_gateway.outbox import Outbox
@@ -28,8 +28,12 @@ IN_FLIGHT = 256  # notices stored together in one commit (the broker sends ≤ 2
 RETENTION_EVERY = 600.0  # seconds between sweeps that forget old phone numbers
 
 
-def bad_notice(body: dict[str, Any]) -> str:
-    """Why a notify payload cannot be a notice, or ""."""
+def bad_notice(body: Any) -> str:
+    """Why one notice of a notify payload cannot be a notice, or ""."""
+    if not isinstance(body, dict):
+        return f"a {type(body).__name__}, not a map"
+    if body.get("v", SCHEMA_VERSION) != SCHEMA_VERSION:  # each of a burst's carries its own
+        return f"unsupported schema version {body.get('v')!r}"
     if body.get("kind") not in NOTICE_KINDS:
         return f"unknown kind {body.get('kind')!r}"
     if not isinstance(body.get("phone"), str) or not body["phone"]:
@@ -88,19 +92,31 @@ class Gateway:
             return
         if msg.kind != "notify":
             return
-        reason = bad_notice(msg.body)
-        if reason:
-            log.warning("hall %s: ignored a notice: %s", msg.hall, reason)
-            return
         try:
-            added = await self.outbox.add(msg.hall, msg.body, time.time())
+            items = notices_in(msg.body)  # one notice, or a burst's in one message
+        except ProtocolError as exc:
+            log.warning("hall %s: ignored a notify message: %s", msg.hall, exc)
+            return
+        notices = []
+        for body in items:
+            reason = bad_notice(body)
+            if reason:
+                log.warning("hall %s: ignored a notice: %s", msg.hall, reason)
+            else:
+                notices.append(body)
+        if not notices:
+            return
+        try:  # all of them in one commit, before the broker gets the acknowledgement
+            added = await self.outbox.add_many(msg.hall, notices, time.time())
         except Exception as exc:  # not stored: drop the link so the broker sends it again
-            log.error("hall %s: cannot store a notice (%s); reconnecting", msg.hall, exc)
+            log.error(
+                "hall %s: cannot store %d notices (%s); reconnecting", msg.hall, len(notices), exc
+            )
             raise aiomqtt.MqttError(f"outbox write failed: {exc}") from exc
-        if added:
+        if any(added):
             self.sender.wake()
-        else:
-            metrics.DUPLICATES.inc()
+        if not all(added):
+            metrics.DUPLICATES.inc(added.count(False))
 
     def health(self) -> dict[str, Any]:
         links = {link.hall: link.online for link in self.links}

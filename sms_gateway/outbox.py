@@ -24,7 +24,7 @@ import asyncio
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,14 +176,25 @@ class Outbox:
         return cur.rowcount == 1
 
     async def add(self, hall: str, notice: Mapping[str, Any], now: float) -> bool:
-        """Store a notice (committed when this returns). Notices added while a commit is
+        """Store a notice (committed when this returns); False when it was here already."""
+        return (await self.add_many(hall, [notice], now))[0]
+
+    async def add_many(
+        self, hall: str, notices: Sequence[Mapping[str, Any]], now: float
+    ) -> list[bool]:
+        """Store notices (all committed when this returns). Notices added while a commit is
         under way share the next one: a thread hop per notice would cap ingestion (about
         1,600/s on a busy 2-core machine) well below what one commit per burst allows."""
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._adds.append((hall, notice, now, done))
-        if len(self._adds) == 1:
+        loop = asyncio.get_running_loop()
+        waits: list[asyncio.Future[bool]] = []
+        first = not self._adds
+        for notice in notices:
+            done: asyncio.Future[bool] = loop.create_future()
+            self._adds.append((hall, notice, now, done))
+            waits.append(done)
+        if first and waits:
             self._flushing.add(asyncio.create_task(self._flush_adds()))
-        return await done
+        return list(await asyncio.gather(*waits))
 
     async def _flush_adds(self) -> None:
         try:

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from queue_server.app import PUBLISHERS, Options, create_app
 from queue_server.clock import ManualClock
 from queue_server.config import HallConfig, load_hall
-from queue_server.protocol import decode
+from queue_server.protocol import decode, notices_in
 from queue_server.settings import parse_mqtt_url
 from queue_server.store.connect import connect
 from tests.services import ROOT, SECRET, Broker, RedisCluster, RedisServer
@@ -158,6 +158,7 @@ class Subscriber:
     seen: list[tuple[str, dict[str, Any], bool]] = field(default_factory=list)
     history: list[tuple[str, dict[str, Any], bool]] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    messages: list[tuple[str, int]] = field(default_factory=list)  # (topic, entries) per message
 
     def add(self, topic: str, body: dict[str, Any], retained: bool) -> None:
         self.seen.append((topic, body, retained))
@@ -199,11 +200,12 @@ async def subscribe(
 
         async def pump() -> None:
             async for msg in client.messages:
-                sub.add(
-                    str(msg.topic),
-                    decode(bytes(msg.payload)),
-                    bool(msg.retain),
-                )
+                topic, body = str(msg.topic), decode(bytes(msg.payload))
+                # a notify message carries one notice or a burst's: one entry each
+                items = notices_in(body) if topic.endswith("/notify") else [body]
+                sub.messages.append((topic, len(items)))
+                for item in items:
+                    sub.add(topic, item, bool(msg.retain))
 
         task = asyncio.create_task(pump())
         try:

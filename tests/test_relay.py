@@ -198,3 +198,35 @@ async def test_a_call_and_a_notice_with_one_entry_id_both_go(
                 )
         calls = [b["number"] for t, b, _ in sub.history if t.endswith("/calls")]
     assert calls == ["B001"]
+
+
+async def test_a_turns_notices_go_as_one_message_each_once(
+    redis: Redis,
+    broker: Broker,
+    hall_cfg: HallConfig,
+    clock: ManualClock,
+    running: list[asyncio.Task[None]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The notices published in one loop turn travel as one notify message (up to the cap,
+    then the next message), in order, each once; every one is deleted from the outbox after
+    the broker acknowledged its message."""
+    monkeypatch.setattr("queue_server.relay.MAX_NOTICES", 8)
+    monkeypatch.setattr("queue_server.relay.SWEEP_EVERY", 3600.0)  # the fast path alone
+    n = await node(redis, hall_cfg, clock, broker)
+    hall = hall_cfg.id
+    async with subscribe(broker, [f"hallcall/{hall}/notify"]) as sub:
+        running.append(asyncio.create_task(n.publisher.run()))
+        await until(lambda: _true(n.relay.live))
+        issued = [
+            await n.store.issue("A", "normal", "mobile", phone=f"1380000{k:04d}", phone_key=str(k))
+            for k in range(30)
+        ]
+        for t in issued:  # one turn, as many requests answered together
+            n.relay.publish_now(t.entries)
+        got = [await sub.get("/notify") for _ in issued]
+        key = keys.outbox(hall, n.relay.id, "notify")
+        await until(functools.partial(_empty, redis, key))
+    assert [b["number"] for b in got] == [f"A{k:03d}" for k in range(1, 31)]
+    assert {b["kind"] for b in got} == {"ticket_taken"}
+    assert [size for topic, size in sub.messages] == [8, 8, 8, 6]

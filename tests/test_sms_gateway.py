@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
 
-from queue_server.protocol import encode, topic_notify
-from sms_gateway import cli
+from queue_server.protocol import encode, pack_notices, topic_notify
+from sms_gateway import cli, metrics
 from sms_gateway.gateway import Gateway
 from sms_gateway.providers import load
 from sms_gateway.settings import Settings, Source
@@ -257,3 +258,30 @@ async def test_bad_payloads_are_ignored_and_the_gateway_keeps_running(
         await peer.wait_for(1)
         await until(lambda: states(gw) == {"sent": 1})
     assert "no phone" in caplog.text and "13800000002" not in caplog.text
+
+
+async def test_a_burst_in_one_message_is_stored_at_once_and_sent_once_each(
+    broker: Broker, peer: Peer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server sends a burst's notices as one notify message: each is stored and sent
+    once, a bad one among them is skipped with a reason, and a redelivery adds nothing."""
+    hall = f"s{uuid.uuid4().hex[:8]}"
+    burst = [encode(notice(hall, n)) for n in range(1, 21)]
+    burst.insert(5, msgpack.packb("not a notice"))
+    burst.insert(9, msgpack.packb({"v": 99, "kind": "called"}))
+    payload = pack_notices(burst)
+    async with running(gateway_env(broker, hall, tmp_path, "http", peer)) as gw:
+        pub = Publisher(broker, hall)
+        await pub.hall_message()
+        async with pub._client() as c:
+            await c.publish(topic_notify(hall), payload, qos=1)
+            await peer.wait_for(20)
+            await until(lambda: states(gw) == {"sent": 20})
+            dups = metrics.DUPLICATES._value.get()
+            await c.publish(topic_notify(hall), payload, qos=1)  # as after a reconnect
+            await c.publish(topic_notify(hall), msgpack.packb({"v": 1, "notices": "x"}), qos=1)
+            await until(lambda: metrics.DUPLICATES._value.get() == dups + 20)
+            await until(lambda: "notices is a str" in caplog.text)
+        assert states(gw) == {"sent": 20}
+    assert len(peer.delivered) == 20 and not peer.duplicates()
+    assert "a str, not a map" in caplog.text and "unsupported schema version 99" in caplog.text

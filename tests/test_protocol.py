@@ -1,0 +1,35 @@
+"""The notify payload's two forms: one notice, or a burst's notices in one message."""
+
+from __future__ import annotations
+
+import pytest
+
+from queue_server.protocol import (
+    SCHEMA_VERSION,
+    Notice,
+    ProtocolError,
+    decode,
+    encode,
+    notices_in,
+    pack_notices,
+)
+
+
+@pytest.mark.parametrize("n", [1, 2, 15, 16, 200])
+def test_several_notices_travel_as_one_payload(n: int) -> None:
+    sent = [
+        Notice("called", f"138{k:08d}", f"A{k:03d}", "A", 1.5, window="3", id=f"{k}-0")
+        for k in range(n)
+    ]
+    body = decode(pack_notices([encode(x) for x in sent]))
+    got = notices_in(body)
+    assert [g["number"] for g in got] == [x.number for x in sent]
+    assert all(g["v"] == SCHEMA_VERSION and g["window"] == "3" for g in got)
+    assert ("notices" in body) == (n > 1)
+
+
+def test_a_bad_burst_is_refused_with_a_reason() -> None:
+    with pytest.raises(ValueError, match="201 notices"):
+        pack_notices([encode(Notice("called", "1", "A001", "A", 1.0))] * 201)
+    with pytest.raises(ProtocolError, match="notices is a int"):
+        notices_in({"v": SCHEMA_VERSION, "notices": 3})
