@@ -1,7 +1,8 @@
 """The server's own steps that only a phone ticket takes, in µs per ticket, in-process (no
 network, no Redis, no broker: those are in `bench.issue`'s end-to-end ratio): the phone's
 canonical form in the request model, its keyed digest, its mask, the public rate limit (a
-phone ticket comes without a token), and the relay's fast path for its notice: rendered,
+phone ticket comes without a token), the notice in the issue script's answer parsed, and the
+relay's fast path for its notice: rendered,
 its QoS 1 packet into the link's buffer, the PUBACK parsed, the entry marked for deletion
 (the link writes into a sink here). Beside them, in the same run, the forms they replaced:
 the notice built as a `Notice` and encoded, the digest by `hmac.new`.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import timeit
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +35,7 @@ from queue_server.mqttwire import PUBACK
 from queue_server.outlink import Outlink
 from queue_server.protocol import Notice, decode, encode
 from queue_server.relay import Relay
-from queue_server.store.hall_store import Entry
+from queue_server.store.hall_store import Entry, _entries
 
 DEMO = Path(__file__).resolve().parent.parent / "config" / "halls" / "demo.toml"
 SECRET = b"s" * 32
@@ -107,17 +109,27 @@ async def relay_path(announcer: Announcer) -> tuple[float, Entry]:
 
 
 def announcer_fields(announcer: Announcer) -> dict[str, str]:
+    """A "ticket taken" notice's fields as issue.lua writes them (common.lua's notice())."""
     s = announcer.config.services[0].id
     return {
         "kind": "ticket_taken",
-        "phone": PHONE,
+        "ticket": f"20261126:{s}012",
         "number": f"{s}012",
         "service": s,
-        "time": "1764115200123",
+        "window": "",
         "ahead": "8",
-        "ticket": f"20261126:{s}012",
-        "class": "normal",
+        "phone": PHONE,
+        "lang": "zh",
+        "round": "0",
+        "time": "1764115200123",
+        "step": "0",
+        "steps": "0",
     }
+
+
+def answer(fields: dict[str, str]) -> list[list[str]]:
+    """The outbox part of a phone ticket's script answer, as common.lua's outbox() gives it."""
+    return [["notify", "1764115200123-0", "j", json.dumps(fields, separators=(",", ":"))]]
 
 
 def run() -> None:
@@ -136,11 +148,15 @@ def run() -> None:
         lambda: IssueRequest.model_validate_json(without)
     )
     relay_us, entry = asyncio.run(relay_path(announcer))
+    raw = answer(entry.fields)
+    if _entries(raw) != [Entry("notify", raw[0][1], entry.fields)]:
+        raise BenchError("the script's answer parsed to another entry")
     steps = {
         "phone in the request": max(0.0, validate),
         "phone digest (pads)": per_call(lambda: phone_key(SECRET, "demo", PHONE)),
         "phone mask": per_call(lambda: mask_phone(PHONE)),
         "public rate limit": per_call(take),
+        "answer's notice parsed": per_call(lambda: _entries(raw)),
         "relay fast path": relay_us,
     }
     render = per_call(lambda: announcer.render(entry))

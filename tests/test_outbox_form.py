@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from queue_server.clock import ManualClock
 from queue_server.config import HallConfig
 from queue_server.store import keys
-from queue_server.store.hall_store import entry_fields
+from queue_server.store.hall_store import Entry, _entries, entry_fields
 from tests.conftest import subscribe
 from tests.services import Broker
 from tests.test_relay import node, running
@@ -94,3 +94,17 @@ async def test_entries_of_the_earlier_form_still_go(
     assert (call["window"], call["seq"], call["time"]) == ("4", 9, int(ms) / 1000)
     assert (old["kind"], old["phone"], old["window"]) == ("called", "13800000009", "4")
     assert (new["kind"], new["ahead"], new["ticket"]) == ("ticket_taken", 0, issued.ticket)
+
+
+def test_a_script_answer_reads_every_form_as_entry_fields_does() -> None:
+    text = '{"kind":"ticket_taken","phone":"13812345678","name":"\\u7a97\\/\\"1\\""}'
+    forms: list[list[Any]] = [
+        ["j", text],  # this version's, read inline
+        ["n", 3, "j", text],
+        ["kind", "called", "ahead", 0],
+    ]
+    raw = [["notify", f"{i}-0", *flat] for i, flat in enumerate(forms)]
+    assert _entries(raw) == [
+        Entry("notify", f"{i}-0", entry_fields(f)) for i, f in enumerate(forms)
+    ]
+    assert _entries(None) == [] and _entries([]) == []

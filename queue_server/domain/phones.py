@@ -49,11 +49,11 @@ def canonical_phone(raw: str) -> str:
 
 def phone_key(secret: bytes, hall: str, phone: str) -> str:
     """The per-hall digest that names a phone's counters in Redis (HMAC-SHA256, 128 bits):
-    `hmac.new(secret, f"{hall}:{phone}", sha256).hexdigest()[:32]`, from the secret's key
-    states made once (domain/keyed.py)."""
-    return _keyed(secret).digest(f"{hall}:{phone}".encode())[:16].hex()
+    `hmac.new(secret, f"{hall}:{phone}", sha256).hexdigest()[:32]`, from the key states made
+    once per (secret, hall), with the hall's prefix already hashed in (domain/keyed.py)."""
+    return _keyed(secret, hall).digest(phone.encode())[:16].hex()
 
 
 @cache
-def _keyed(secret: bytes) -> KeyedHash:
-    return KeyedHash(secret)
+def _keyed(secret: bytes, hall: str) -> KeyedHash:
+    return KeyedHash(secret, f"{hall}:".encode())
