@@ -52,6 +52,10 @@ ADOPT_EVERY = 2.0
 SWEEP_EVERY = 0.25
 DELETE_EVERY = 0.05
 BATCH = 2_000
+YOUNG = 0.25
+"""Seconds: this process's own entries younger than this are the fast path's, and a sweep does
+not read them. By then nearly all are acknowledged and deleted (XDEL every DELETE_EVERY), so
+a sweep reads back only what the fast path missed, not every call and notice once more."""
 
 Ref = tuple[str, str]
 """An outbox entry as (stream, id): ids are unique per stream only (a call and its notice,
@@ -323,20 +327,23 @@ class Relay:
     async def sweep(self, eager: bool = False) -> None:
         """Publish what is in the streams and was not published. An entry of this process's
         own outbox is left one sweep for the fast path unless `eager`. Each stream is read on
-        from its cursor: entries before it were all published, acknowledged or skipped."""
+        from its cursor: entries before it were all published, acknowledged or skipped. Unless
+        `eager`, the own outbox is read only up to YOUNG seconds ago, by the entry ids (Redis's
+        clock: a server clock behind it only delays what the fast path missed)."""
         oldest: float | None = None
         for ob in list(self._outboxes.values()):
             seen, ob.candidates = ob.candidates, set()
             for stream in STREAMS:
                 key = keys.outbox(self.hall, ob.relay, stream)
-                first = await self._range(key, stream, "-", 1)
+                first = await self._range(key, stream, "-", 1, "+")
                 if first:
                     t = float(first[0].fields.get("time", 0)) / 1000
                     oldest = t if oldest is None else min(oldest, t)
                 start, held = ob.cursor[stream], False
+                end = "+" if eager or not ob.own else str(int((time.time() - YOUNG) * 1000))
                 while self._sender is not None:
                     batch = await self._range(
-                        key, stream, start if start == "-" else "(" + start, BATCH
+                        key, stream, start if start == "-" else "(" + start, BATCH, end
                     )
                     for e in batch:
                         # the cursor stays before an entry left for the fast path
@@ -352,19 +359,19 @@ class Relay:
         self.lag = max(0.0, self.clock.now() - oldest) if oldest is not None else 0.0
         metrics.OUTBOX_LAG.labels(self.hall).set(self.lag)
 
-    async def _range(self, key: str, stream: str, start: str, count: int) -> list[Entry]:
+    async def _range(self, key: str, stream: str, start: str, count: int, end: str) -> list[Entry]:
         """XRANGE from `start`, over the pipelined link when there is one (redis-py's stream
         parsing was a sixth of a replay's time); entries of either form (entry_fields)."""
         if self._link is None:
             got: list[tuple[str, dict[str, str]]] = await self.redis.xrange(
-                key, min=start, count=count
+                key, min=start, max=end, count=count
             )
             return [
                 Entry(stream, eid, entry_fields([x for kv in f.items() for x in kv]))
                 for eid, f in got
             ]
         raw = await self._link.execute(
-            command(Packed.of(["XRANGE", key, start, "+", "COUNT", count]))
+            command(Packed.of(["XRANGE", key, start, end, "COUNT", count]))
         )
         return [Entry(stream, eid, entry_fields(flat)) for eid, flat in raw]
 

@@ -230,3 +230,41 @@ async def test_a_turns_notices_go_as_one_message_each_once(
     assert [b["number"] for b in got] == [f"A{k:03d}" for k in range(1, 31)]
     assert {b["kind"] for b in got} == {"ticket_taken"}
     assert [size for topic, size in sub.messages] == [8, 8, 8, 6]
+
+
+async def test_a_sweep_leaves_young_entries_to_the_fast_path_and_sends_what_it_missed(
+    redis: Redis,
+    broker: Broker,
+    hall_cfg: HallConfig,
+    clock: ManualClock,
+    running: list[asyncio.Task[None]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sweep does not read back this process's entries younger than YOUNG (the fast path
+    has them); one the fast path missed is read once it is older and sent the sweep after."""
+    monkeypatch.setattr("queue_server.relay.SWEEP_EVERY", 3600.0)  # only the sweeps below
+    monkeypatch.setattr("queue_server.relay.YOUNG", 3600.0)
+    n = await node(redis, hall_cfg, clock, broker)
+    hall = hall_cfg.id
+    sweeps: list[bool] = []
+    sweep = n.relay.sweep
+
+    async def counted(eager: bool = False) -> None:
+        sweeps.append(eager)
+        await sweep(eager)
+
+    monkeypatch.setattr(n.relay, "sweep", counted)
+    async with subscribe(broker, [f"hallcall/{hall}/notify"]) as sub:
+        running.append(asyncio.create_task(n.publisher.run()))
+        # the relay's own first sweep, after its catch-up: the next is an hour away
+        await until(lambda: _true(False in sweeps))
+        await n.store.issue("A", "normal", "mobile", phone="13800000009", phone_key="k9")
+        own = n.relay._outboxes[n.relay.id]
+        await n.relay.sweep()
+        assert not own.candidates and not own.published  # not read: young
+        monkeypatch.setattr("queue_server.relay.YOUNG", 0.0)
+        await n.relay.sweep()
+        assert len(own.candidates) == 1 and not own.published  # read: the fast path's turn
+        await n.relay.sweep()  # missed by it: sent now
+        got = await sub.get("/notify")
+    assert got["kind"] == "ticket_taken" and got["phone"] == "13800000009"
