@@ -51,6 +51,16 @@ def test_rate_limiter_refills_and_stays_bounded() -> None:
     assert len(rl) == 100
 
 
+def test_rate_limiter_forgets_the_least_recently_seen() -> None:
+    rl = RateLimiter(per_minute=60, burst=1, max_keys=3)
+    assert [rl.take(k, 0.0) for k in "abc"] == [0, 0, 0]
+    assert rl.take("a", 0.0) > 0  # a is limited, and now the most recently seen
+    assert rl.take("d", 0.0) == 0  # one key too many: b goes
+    assert rl.take("a", 0.0) > 0 and rl.take("c", 0.0) > 0  # kept, still limited
+    assert rl.take("b", 0.0) == 0  # forgotten: a full bucket again
+    assert len(rl) == 3
+
+
 def test_failure_window_counts_per_minute() -> None:
     fw = FailureWindow(limit=2)
     assert fw.fail("a", 0.0) == 1 and fw.blocked("a", 1.0) == 0
