@@ -10,7 +10,13 @@ from redis.asyncio import Redis
 from queue_server.clock import ManualClock
 from queue_server.config import HallConfig
 from queue_server.store import keys
-from queue_server.store.hall_store import Claim, HallStore, QuotaExceeded, StoreError
+from queue_server.store.hall_store import (
+    Claim,
+    HallStore,
+    QuotaExceeded,
+    StoreError,
+    entry_fields,
+)
 from queue_server.store.quota import Quota
 from queue_server.store.scripts import register, source
 
@@ -105,8 +111,46 @@ async def test_places_stay_after_a_place_ahead_of_this_clock(
 
 def test_each_script_carries_the_helpers_it_uses_and_no_other() -> None:
     issue, nxt = source("issue"), source("next")
-    for helper in ("ahead", "outbox", "notice", "next_place", "emit"):  # the issue's, and theirs
+    for helper in ("ahead", "outbox", "next_place", "emit"):  # the issue's, and theirs
         assert f"local function {helper}(" in issue
-    for helper in ("close_current", "call_ticket", "near_notices", "front", "tally"):
+    for helper in ("close_current", "call_ticket", "near_notices", "front", "tally", "notice"):
         assert f"local function {helper}(" not in issue
         assert f"local function {helper}(" in nxt
+
+
+async def test_the_ticket_taken_entry_joined_in_lua_reads_as_every_notice(
+    store: HallStore,
+) -> None:
+    """The issue script joins its notice's JSON from parts (no table, no encoder): awkward
+    phone and language text comes back exactly, with the members common.lua's notice() gives
+    every other notice (the "called" one of the same ticket)."""
+    await store.seed()  # the windows' services: window 1 calls A
+    phone, lang = 'x"1\\/\u00e9\u7a97\n\u2028', 'z"h\\'
+    one = await store.issue("A", "normal", "mobile", phone=phone, phone_key="k1", lang=lang)
+    (entry,) = one.entries
+    want = {
+        "kind": "ticket_taken",
+        "ticket": one.ticket,
+        "number": one.number,
+        "service": "A",
+        "window": "",
+        "ahead": "0",
+        "phone": phone,
+        "lang": lang,
+        "round": "0",
+        "time": str(one.issued_ms),
+        "step": "0",
+        "steps": "0",
+    }
+    assert (entry.stream, entry.fields) == ("notify", want)
+    stored = await store.redis.xrange(keys.outbox(store.hall.id, "none", "notify"))
+    assert [(i, entry_fields(list(f.items())[0])) for i, f in stored] == [(entry.id, want)]
+    two = await store.issue(
+        "A", "normal", "mobile", phone="13800000002", phone_key="k2", steps=("A", "B")
+    )
+    (entry,) = two.entries
+    assert (entry.fields["ahead"], entry.fields["step"], entry.fields["steps"]) == ("1", "1", "2")
+    called = await store.call("1")
+    notices = [e for e in called.entries if e.stream == "notify"]
+    assert [e.fields["kind"] for e in notices] == ["called"]
+    assert set(notices[0].fields) == set(want)

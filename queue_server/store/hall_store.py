@@ -178,6 +178,22 @@ def offsets_from_config(hall: HallConfig) -> dict[str, dict[str, int]]:
     return {w.id: {s: round(o * MINUTE_MS) for s, o in w.services.items()} for w in hall.windows}
 
 
+def taken_note(phone: str, service: str, lang: str, steps: int) -> str:
+    """The members of a ticket_taken outbox entry that the issue script does not work out, as
+    JSON text it joins into the entry (all strings, as common.lua's outbox() writes them):
+    phone, service and language escaped here, so the script needs no table or encoder."""
+    return f'"phone":{json.dumps(phone)},' + _taken_fixed(service, lang, steps)
+
+
+@functools.lru_cache(maxsize=256)
+def _taken_fixed(service: str, lang: str, steps: int) -> str:
+    step = 1 if steps > 1 else 0  # a ticket of several steps starts at its first
+    return (
+        f'"service":{json.dumps(service)},"lang":{json.dumps(lang)},"window":"","round":"0",'
+        f'"step":"{step}","steps":"{steps if steps > 1 else 0}"'
+    )
+
+
 _NOW_REDIS = Packed.of([""])  # ARGV[1] empty: the script reads Redis's clock
 
 
@@ -414,6 +430,7 @@ class HallStore:
                     booking.code if booking else "",
                     "1" if booking and booking.late else "",
                     "1" if reserve else "",
+                    taken_note(phone, service, lang, len(steps)) if phone else "",
                     *limits,
                 ],
                 day=day,

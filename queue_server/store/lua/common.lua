@@ -129,15 +129,18 @@ end
 -- as one field `j`: a JSON object of strings (numbers as exact decimals, as a field per value
 -- gave them), so the XADD and the answer stay small and JSON stays text for every client
 -- (hall_store.entry_fields reads the earlier forms too). Calls carry their own gapless seq.
-local function outbox(stream, fields)
+-- `j`: the JSON made already (the issue script's ticket_taken entry), instead of `fields`.
+local function outbox(stream, fields, j)
   local key = stream == 'calls' and K.ob_calls or K.ob_notify
-  local m = {}
-  for i = 1, #fields, 2 do
-    local v = fields[i + 1]
-    if type(v) == 'number' then v = int(v) end
-    m[fields[i]] = v
+  if not j then
+    local m = {}
+    for i = 1, #fields, 2 do
+      local v = fields[i + 1]
+      if type(v) == 'number' then v = int(v) end
+      m[fields[i]] = v
+    end
+    j = cjson.encode(m)
   end
-  local j = cjson.encode(m)
   local id = redis.call('XADD', key, '*', 'j', j)
   OUT[#OUT + 1] = {stream, id, 'j', j}
 end
