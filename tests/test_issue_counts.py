@@ -154,3 +154,14 @@ async def test_the_ticket_taken_entry_joined_in_lua_reads_as_every_notice(
     notices = [e for e in called.entries if e.stream == "notify"]
     assert [e.fields["kind"] for e in notices] == ["called"]
     assert set(notices[0].fields) == set(want)
+
+
+async def test_int_prints_whole_numbers_exactly_and_rounds_others_as_before(
+    store: HallStore,
+) -> None:
+    """common.lua's int(): '%d' for a whole number (µs places have 16 digits), '%.0f' else."""
+    common = source("issue").split("\n-- Issue a ticket.")[0]
+    script = common + "\nreturn {int(1764115200123456), int(2 ^ 53), int(-7), int(2.5), int(3.5)}"
+    tagged = [keys.prefix(store.hall.id) + f"k{i}" for i in range(10)]
+    got = await store.redis.eval(script, len(tagged), *tagged, "1", "20261126", "", "")
+    assert got == ["1764115200123456", "9007199254740992", "-7", "2", "4"]

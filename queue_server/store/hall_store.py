@@ -397,9 +397,6 @@ class HallStore:
         if phone:
             counted.append(quota.phone(phone_key, self.hall.queue.max_per_phone))
         h = self.hall.id
-        limits: list[str | int] = []
-        for q in counted:
-            limits += [q.cap, q.code, q.message]
         own = [claim.slot] if claim else []
         # 号源 held for bookings (a hall that takes them): walk-ins count today's outstanding
         # bookings against the service's numbers; a check-in gives its held place back.
@@ -431,7 +428,7 @@ class HallStore:
                     "1" if booking and booking.late else "",
                     "1" if reserve else "",
                     taken_note(phone, service, lang, len(steps)) if phone else "",
-                    *limits,
+                    *[q.cap for q in counted],  # a refusal names its index: q<i>
                 ],
                 day=day,
             )

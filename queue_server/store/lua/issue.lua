@@ -6,9 +6,11 @@
 -- no key) and its TTL (s), the booking checked in by this ticket ('' if none) and whether it
 -- is late ('1' or ''), whether bookings hold places back ('1' or ''), the fixed part of the
 -- outbox's ticket_taken entry (with a phone: its JSON members after the ones the script
--- knows, from hall_store.taken_note; '' without), then for each counter its cap, refusal code and message. With a booking, own KEYS hold after the claim: the
--- booking, check-ins due, reminders due, its date's booking counts; without one, when bookings
--- hold places back: today's booking counts.
+-- knows, from hall_store.taken_note; '' without), then each counter's cap. A refusal answers
+-- 'quota q<i>', i the counter's index (the server knows each one's code and message: passing
+-- them on every call cost more than the rare refusal). With a booking, own KEYS hold after the
+-- claim: the booking, check-ins due, reminders due, its date's booking counts; without one,
+-- when bookings hold places back: today's booking counts.
 local service, cls, channel, phone = ARGV[XA], ARGV[XA + 1], ARGV[XA + 2], ARGV[XA + 3]
 local secret, slot, lang = ARGV[XA + 4], ARGV[XA + 5], ARGV[XA + 6]
 local prefix, width, steps = ARGV[XA + 7], ARGV[XA + 8], ARGV[XA + 9]
@@ -75,13 +77,13 @@ for i = 0, NQ - 1 do
   counted[i + 1] = {key, c == 1}
   local used = c - 1
   if i == 0 then n, used = c, used + math.max(held, 0) end
-  if used >= tonumber(ARGV[QA + 3 * i]) then
+  if used >= tonumber(ARGV[QA + i]) then
     undo()
     if KC and not KB then  -- a claim made before answers even when full now
       local prev = redis.call('GET', KC)
       if prev then return replay(prev) end
     end
-    return fail(ARGV[QA + 3 * i + 1], 'q' .. i .. ' ' .. ARGV[QA + 3 * i + 2])
+    return fail('quota', 'q' .. i)
   end
 end
 
@@ -130,6 +132,6 @@ local seq, eid = emit('issue', tid, '', service, {'class', cls, 'channel', chann
 -- and digits (config.py), and integers print exactly (< 2^53).
 if note ~= '' then
   outbox('notify', nil, '{"kind":"ticket_taken","ticket":"' .. tid .. '","number":"' .. number
-    .. '","ahead":"' .. a .. '","time":"' .. NOW .. '",' .. note .. '}')
+    .. '","ahead":"' .. int(a) .. '","time":"' .. int(NOW) .. '",' .. note .. '}')
 end
 return answer({tid, number, a, seq, NOW})
