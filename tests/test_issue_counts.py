@@ -4,6 +4,8 @@ Idempotency-Key claimed in one command, and queue places strictly after every ea
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from redis.asyncio import Redis
 
@@ -165,3 +167,64 @@ async def test_int_prints_whole_numbers_exactly_and_rounds_others_as_before(
     tagged = [keys.prefix(store.hall.id) + f"k{i}" for i in range(10)]
     got = await store.redis.eval(script, len(tagged), *tagged, "1", "20261126", "", "")
     assert got == ["1764115200123456", "9007199254740992", "-7", "2", "4"]
+
+
+async def test_the_record_joined_in_lua_reads_as_cjson_would_write_it(store: HallStore) -> None:
+    """The issue script joins the new record's JSON from parts (no table, no cjson.encode):
+    awkward text comes back exactly, the other scripts decode it, and it is compact (the
+    near-notice scan searches the raw text for '"phone":"')."""
+    await store.seed()  # the windows' services: window 1 calls A
+    phone, lang, id_key = 'x"1\\/\u00e9\u7a97\n\u2028', 'z"h\\', 'd"\\1'
+    one = await store.issue(
+        "A",
+        "normal",
+        "mobile",
+        phone=phone,
+        phone_key="k1",
+        lang=lang,
+        id_key=id_key,
+        steps=("A", "B"),
+    )
+    raw = await store.redis.hget(keys.tickets(store.hall.id, store.day()), one.ticket)
+    record = json.loads(raw)
+    assert record.pop("base").isdigit()
+    assert record == {
+        "number": one.number,
+        "service": "A",
+        "class": "normal",
+        "channel": "mobile",
+        "state": "waiting",
+        "issued_at": one.issued_ms,
+        "secret": one.secret,
+        "lang": lang,
+        "round": 0,
+        "phone": phone,
+        "steps": ["A", "B"],
+        "step": 1,
+        "id_key": id_key,
+        "near": 1,
+    }
+    assert '"phone":"' in raw and ": " not in raw
+    plain = await store.issue("B", "green", "kiosk")
+    got = await store.status(plain.ticket)
+    assert got is not None and set(got[0]) == {
+        "number",
+        "service",
+        "class",
+        "channel",
+        "state",
+        "base",
+        "issued_at",
+        "secret",
+        "lang",
+        "round",
+    }
+    called = await store.call("1")  # decoded and saved again by cjson, every member kept
+    assert called.ticket == one.ticket and called.record is not None
+    assert {k: called.record[k] for k in ("phone", "lang", "id_key", "steps", "step")} == {
+        "phone": phone,
+        "lang": lang,
+        "id_key": id_key,
+        "steps": ["A", "B"],
+        "step": 1,
+    }

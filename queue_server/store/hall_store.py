@@ -178,6 +178,38 @@ def offsets_from_config(hall: HallConfig) -> dict[str, dict[str, int]]:
     return {w.id: {s: round(o * MINUTE_MS) for s, o in w.services.items()} for w in hall.windows}
 
 
+def record_part(
+    service: str,
+    cls: str,
+    channel: str,
+    secret: str,
+    lang: str,
+    phone: str,
+    steps: tuple[str, ...],
+    id_key: str,
+) -> str:
+    """The members of a new ticket's record that the issue script does not work out, as compact
+    JSON text it joins into the record: the phone, the services of a ticket of several steps
+    (一票到底; `step` 1), and the ID's digest (the manager's list of who took several) only when
+    given."""
+    out = _record_fixed(service, cls, channel, lang) + f',"secret":{json.dumps(secret)}'
+    if phone:
+        out += f',"phone":{json.dumps(phone)}'
+    if len(steps) > 1:
+        out += f',"steps":{json.dumps(list(steps), separators=(",", ":"))},"step":1'
+    if id_key:
+        out += f',"id_key":{json.dumps(id_key)}'
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _record_fixed(service: str, cls: str, channel: str, lang: str) -> str:
+    dumps = json.dumps
+    return f'"service":{dumps(service)},"class":{dumps(cls)},"channel":{dumps(channel)},' + (
+        f'"lang":{dumps(lang)}'
+    )
+
+
 def taken_note(phone: str, service: str, lang: str, steps: int) -> str:
     """The members of a ticket_taken outbox entry that the issue script does not work out, as
     JSON text it joins into the entry (all strings, as common.lua's outbox() writes them):
@@ -420,8 +452,7 @@ class HallStore:
                     lang,
                     prefix,
                     width,
-                    ",".join(steps) if len(steps) > 1 else "",  # 一票到底
-                    id_key,
+                    record_part(service, cls, channel, secret, lang, phone, steps, id_key),
                     claim.request_print if claim else "",
                     claim.ttl_s if claim else 0,
                     booking.code if booking else "",
