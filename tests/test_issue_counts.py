@@ -228,3 +228,21 @@ async def test_the_record_joined_in_lua_reads_as_cjson_would_write_it(store: Hal
         "steps": ["A", "B"],
         "step": 1,
     }
+
+
+async def test_an_issue_gets_its_own_service_queues_only(store: HallStore) -> None:
+    """The issue script is given the queues of its ticket's service only (each key costs every
+    call): tickets still land in their own queues and count only their own service ahead."""
+    r, h, day = store.redis, store.hall.id, store.day()
+    a1 = await store.issue("A", "normal", "kiosk")
+    b1 = await store.issue("B", "normal", "kiosk")
+    b2 = await store.issue("B", "green", "kiosk")
+    a2 = await store.issue("A", "normal", "kiosk")
+    assert [t.ahead for t in (a1, b1, b2, a2)] == [0, 0, 1, 1]
+    assert await r.zrange(keys.queue(h, day, "A", "normal"), 0, -1) == [a1.ticket, a2.ticket]
+    assert await r.zrange(keys.queue(h, day, "B", "normal"), 0, -1) == [b1.ticket]
+    assert await r.zrange(keys.queue(h, day, "B", "green"), 0, -1) == [b2.ticket]
+    assert await store.places(["A", "B"]) == {
+        "A": [a1.ticket, a2.ticket],
+        "B": [b1.ticket, b2.ticket],
+    }

@@ -245,7 +245,7 @@ class HallStore:
         self._classes = ",".join(hall.class_ids)
         # With the real clock the scripts read Redis's: one clock for every server process.
         self._redis_time = isinstance(clock, SystemClock)
-        self._packed: dict[tuple[str, str, str], tuple[Packed, Packed]] = {}
+        self._packed: dict[tuple[str, str, str, str], tuple[Packed, Packed]] = {}
         self._packed_windows: dict[tuple[str, str], Packed] = {}
         self._day = ("", 0.0, 0.0)  # the service day, and when it starts and ends (epoch s)
 
@@ -262,8 +262,11 @@ class HallStore:
             self._day = (day, start, tomorrow.timestamp())
         return day
 
-    def _hall_keys(self, day: str, tickets_day: str | None = None) -> list[str]:
-        h, relay = self.hall.id, self.outbox()
+    def _hall_keys(
+        self, day: str, tickets_day: str | None = None, services: Sequence[str] = ()
+    ) -> list[str]:
+        """The fixed KEYS (lua/common.lua), with the queues of `services` (default: all)."""
+        h, relay, classes = self.hall.id, self.outbox(), self.hall.class_ids
         return [
             keys.seq(h),
             keys.callseq(h),
@@ -275,7 +278,7 @@ class HallStore:
             keys.tickets(h, tickets_day or day),
             keys.outbox(h, relay, "calls"),
             keys.outbox(h, relay, "notify"),
-            *[keys.queue(h, day, s, c) for s in self.hall.service_ids for c in self.hall.class_ids],
+            *[keys.queue(h, day, s, c) for s in services or self.hall.service_ids for c in classes],
         ]
 
     def _window_keys(self, day: str, window: str) -> list[str]:
@@ -304,9 +307,12 @@ class HallStore:
         args: list[str | int],
         day: str | None = None,
         tickets_day: str | None = None,
+        service: str = "",
     ) -> Any:
+        """Run a hall script; with `service`, it gets the queues of that service only (its
+        Q has no other), as the issue script, which touches no other service's queues."""
         day = day or self.day()
-        fixed_keys, fixed_args = self._fixed(day, tickets_day)
+        fixed_keys, fixed_args = self._fixed(day, tickets_day, service)
         now = _NOW_REDIS if self._redis_time else Packed.of([round(self.clock.now() * 1_000_000)])
         try:
             return await self._scripts[name].run(
@@ -316,18 +322,19 @@ class HallStore:
         except ResponseError as exc:
             raise _run_error(exc) from exc
 
-    def _fixed(self, day: str, tickets_day: str | None) -> tuple[Packed, Packed]:
+    def _fixed(self, day: str, tickets_day: str | None, service: str = "") -> tuple[Packed, Packed]:
         """The keys and arguments every script of this hall gets (~30 of them), packed once
-        per day and outbox rather than once per call."""
-        at = (day, tickets_day or day, self.outbox())
+        per day, outbox and `service` rather than once per call."""
+        at = (day, tickets_day or day, self.outbox(), service)
         packed = self._packed.get(at)
         if packed is None:
-            if len(self._packed) >= 8:  # yesterday's, or a lost lease's
+            if len(self._packed) >= 8 + len(self.hall.service_ids):  # yesterday's, a lost lease's
                 self._packed.clear()
-            fixed_keys = Packed.of(self._hall_keys(day, tickets_day))
+            only = (service,) if service else ()
+            fixed_keys = Packed.of(self._hall_keys(day, tickets_day, only))
             packed = self._packed[at] = (
                 fixed_keys,
-                Packed.of([day, self._services, self._classes]),
+                Packed.of([day, service or self._services, self._classes]),
             )
         return packed
 
@@ -462,6 +469,9 @@ class HallStore:
                     *[q.cap for q in counted],  # a refusal names its index: q<i>
                 ],
                 day=day,
+                # its service's queues only: it touches no other (an unknown service gets
+                # them all, and the script's error, as before)
+                service=service if svc else "",
             )
         except StoreError as exc:
             which = exc.message.partition(" ")[0]

@@ -4,7 +4,9 @@
 --   9 outbox calls, 10 outbox notify, then one queue per (service, class) of the day,
 --   service-major; then the script's own keys from KEYS[XK].
 -- ARGV: 1 now in µs ('' = the Redis server's clock), 2 day (YYYYMMDD), 3 services and 4 classes
---   (comma-separated), then the script's own arguments from ARGV[XA].
+--   (comma-separated), then the script's own arguments from ARGV[XA]. The services are the
+--   hall's, or for the issue script its ticket's service only (Q then holds that one: each
+--   queue key costs every call, and a hall may have dozens).
 -- From `local function fail` on, each helper is one block between blank lines (no blank line
 -- inside a block), naming what it defines at column 0: scripts.py gives each script only the
 -- blocks it uses.
