@@ -19,30 +19,32 @@ class RateLimiter:
         self.rate = per_minute / 60.0
         self.burst = float(burst)
         self.max_keys = max_keys
-        # key -> (tokens, t); a plain dict keeps insertion order, so popping a key and setting
-        # it again makes it the newest (an OrderedDict did the same, slower: every token-less
-        # request passes here)
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key -> (tokens, t)
 
     def __len__(self) -> int:
         return len(self._buckets)
 
     def take(self, key: str, now: float) -> float:
         """Spend one request for `key`: 0 if allowed, else the seconds until one is allowed."""
+        # every token-less request passes here: a known key is moved to the end in place (not
+        # popped and set again), and only a new one can make the table too long. A plain dict
+        # would be quicker for a few addresses but ~5x slower in a flood of new ones: taking
+        # its oldest key walks past the slots its evictions left.
         buckets = self._buckets
-        found = buckets.pop(key, None)
+        found = buckets.get(key)
         if found is None:
             tokens = self.burst
         else:
             tokens = min(self.burst, found[0] + (now - found[1]) * self.rate)
+            buckets.move_to_end(key)
         wait = 0.0
         if tokens >= 1:
             tokens -= 1
         else:
             wait = (1 - tokens) / self.rate
         buckets[key] = (tokens, now)
-        if len(buckets) > self.max_keys:
-            del buckets[next(iter(buckets))]  # the least recently seen
+        if found is None and len(buckets) > self.max_keys:
+            buckets.popitem(last=False)  # the least recently seen
         return wait
 
 
