@@ -246,3 +246,24 @@ async def test_an_issue_gets_its_own_service_queues_only(store: HallStore) -> No
         "A": [a1.ticket, a2.ticket],
         "B": [b1.ticket, b2.ticket],
     }
+
+
+async def test_a_phone_tickets_answer_carries_the_notice_the_stream_holds(
+    store: HallStore,
+) -> None:
+    """The server does not read the ticket_taken entry's JSON back from the script's answer
+    (it knows its fields): they are exactly what the outbox stream holds, which the relay's
+    sweep and replay render from."""
+    await store.seed()
+    issued = [
+        await store.issue("A", "normal", "mobile", phone="13800000001", phone_key="k1"),
+        await store.issue("A", "normal", "mobile", phone="13800000002", phone_key="k2", lang="en"),
+        await store.issue(
+            "A", "normal", "mobile", phone="13800000003", phone_key="k3", steps=("A", "B", "C")
+        ),
+    ]
+    stored = await store.redis.xrange(keys.outbox(store.hall.id, "none", "notify"))
+    want = [(i, entry_fields(["j", f["j"]])) for i, f in stored]
+    assert [(e.id, e.fields) for t in issued for e in t.entries] == want
+    assert [f["ahead"] for _, f in want] == ["0", "1", "2"]
+    assert (await store.issue("A", "normal", "kiosk")).entries == []  # no phone, no notice
