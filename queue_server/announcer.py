@@ -4,11 +4,8 @@ reads for names and waits."""
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 from typing import Any
-
-import msgpack
 
 from queue_server.config import HallConfig
 from queue_server.live import LiveCache
@@ -17,6 +14,7 @@ from queue_server.protocol import (
     Notice,
     decode,
     encode,
+    pack,
     topic_board,
     topic_calls,
     topic_hall,
@@ -25,17 +23,6 @@ from queue_server.protocol import (
 )
 from queue_server.snapshots import Waits, build_board, build_panel, hall_message, waiting_of
 from queue_server.store.hall_store import Entry
-
-_local = threading.local()
-
-
-def _pack(body: dict[str, Any]) -> bytes:
-    """msgpack as protocol.encode packs a map (a Packer per thread: packb makes one a call)."""
-    packer = getattr(_local, "packer", None)
-    if packer is None:
-        packer = _local.packer = msgpack.Packer(use_bin_type=True)
-    packed: bytes = packer.pack(body)
-    return packed
 
 
 def notice_key(f: dict[str, str]) -> str:
@@ -111,7 +98,7 @@ class Announcer:
             body["step"] = int(f["step"])
         if f.get("steps"):
             body["steps"] = int(f["steps"])
-        return self._notify, _pack(body)
+        return self._notify, pack(body)
 
     def _base(self, kind: str, service_id: str, lang: str) -> dict[str, Any]:
         """The payload map of a (kind, service, language)'s notices, the protocol's field

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from functools import cache
 from typing import Any, Literal, get_args
 
@@ -222,38 +222,12 @@ def _plain(obj: Any) -> dict[str, Any]:
     raise TypeError(f"cannot encode {type(obj).__name__}")
 
 
-_REQUIRED = object()
-
-
-@cache
-def _template(cls: type) -> tuple[dict[str, Any], frozenset[str]]:
-    """A message class's map in field order with its simple defaults, and its field names."""
-    out: dict[str, Any] = {}
-    for f in fields(cls):
-        if f.default is not MISSING:
-            out[f.name] = f.default
-        elif f.default_factory is not MISSING:
-            out[f.name] = f.default_factory()
-        else:
-            out[f.name] = _REQUIRED
-    out["v"] = SCHEMA_VERSION
-    return out, frozenset(out) - {"v"}
-
-
-def encode_fields(cls: type, values: dict[str, Any]) -> bytes:
-    """`encode(cls(**values))` without building the dataclass, for the relay's hot path (a
-    notice has 23 fields: the dataclass and its map cost more than packing). The same keys in
-    the same order; `values` must name fields of `cls` only and every field without a
-    default."""
-    template, names = _template(cls)
-    if not names.issuperset(values):
-        raise TypeError(f"{cls.__name__} has no field {sorted(set(values) - names)[0]}")
-    body = template.copy()
-    body.update(values)
-    if len(values) < len(names) and _REQUIRED in body.values():
-        raise TypeError(f"{cls.__name__} needs {[k for k, v in body.items() if v is _REQUIRED]}")
+def pack(body: dict[str, Any]) -> bytes:
+    """A message's map as msgpack, the way every payload is packed (`encode`; the announcer's
+    prepared notice maps): one Packer per thread, since packb makes one a call and a Packer is
+    not thread-safe."""
     packer = getattr(_local, "packer", None)
-    if packer is None:  # one per thread: a Packer is not thread-safe; packb makes one a call
+    if packer is None:
         packer = _local.packer = msgpack.Packer(use_bin_type=True, default=_plain)
     packed: bytes = packer.pack(body)
     return packed
@@ -267,8 +241,7 @@ def encode(message: Any) -> bytes:
     its deep copy: the relay encodes thousands a second)."""
     body = _plain(message)
     body["v"] = SCHEMA_VERSION
-    packed: bytes = msgpack.packb(body, use_bin_type=True, default=_plain)
-    return packed
+    return pack(body)
 
 
 class ProtocolError(ValueError):
@@ -285,7 +258,7 @@ _NOTICES_HEAD: bytes = (
 
 
 def pack_notices(packed: Sequence[bytes]) -> bytes:
-    """Several notices, each packed alone (`encode_fields(Notice, …)`), as one `notify`
+    """Several notices, each packed alone (`encode`, `pack`), as one `notify`
     payload: ``{"v": 1, "notices": [notice, …]}``. msgpack lets an array's items follow its
     header as they were packed, so nothing is packed twice. One notice goes as it is."""
     n = len(packed)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
 
 import pytest
 
@@ -16,7 +15,7 @@ from queue_server.clock import ManualClock
 from queue_server.config import HallConfig
 from queue_server.domain.phones import PhoneError, canonical_phone, phone_key
 from queue_server.live import LiveCache
-from queue_server.protocol import Call, Notice, decode, encode, encode_fields, topic_notify
+from queue_server.protocol import Notice, decode, encode, topic_notify
 from queue_server.store.hall_store import Entry
 
 
@@ -83,16 +82,6 @@ def test_notices_are_the_same_bytes_as_the_dataclass_gave(
         assert set(got) == {*Notice.__dataclass_fields__, "v"}
     taken = decode(announcer.render(entries(hall_cfg)[0])[1])
     assert taken["eta_minutes"] is not None and len(taken["eta_range"]) == 2
-
-
-def test_encode_fields_is_encode_of_the_dataclass() -> None:
-    values: dict[str, Any] = {"event": "call", "number": "A001", "service": "A", "window": "1"}
-    values |= {"window_name": "1号窗口", "kind": "call", "green": False, "time": 1.5, "seq": 7}
-    assert encode_fields(Call, values) == encode(Call(**values))
-    with pytest.raises(TypeError, match="no field colour"):
-        encode_fields(Call, values | {"colour": "red"})
-    with pytest.raises(TypeError, match="seq"):
-        encode_fields(Call, {k: v for k, v in values.items() if k != "seq"})
 
 
 def test_pubacks_are_read_in_one_pass_or_left_to_the_reader() -> None:
