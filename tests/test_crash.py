@@ -49,20 +49,37 @@ class Calls:
     async def complete(self, redis: Redis, hall: str, timeout: float = 45.0) -> int:
         """Until every call counted in Redis was seen; returns how many."""
         total = int(await redis.get(keys.callseq(hall)) or 0)
-        async with asyncio.timeout(timeout):
-            while not set(range(1, total + 1)) <= self.seqs:
-                self.changed.clear()
-                await self.changed.wait()
+        await self.seen(range(1, total + 1), timeout)
         return total
+
+    async def seen(self, seqs: range, timeout: float = 45.0) -> None:
+        """Until every seq in `seqs` was seen; a timeout names the missing ones."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not set(seqs) <= self.seqs:
+                    self.changed.clear()
+                    await self.changed.wait()
+        except TimeoutError:
+            missing = sorted(set(seqs) - self.seqs)
+            raise AssertionError(
+                f"{len(missing)} of calls {seqs.start}..{seqs.stop - 1} never came: "
+                f"{missing[:20]}{' ...' if len(missing) > 20 else ''}"
+            ) from None
 
 
 @contextlib.asynccontextmanager
 async def observe(url: str, hall: str, gate: asyncio.Event | None = None) -> AsyncIterator[Calls]:
+    """Calls seen on the hall's calls topic, from the moment the subscription stands: the
+    load must not start before it (a call published earlier reaches no one, and the test
+    would wait for it in vain). `gate` is set each time the link is back up."""
     calls = Calls()
+    subscribed = asyncio.Event()
 
     def state(up: bool) -> None:
-        if up and gate is not None:
-            gate.set()
+        if up:
+            subscribed.set()
+            if gate is not None:
+                gate.set()
 
     link = Link(
         parse_mqtt_url(url),
@@ -76,6 +93,8 @@ async def observe(url: str, hall: str, gate: asyncio.Event | None = None) -> Asy
     )
     task = asyncio.create_task(link.run())
     try:
+        async with asyncio.timeout(30):
+            await subscribed.wait()
         yield calls
     finally:
         link.stop()
@@ -270,10 +289,7 @@ async def test_kill_9_of_the_broker_under_load_loses_no_call(
 
             made = await run_load_then([srv.url], hall, crash, 2.0)
             total = int(await redis.get(keys.callseq(hall)) or 0)
-            async with asyncio.timeout(45):
-                while not set(range(killed_at + 1, total + 1)) <= calls.seqs:
-                    calls.changed.clear()
-                    await calls.changed.wait()
+            await calls.seen(range(killed_at + 1, total + 1))
     finally:
         if srv is not None:
             srv.stop()
