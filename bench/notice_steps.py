@@ -36,7 +36,7 @@ from queue_server.mqttwire import PUBACK
 from queue_server.outlink import Outlink
 from queue_server.protocol import Notice, decode, encode
 from queue_server.relay import Relay
-from queue_server.store.hall_store import Entry, _entries, _issue_entries, _taken_members
+from queue_server.store.hall_store import Entry, _entries, taken_entry
 
 DEMO = Path(__file__).resolve().parent.parent / "config" / "halls" / "demo.toml"
 SECRET = b"s" * 32
@@ -154,16 +154,7 @@ def taken(raw: list[list[str]]) -> Callable[[], list[Entry]]:
     phone, service, lang = f["phone"], f["service"], f["lang"]
 
     def one() -> list[Entry]:
-        known = {
-            "kind": "ticket_taken",
-            "ticket": tid,
-            "number": number,
-            "ahead": str(ahead),
-            "time": str(issued),
-            "phone": phone,
-            **_taken_members(service, lang, 0),
-        }
-        return _issue_entries(raw, known)
+        return [taken_entry(raw[0][1], tid, number, ahead, issued, phone, service, lang, 0)]
 
     return one
 

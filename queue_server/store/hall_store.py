@@ -238,20 +238,34 @@ def _taken_members(service: str, lang: str, steps: int) -> dict[str, str]:
     }
 
 
-def _issue_entries(raw: Any, known: dict[str, str] | None) -> list[Entry]:
-    """An issue's outbox entries. A phone ticket's one entry is the ticket_taken notice the
-    script joined from `taken_note` and the values it answers: its fields are `known` as they
-    are, not its JSON read back (test_issue_counts checks the two agree)."""
-    if (
-        known is not None
-        and isinstance(raw, list)
-        and len(raw) == 1
-        and len(raw[0]) == 4
-        and raw[0][0] == "notify"
-        and raw[0][3].startswith('{"kind":"ticket_taken",')
-    ):
-        return [Entry("notify", raw[0][1], known)]
-    return _entries(raw)
+def taken_entry(
+    eid: str,
+    tid: str,
+    number: str,
+    ahead: Any,
+    issued: Any,
+    phone: str,
+    service: str,
+    lang: str,
+    steps: int,
+) -> Entry:
+    """A phone ticket's ticket_taken outbox entry: the script answers its id only, and its
+    fields are what the script joined from `taken_note` and the values it answers (the
+    stream's copy, which the relay's sweep and replay read, holds the same: test_issue_counts).
+    """
+    return Entry(
+        "notify",
+        eid,
+        {
+            "kind": "ticket_taken",
+            "ticket": tid,
+            "number": number,
+            "ahead": str(ahead),
+            "time": str(issued),
+            "phone": phone,
+            **_taken_members(service, lang, steps),
+        },
+    )
 
 
 _NOW_REDIS = Packed.of([""])  # ARGV[1] empty: the script reads Redis's clock
@@ -474,7 +488,7 @@ class HallStore:
         elif reserve:
             own.append(keys.slot_counts(h, day))
         try:
-            body, entries = await self._run(
+            body = await self._run(
                 "issue",
                 own + [keys.day_counter(h, day, q.counter) for q in counted],
                 [
@@ -508,19 +522,12 @@ class HallStore:
             raise
         if body[0] == "replay":
             return Issued(str(body[1]), "", -1, 0, 0, "", replayed=True)
-        tid, number_, ahead, seq, issued = body
-        known = None
-        if phone:  # the notice's fields, as the script joined them
-            known = {
-                "kind": "ticket_taken",
-                "ticket": tid,
-                "number": number_,
-                "ahead": str(ahead),
-                "time": str(issued),
-                "phone": phone,
-                **_taken_members(service, lang, len(steps)),
-            }
-        found = _issue_entries(entries, known)
+        tid, number_, ahead, seq, issued, eid = body
+        found = []
+        if eid:  # a phone's ticket_taken entry
+            found.append(
+                taken_entry(eid, tid, number_, ahead, issued, phone, service, lang, len(steps))
+            )
         return Issued(tid, number_, int(ahead), int(seq), int(issued), secret, found)
 
     async def claimed(self, claim: Claim) -> str | None:

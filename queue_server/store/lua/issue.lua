@@ -6,12 +6,17 @@
 -- steps of a ticket of several steps and the ID number's digest when given), the claim's
 -- request print ('' if no key) and its TTL (s), the booking checked in by this ticket ('' if none) and whether it
 -- is late ('1' or ''), whether bookings hold places back ('1' or ''), the fixed part of the
--- outbox's ticket_taken entry (with a phone: its JSON members after the ones the script
--- knows, from hall_store.taken_note; '' without), then each counter's cap. A refusal answers
+-- ticket_taken entry (with a phone: its JSON members after the ones the script knows, from
+-- hall_store.taken_note; '' without), then each counter's cap. A refusal answers
 -- 'quota q<i>', i the counter's index (the server knows each one's code and message: passing
 -- them on every call cost more than the rare refusal). With a booking, own KEYS hold after the
 -- claim: the booking, check-ins due, reminders due, its date's booking counts; without one,
 -- when bookings hold places back: this day's booking counts.
+-- Answers one flat list: {ticket, number, ahead, seq, now (ms), the ticket_taken entry's id
+-- ('' without a phone)}, or {'replay', ticket}. Redis converts each table of a reply with a
+-- dozen Lua calls (is it an error? a status? a map?…), and the server knows the entry's
+-- fields: the window scripts' form, {body, {{stream, id, 'j', JSON}}}, cost a phone ticket
+-- ~15k Redis instructions more (6k without a phone).
 local service, cls, channel, phone = ARGV[XA], ARGV[XA + 1], ARGV[XA + 2], ARGV[XA + 3]
 local secret, slot, lang = ARGV[XA + 4], ARGV[XA + 5], ARGV[XA + 6]
 local prefix, width, rec = ARGV[XA + 7], ARGV[XA + 8], ARGV[XA + 9]
@@ -33,12 +38,12 @@ if KOUT and not KB then held = tonumber(redis.call('HGET', KOUT, service .. '|ou
 local NQ = #KEYS - QK + 1
 
 -- The key claimed before: the same request answers its ticket again and changes nothing; any
--- other request with it is refused. (A window action's stored answer is JSON: never a match.)
+-- other request with it is refused. (A window action's stored reply is JSON: never a match.)
 local function replay(prev)
   if string.sub(prev, 1, #rprint + 1) ~= rprint .. ' ' then
     return fail('idempotency_mismatch', 'this Idempotency-Key was used for another request in the last 10 min')
   end
-  return answer({'replay', string.sub(prev, #rprint + 2)})
+  return {'replay', string.sub(prev, #rprint + 2)}
 end
 -- A check-in (rare) reads the claim first, before the booking; a walk-in claims it with its
 -- number below, in one command.
@@ -55,7 +60,7 @@ if KB then
   local raw = redis.call('GET', KB)
   if not raw then return fail('unknown_booking', 'no booking ' .. code) end
   bk = cjson.decode(raw)
-  if bk.state == 'checked_in' and bk.ticket then return answer({'replay', bk.ticket}) end
+  if bk.state == 'checked_in' and bk.ticket then return {'replay', bk.ticket} end
   if bk.state ~= 'booked' then return fail('booking_closed', 'the booking is ' .. bk.state) end
 end
 
@@ -127,12 +132,14 @@ redis.call('ZADD', Q[service][cls], int(base), tid)
 -- Every change that makes a queue key gives it its TTL: one with tickets before this one had it.
 if mine == 0 then touch_day(Q[service][cls]) end
 local seq, eid = emit('issue', tid, '', service, {'class', cls, 'channel', channel})
--- The ticket_taken entry as common.lua would write it (a JSON object of strings), joined
--- from its parts: a table, a loop and cjson.encode cost a phone ticket ~50k Redis
--- instructions, half its extra. The server escaped the fixed part; the number is [A-Z]{1,2}
--- and digits (config.py), and integers print exactly (< 2^53).
+-- The ticket_taken entry in the notify stream as common.lua would write it (one field `j`, a
+-- JSON object of strings), joined from its parts: a table, a loop and cjson.encode cost a
+-- phone ticket ~50k Redis instructions, half its extra. The server escaped the fixed part;
+-- the number is [A-Z]{1,2} and digits (config.py), and integers print exactly (< 2^53).
+local eid = ''
 if note ~= '' then
-  outbox('notify', nil, '{"kind":"ticket_taken","ticket":"' .. tid .. '","number":"' .. number
-    .. '","ahead":"' .. int(a) .. '","time":"' .. int(NOW) .. '",' .. note .. '}')
+  eid = redis.call('XADD', K.ob_notify, '*', 'j', '{"kind":"ticket_taken","ticket":"' .. tid
+    .. '","number":"' .. number .. '","ahead":"' .. int(a) .. '","time":"' .. int(NOW) .. '",'
+    .. note .. '}')
 end
-return answer({tid, number, a, seq, NOW})
+return {tid, number, a, seq, NOW, eid}
