@@ -71,22 +71,26 @@ class Announcer:
         lang = f.get("lang") or self.lang
         if f.get("code"):
             return self._notify, encode(self._appointment(e, lang))
-        kind, window = f["kind"], f.get("window")
+        kind, service, window = f["kind"], f["service"], f.get("window")
         # a copy of the (kind, service, language)'s map with its fixed values set, then only
         # the ticket's own: a map built whole each time cost half the render
-        body = self._base(kind, f["service"], lang).copy()
+        base = self._bases.get((kind, service, lang)) or self._base(kind, service, lang)
+        body = base.copy()
+        ticket, step = f["ticket"], int(f.get("step") or 0)  # each read once
         body["phone"] = f["phone"]
         body["number"] = f["number"]
         body["time"] = int(f["time"]) / 1000
         body["ahead"] = ahead = int(f.get("ahead", 0))
-        body["ticket"] = f["ticket"]
+        body["ticket"] = ticket
         body["id"] = e.id
-        body["key"] = notice_key(f)
+        # notice_key(f), from the values already read
+        key = f"{ticket}/{kind}/{f.get('round', 0)}"
+        body["key"] = f"{key}/s{step}" if step > 1 else key
         if window:
             body["window"] = window
             body["window_name"] = self._window_name(window, lang)
         if kind == "ticket_taken":
-            est = self.live.estimate(f["service"], ahead)
+            est = self.live.estimate(service, ahead)
             if est is not None:
                 body["eta_minutes"] = est.minutes
                 body["eta_range"] = [est.low, est.high]
@@ -94,10 +98,11 @@ class Announcer:
             body["rejoin_minutes"] = self.live.rejoin_minutes
         elif kind == "finished":
             body["secret"] = f.get("secret", "")
-        if f.get("step"):
-            body["step"] = int(f["step"])
-        if f.get("steps"):
-            body["steps"] = int(f["steps"])
+        if step:
+            body["step"] = step
+        steps = f.get("steps")
+        if steps and steps != "0":
+            body["steps"] = int(steps)
         return self._notify, pack(body)
 
     def _base(self, kind: str, service_id: str, lang: str) -> dict[str, Any]:

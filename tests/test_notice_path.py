@@ -66,6 +66,10 @@ def entries(cfg: HallConfig) -> list[Entry]:
         Entry("notify", "5-0", base | {"kind": "missed", "window": w}),
         Entry("notify", "6-0", base | {"kind": "finished", "window": "gone", "secret": "s3"}),
         Entry("notify", "7-0", base | {"kind": "called", "service": "nope", "secret": "x"}),
+        # as issue.lua writes a ticket's: step and steps "0", or a ticket of several steps
+        Entry("notify", "8-0", base | {"kind": "ticket_taken", "step": "0", "steps": "0"}),
+        Entry("notify", "9-0", base | {"kind": "ticket_taken", "step": "1", "steps": "2"}),
+        Entry("notify", "10-0", base | {"kind": "near", "ahead": "2", "step": "3", "steps": "3"}),
     ]
 
 
