@@ -495,10 +495,8 @@ class HallStore:
                     service,
                     cls,
                     channel,
-                    phone,
-                    secret,
+                    secret if booking else "",  # the record has it; a booking keeps it too
                     "" if slot_us is None else slot_us,
-                    lang,
                     prefix,
                     width,
                     record_part(service, cls, channel, secret, lang, phone, steps, id_key),
@@ -508,7 +506,7 @@ class HallStore:
                     "1" if booking and booking.late else "",
                     "1" if reserve else "",
                     taken_note(phone, service, lang, len(steps)) if phone else "",
-                    *[q.cap for q in counted],  # a refusal names its index: q<i>
+                    *[max(q.cap, 0) for q in counted],  # a refusal names its index: q<i>
                 ],
                 day=day,
                 # its service's queues only: it touches no other (an unknown service gets

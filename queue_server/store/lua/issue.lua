@@ -1,29 +1,30 @@
 -- Issue a ticket. Own KEYS: the Idempotency-Key's claim (only when ARGV claim print is not
 -- ''), then the day's quota counters (store/quota.py), the first being the service's number
--- counter. Own ARGV: service, class, channel, phone, secret, appointment slot start in µs ('' if
--- none), language, number prefix, number width, the record's members the server knows (JSON
--- from hall_store.record_part: service, class, channel, secret, language, and the phone, the
--- steps of a ticket of several steps and the ID number's digest when given), the claim's
--- request print ('' if no key) and its TTL (s), the booking checked in by this ticket ('' if none) and whether it
--- is late ('1' or ''), whether bookings hold places back ('1' or ''), the fixed part of the
--- ticket_taken entry (with a phone: its JSON members after the ones the script knows, from
--- hall_store.taken_note; '' without), then each counter's cap. A refusal answers
--- 'quota q<i>', i the counter's index (the server knows each one's code and message: passing
--- them on every call cost more than the rare refusal). With a booking, own KEYS hold after the
--- claim: the booking, check-ins due, reminders due, its date's booking counts; without one,
--- when bookings hold places back: this day's booking counts.
+-- counter. Own ARGV: service, class, channel, the ticket's secret (only with a booking, which
+-- keeps it; '' else), appointment slot start in µs ('' if none), number prefix, number width,
+-- the record's members the server knows (JSON from hall_store.record_part: service, class,
+-- channel, secret, language, and the phone, the steps of a ticket of several steps and the ID
+-- number's digest when given), the claim's request print ('' if no key) and its TTL (s), the
+-- booking checked in by this ticket ('' if none) and whether it is late ('1' or ''), whether
+-- bookings hold places back ('1' or ''), the fixed part of the ticket_taken entry (with a
+-- phone: its JSON members after the ones the script knows, from hall_store.taken_note; ''
+-- without), then each counter's cap (a whole number >= 0). Every argument is a Lua string
+-- made on each call: what the record and the entry carry already is not passed again. A
+-- refusal answers 'quota q<i>', i the counter's index (the server knows each one's code and
+-- message: passing them on every call cost more than the rare refusal). With a booking, own
+-- KEYS hold after the claim: the booking, check-ins due, reminders due, its date's booking
+-- counts; without one, when bookings hold places back: this day's booking counts.
 -- Answers one flat list: {ticket, number, ahead, seq, now (ms), the ticket_taken entry's id
 -- ('' without a phone)}, or {'replay', ticket}. Redis converts each table of a reply with a
 -- dozen Lua calls (is it an error? a status? a map?…), and the server knows the entry's
 -- fields: the window scripts' form, {body, {{stream, id, 'j', JSON}}}, cost a phone ticket
 -- ~15k Redis instructions more (6k without a phone).
-local service, cls, channel, phone = ARGV[XA], ARGV[XA + 1], ARGV[XA + 2], ARGV[XA + 3]
-local secret, slot, lang = ARGV[XA + 4], ARGV[XA + 5], ARGV[XA + 6]
-local prefix, width, rec = ARGV[XA + 7], ARGV[XA + 8], ARGV[XA + 9]
-local rprint, claim_ttl = ARGV[XA + 10], ARGV[XA + 11]
-local code, late, reserve = ARGV[XA + 12], ARGV[XA + 13], ARGV[XA + 14]
-local note = ARGV[XA + 15]
-local QA, QK = XA + 16, XK
+local service, cls, channel, secret = ARGV[XA], ARGV[XA + 1], ARGV[XA + 2], ARGV[XA + 3]
+local slot, prefix, width, rec = ARGV[XA + 4], ARGV[XA + 5], ARGV[XA + 6], ARGV[XA + 7]
+local rprint, claim_ttl = ARGV[XA + 8], ARGV[XA + 9]
+local code, late, reserve = ARGV[XA + 10], ARGV[XA + 11], ARGV[XA + 12]
+local note = ARGV[XA + 13]
+local QA, QK = XA + 14, XK
 local KC, KB, KDUE, KREMIND, KOUT
 if rprint ~= '' then KC, QK = KEYS[XK], XK + 1 end
 if code ~= '' then
@@ -68,11 +69,10 @@ end
 -- what this change counted, so it counts nothing (the script is atomic: nobody sees the
 -- interim). A day's counter lives two days from its first count. 'q<i>' tells the caller
 -- which cap refused.
-local counted = {}  -- the counters' keys counted so far, and whether this change made each
+local made, last = {}, -1  -- whether this change made each counter; the last one counted
 local function undo()
-  for i = #counted, 1, -1 do
-    local c = counted[i]
-    if c[2] then redis.call('DEL', c[1]) else redis.call('DECR', c[1]) end
+  for i = last, 0, -1 do
+    if made[i + 1] then redis.call('DEL', KEYS[QK + i]) else redis.call('DECR', KEYS[QK + i]) end
   end
 end
 local n
@@ -80,10 +80,12 @@ for i = 0, NQ - 1 do
   local key = KEYS[QK + i]
   local c = redis.call('INCR', key)
   if c == 1 then redis.call('EXPIRE', key, DAY_TTL) end
-  counted[i + 1] = {key, c == 1}
+  made[i + 1], last = c == 1, i
   local used = c - 1
   if i == 0 then n, used = c, used + math.max(held, 0) end
-  if used >= tonumber(ARGV[QA + i]) then
+  -- Caps are whole numbers >= 0: a first count (the phone's, nearly always) passes all but a
+  -- cap of 0, seen without tonumber (a strtod, ~1k Redis instructions).
+  if (used == 0 and ARGV[QA + i] == '0') or (used > 0 and used >= tonumber(ARGV[QA + i])) then
     undo()
     if KC and not KB then  -- a claim made before answers even when full now
       local prev = redis.call('GET', KC)
@@ -100,20 +102,20 @@ if KC and not KB then
   local prev = redis.call('SET', KC, rprint .. ' ' .. tid, 'NX', 'EX', claim_ttl, 'GET')
   if prev then undo(); return replay(prev) end
 end
-local base = next_place()
+local base, base_s = next_place()
 -- An appointment checked in on time takes its slot as its place, never earlier than now.
-if slot ~= '' then base = math.max(tonumber(slot), base) end
+if slot ~= '' and tonumber(slot) > base then base = tonumber(slot); base_s = int(base) end
 local b = boosts()
-local a, mine = ahead(service, tid, base, cls, b, true)
+local a, mine = ahead(service, tid, base, cls, b, true, base_s)
 -- A ticket that starts within the notify_ahead distance gets no separate "near" message.
 local near = ''
-if phone ~= '' and a <= rule('notify_ahead', 0) then near = ',"near":1' end
+if note ~= '' and a <= rule('notify_ahead', 0) then near = ',"near":1' end
 -- The record's JSON as cjson would write the table the other scripts read and save, joined
 -- from its parts (the table and cjson.encode cost ~15k Redis instructions, 5% of an issue);
 -- compact, as common.lua's plain search for '"phone":"' expects. 一票到底: a ticket of
 -- several steps holds them in order (`steps`, the first is `service`) and `step` 1.
 redis.call('HSET', K.tickets, tid, '{"number":"' .. number .. '","state":"waiting","base":"'
-  .. int(base) .. '","issued_at":' .. int(NOW) .. ',"round":0,' .. rec .. near .. '}')
+  .. base_s .. '","issued_at":' .. now_s() .. ',"round":0,' .. rec .. near .. '}')
 -- The day's tickets hash is made only by issuing, and first by a service's first number of the
 -- day (a refusal or replay takes its count back): it gets its TTL then, and only then needs it.
 if n == 1 then touch_day(K.tickets) end
@@ -128,7 +130,7 @@ if bk then
   redis.call('ZREM', KDUE, code)
   redis.call('ZREM', KREMIND, code)
 end
-redis.call('ZADD', Q[service][cls], int(base), tid)
+redis.call('ZADD', Q[service][cls], base_s, tid)
 -- Every change that makes a queue key gives it its TTL: one with tickets before this one had it.
 if mine == 0 then touch_day(Q[service][cls]) end
 local seq, eid = emit('issue', tid, '', service, {'class', cls, 'channel', channel})
@@ -139,7 +141,7 @@ local seq, eid = emit('issue', tid, '', service, {'class', cls, 'channel', chann
 local eid = ''
 if note ~= '' then
   eid = redis.call('XADD', K.ob_notify, '*', 'j', '{"kind":"ticket_taken","ticket":"' .. tid
-    .. '","number":"' .. number .. '","ahead":"' .. int(a) .. '","time":"' .. int(NOW) .. '",'
+    .. '","number":"' .. number .. '","ahead":"' .. int(a) .. '","time":"' .. now_s() .. '",'
     .. note .. '}')
 end
 return {tid, number, a, seq, NOW, eid}
