@@ -4,9 +4,11 @@ canonical form in the request model, its keyed digest, its mask, the public rate
 phone ticket comes without a token), the notice in the issue script's answer taken, and the
 relay's fast path for its notice: rendered, sent at its loop turn's end (alone, and among
 16: a turn's notices go as one message), its QoS 1 packet into the link's buffer, the PUBACK
-parsed, the entry marked for deletion (the link writes into a sink here). Beside them, in
-the same run, the forms they replaced: the notice built as a `Notice` and encoded, the
-digest by `hmac.new`.
+parsed, the entry marked for deletion (the link writes into a sink here), and the masked
+phone in the issue answer. Beside them, in the same run: the forms they replaced (the notice
+built as a `Notice` and encoded, the digest by `hmac.new`), the wrapper's check of a
+token-less request beside a kiosk's token (phoneless tickets come with one), and the whole
+issue answer.
 
     .venv/bin/python -m bench.notice_steps
 """
@@ -14,6 +16,7 @@ digest by `hmac.new`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -22,14 +25,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
+
 from bench.common import BenchError
 from queue_server.announcer import Announcer, notice_key
+from queue_server.api import present, routes
+from queue_server.api.guard import GUARDS, LIMITS, HallGuard
 from queue_server.api.models import IssueRequest
 from queue_server.clock import SystemClock
-from queue_server.config import load_hall
+from queue_server.config import HallConfig, hash_token, load_hall
 from queue_server.domain.masking import mask_phone
 from queue_server.domain.phones import phone_key
-from queue_server.domain.ratelimit import RateLimiter
+from queue_server.domain.ratelimit import FailureWindow, RateLimiter
+from queue_server.limits import ServerLimits
 from queue_server.link import MqttTarget
 from queue_server.live import LiveCache
 from queue_server.mqttwire import PUBACK
@@ -37,6 +46,7 @@ from queue_server.outlink import Outlink
 from queue_server.protocol import Notice, decode, encode
 from queue_server.relay import Relay
 from queue_server.store.hall_store import Entry, _entries, taken_entry
+from queue_server.views import TicketView
 
 DEMO = Path(__file__).resolve().parent.parent / "config" / "halls" / "demo.toml"
 SECRET = b"s" * 32
@@ -164,6 +174,53 @@ def answer(fields: dict[str, str]) -> list[list[str]]:
     return [["notify", "1764115200123-0", "j", json.dumps(fields, separators=(",", ":"))]]
 
 
+class Peer(asyncio.Transport):
+    """A connection's transport as the request reads it: its peer's address only."""
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("203.0.113.7", 50000) if name == "peername" else default
+
+
+def guards(config: HallConfig) -> tuple[float, float]:
+    """µs per request of the wrapper's check: token-less (the public rate limit, its address
+    read from the connection) and with a kiosk's token (its digest and principal)."""
+    app = web.Application()
+    app[LIMITS] = ServerLimits()
+    app[GUARDS] = {config.id: HallGuard(RateLimiter(1e12, 1e12), FailureWindow(10))}
+    app[routes.TOKENS] = {config.id: {hash_token("kiosk"): routes.Principal("kiosk", "k1")}}
+    app[routes.DEMO_WARNED] = set()
+
+    def request(headers: dict[str, str]) -> web.Request:
+        path = f"/api/v1/halls/{config.id}/tickets"
+        return make_mocked_request(
+            "POST", path, headers, match_info={"hall": config.id}, app=app, transport=Peer()
+        )
+
+    public, kiosk = request({}), request({"Authorization": "Bearer kiosk"})
+    if routes.authorize(public, "public") is not None or routes.authorize(kiosk, "public") is None:
+        raise BenchError("the guard took a token-less request for a kiosk's or the reverse")
+    return per_call(lambda: routes.authorize(public, "public")), per_call(
+        lambda: routes.authorize(kiosk, "public")
+    )
+
+
+def answers(config: HallConfig) -> tuple[float, float]:
+    """µs per issue answer (the view as its model, then its JSON), with and without the
+    masked phone."""
+    view = TicketView(
+        id="20261126:A012", number="A012", service="A", cls="normal", state="waiting", ahead=8,
+        eta_minutes=25, issued_at=1764115200.123, eta_range=(20, 30),
+    )  # fmt: skip
+    masked = dataclasses.replace(view, phone=mask_phone(PHONE))
+
+    def one(t: TicketView) -> bytes:
+        return routes.json_body(present.issued(t, "s" * 22, config, "zh"))
+
+    if b"138****5678" not in one(masked):
+        raise BenchError("the answer lost the masked phone")
+    return per_call(lambda: one(masked)), per_call(lambda: one(view))
+
+
 def run() -> None:
     config = load_hall(DEMO)
     announcer = Announcer(config, LiveCache(config, SystemClock()), "zh")
@@ -184,6 +241,8 @@ def run() -> None:
     raw = answer(entry.fields)
     if _entries(raw) != [Entry("notify", raw[0][1], entry.fields)] or taken(raw)() != _entries(raw):
         raise BenchError("the script's answer parsed to another entry")
+    public, kiosk = guards(config)
+    with_mask, without_mask = answers(config)
     steps = {
         "phone in the request": max(0.0, validate),
         "phone digest (pads)": per_call(lambda: phone_key(SECRET, "demo", PHONE)),
@@ -191,6 +250,7 @@ def run() -> None:
         "public rate limit": per_call(take),
         "answer's notice": per_call(taken(raw)),
         "relay fast path": relay_us,  # a loop turn's only notice
+        "answer's masked phone": max(0.0, with_mask - without_mask),
     }
     render = per_call(lambda: announcer.render(entry))
     before = per_call(lambda: as_dataclass(announcer, entry))
@@ -204,6 +264,10 @@ def run() -> None:
     print(f"  (the relay's fast path with {TURN} notices in a loop turn: {relay_many:.2f} each)")
     print(f"  (the answer's notice read back as JSON: {per_call(lambda: _entries(raw)):.2f})")
     print(f"  (the public rate limit in a flood of new addresses: {flood():.2f} each)")
+    print(
+        f"  (the wrapper's check, token-less: {public:.2f}; with a kiosk's token, as phoneless"
+        f" tickets come: {kiosk:.2f}; the issue answer without a phone: {without_mask:.2f})"
+    )
     print(
         f"  of which the notice rendered {render:.2f} (as a Notice then encoded: {before:.2f});"
         f" the digest by hmac.new: {hmac_new:.2f}"
