@@ -9,11 +9,15 @@ import json
 import pytest
 from redis.asyncio import Redis
 
+from queue_server.announcer import Announcer
 from queue_server.clock import ManualClock
 from queue_server.config import HallConfig
+from queue_server.live import LiveCache
+from queue_server.protocol import Notice, decode
 from queue_server.store import keys
 from queue_server.store.hall_store import (
     Claim,
+    Entry,
     HallStore,
     QuotaExceeded,
     StoreError,
@@ -136,7 +140,7 @@ async def test_the_ticket_taken_entry_joined_in_lua_reads_as_every_notice(
 ) -> None:
     """The issue script joins its notice's JSON from parts (no table, no encoder): awkward
     phone and language text comes back exactly, with the members common.lua's notice() gives
-    every other notice (the "called" one of the same ticket)."""
+    every other notice (the "called" one of the same ticket) but those at their defaults."""
     await store.seed()  # the windows' services: window 1 calls A
     phone, lang = 'x"1\\/\u00e9\u7a97\n\u2028', 'z"h\\'
     one = await store.issue("A", "normal", "mobile", phone=phone, phone_key="k1", lang=lang)
@@ -146,14 +150,10 @@ async def test_the_ticket_taken_entry_joined_in_lua_reads_as_every_notice(
         "ticket": one.ticket,
         "number": one.number,
         "service": "A",
-        "window": "",
         "ahead": "0",
         "phone": phone,
         "lang": lang,
-        "round": "0",
         "time": str(one.issued_ms),
-        "step": "0",
-        "steps": "0",
     }
     assert (entry.stream, entry.fields) == ("notify", want)
     stored = await store.redis.xrange(keys.outbox(store.hall.id, "none", "notify"))
@@ -166,7 +166,46 @@ async def test_the_ticket_taken_entry_joined_in_lua_reads_as_every_notice(
     called = await store.call("1")
     notices = [e for e in called.entries if e.stream == "notify"]
     assert [e.fields["kind"] for e in notices] == ["called"]
-    assert set(notices[0].fields) == set(want)
+    assert set(notices[0].fields) == set(want) | {"window", "round", "step", "steps"}
+
+
+async def test_a_swept_ticket_taken_renders_as_the_fast_paths_and_the_full_forms(
+    store: HallStore, clock: ManualClock
+) -> None:
+    """The ticket_taken entry leaves out the members at their defaults (window, round, step,
+    steps). Read back from the stream alone, as the relay's sweep and replay read it, it
+    renders the notice the fast path does from the script's answer, and the notice of the
+    entry with every member that earlier versions wrote."""
+    await store.seed()
+    announcer = Announcer(store.hall, LiveCache(store.hall, clock), "zh")
+    issued = [
+        await store.issue("A", "normal", "mobile", phone="13800000001", phone_key="k1"),
+        await store.issue("A", "normal", "mobile", phone="13800000002", phone_key="k2", lang="en"),
+        await store.issue(
+            "A", "normal", "mobile", phone="13800000003", phone_key="k3", steps=("A", "B")
+        ),
+    ]
+    stream = await store.redis.xrange(keys.outbox(store.hall.id, "none", "notify"))
+    swept = {i: entry_fields([x for kv in f.items() for x in kv]) for i, f in stream}
+    full = {"window": "", "round": "0", "step": "0", "steps": "0"}
+    for t in issued:
+        (fast,) = t.entries
+        forms = [
+            fast,
+            Entry("notify", fast.id, swept[fast.id]),
+            Entry("notify", fast.id, full | fast.fields),
+        ]
+        payloads = [announcer.render(e) for e in forms]
+        assert payloads[0] == payloads[1] == payloads[2]  # topic and bytes
+        got = [Notice(**{k: v for k, v in decode(p).items() if k != "v"}) for _, p in payloads]
+        assert got[0] == got[1] == got[2]
+        assert (got[0].phone, got[0].ticket, got[0].id, got[0].window) == (
+            fast.fields["phone"],
+            t.ticket,
+            fast.id,
+            "",
+        )
+    assert [(n.step, n.steps) for n in got] == [(1, 2)] * 3  # the last: a ticket of two steps
 
 
 async def test_int_prints_whole_numbers_exactly_and_rounds_others_as_before(

@@ -226,16 +226,14 @@ def _taken_fixed(service: str, lang: str, steps: int) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _taken_members(service: str, lang: str, steps: int) -> dict[str, str]:
-    """The ticket_taken members its service, language and steps fix (read only: shared)."""
-    step = 1 if steps > 1 else 0  # a ticket of several steps starts at its first
-    return {
-        "service": service,
-        "lang": lang,
-        "window": "",
-        "round": "0",
-        "step": str(step),
-        "steps": str(steps if steps > 1 else 0),
-    }
+    """The ticket_taken members its service, language and steps fix (read only: shared).
+    Those at their defaults are left out, as every reader takes them (the announcer: no
+    window, round 0, step 0, steps 0): each byte of the entry is made twice as Lua text in
+    Redis (the argument, the joined JSON), ~2k Redis instructions for these four. Entries
+    written with them (before) read the same."""
+    if steps > 1:  # a ticket of several steps starts at its first
+        return {"service": service, "lang": lang, "step": "1", "steps": str(steps)}
+    return {"service": service, "lang": lang}
 
 
 def taken_entry(
