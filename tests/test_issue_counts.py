@@ -14,7 +14,7 @@ from queue_server.clock import ManualClock
 from queue_server.config import HallConfig
 from queue_server.live import LiveCache
 from queue_server.protocol import Notice, decode
-from queue_server.store import keys
+from queue_server.store import keys, quota
 from queue_server.store.hall_store import (
     Claim,
     Entry,
@@ -56,6 +56,24 @@ async def test_a_refusal_takes_back_each_count_and_leaves_no_new_key(store: Hall
         await store.issue("B", "normal", "kiosk", quotas=[closed])
     assert await r.exists(counter(store, "num:B")) == 0
     assert (await store.issue("B", "normal", "kiosk")).number == "B001"
+
+
+async def test_a_phone_refusal_names_the_phones_quota(store: HallStore) -> None:
+    """The phone's counter comes last, without a Quota made for each ticket: its refusal still
+    names the phone's quota, and takes back every count before it."""
+    r, cap = store.redis, store.hall.queue.max_per_phone
+    person = Quota("id:p1", cap + 5, "id_limit", "this ID has taken many tickets today")
+    for _ in range(cap):
+        await store.issue(
+            "A", "normal", "mobile", phone="13800000000", phone_key="k0", quotas=[person]
+        )
+    with pytest.raises(QuotaExceeded) as err:
+        await store.issue(
+            "A", "normal", "mobile", phone="13800000000", phone_key="k0", quotas=[person]
+        )
+    assert err.value.quota == quota.phone("k0", cap) and err.value.code == "phone_limit"
+    counts = await r.mget([counter(store, c) for c in ("num:A", "id:p1", "phone:k0")])
+    assert counts == [str(cap)] * 3
 
 
 async def test_every_key_an_issue_makes_expires_with_the_day(store: HallStore) -> None:

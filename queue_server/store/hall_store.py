@@ -189,17 +189,22 @@ def record_part(
     id_key: str,
 ) -> str:
     """The members of a new ticket's record that the issue script does not work out, as compact
-    JSON text it joins into the record: the phone, the services of a ticket of several steps
-    (一票到底; `step` 1), and the ID's digest (the manager's list of who took several) only when
-    given."""
-    out = _record_fixed(service, cls, channel, lang) + f',"secret":{json.dumps(secret)}'
+    JSON text it joins into the record: the phone (`phone`: its JSON text, `quoted`), the
+    services of a ticket of several steps (一票到底; `step` 1), and the ID's digest (the
+    manager's list of who took several) only when given. The secret is URL-safe base64."""
+    out = _record_fixed(service, cls, channel, lang) + f',"secret":"{secret}"'
     if phone:
-        out += f',"phone":{json.dumps(phone)}'
+        out += ',"phone":' + phone
     if len(steps) > 1:
         out += f',"steps":{json.dumps(list(steps), separators=(",", ":"))},"step":1'
     if id_key:
         out += f',"id_key":{json.dumps(id_key)}'
     return out
+
+
+def quoted(text: str) -> str:
+    """`text` as a JSON string; a phone's digits (the usual) without json.dumps's cost."""
+    return f'"{text}"' if text.isascii() and text.isdigit() else json.dumps(text)
 
 
 @functools.lru_cache(maxsize=256)
@@ -213,8 +218,9 @@ def _record_fixed(service: str, cls: str, channel: str, lang: str) -> str:
 def taken_note(phone: str, service: str, lang: str, steps: int) -> str:
     """The members of a ticket_taken outbox entry that the issue script does not work out, as
     JSON text it joins into the entry (all strings, as common.lua's outbox() writes them):
-    phone, service and language escaped here, so the script needs no table or encoder."""
-    return f'"phone":{json.dumps(phone)},' + _taken_fixed(service, lang, steps)
+    phone (its JSON text, `quoted`), service and language escaped here, so the script needs
+    no table or encoder."""
+    return '"phone":' + phone + "," + _taken_fixed(service, lang, steps)
 
 
 @functools.lru_cache(maxsize=256)
@@ -473,9 +479,14 @@ class HallStore:
             cap = svc.max_number if svc else 10**width - 1
             number = quota.number(service, cap, f"service {service} has issued {cap} tickets")
         counted = [number, *quotas]
-        if phone:
-            counted.append(quota.phone(phone_key, self.hall.queue.max_per_phone))
         h = self.hall.id
+        counters = [keys.day_counter(h, day, q.counter) for q in counted]
+        caps = [q.cap for q in counted]  # a refusal names its index: q<i>
+        phone_json = ""
+        if phone:  # the phone's Quota is made only for its refusal (a Quota costs ~1 µs)
+            counters.append(keys.day_counter(h, day, quota.phone_counter(phone_key)))
+            caps.append(self.hall.queue.max_per_phone)
+            phone_json = quoted(phone)
         own = [claim.slot] if claim else []
         # 号源 held for bookings (a hall that takes them): walk-ins count today's outstanding
         # bookings against the service's numbers; a check-in gives its held place back.
@@ -488,7 +499,7 @@ class HallStore:
         try:
             body = await self._run(
                 "issue",
-                own + [keys.day_counter(h, day, q.counter) for q in counted],
+                own + counters,
                 [
                     service,
                     cls,
@@ -497,14 +508,14 @@ class HallStore:
                     "" if slot_us is None else slot_us,
                     prefix,
                     width,
-                    record_part(service, cls, channel, secret, lang, phone, steps, id_key),
+                    record_part(service, cls, channel, secret, lang, phone_json, steps, id_key),
                     claim.request_print if claim else "",
                     claim.ttl_s if claim else 0,
                     booking.code if booking else "",
                     "1" if booking and booking.late else "",
                     "1" if reserve else "",
-                    taken_note(phone, service, lang, len(steps)) if phone else "",
-                    *[max(q.cap, 0) for q in counted],  # a refusal names its index: q<i>
+                    taken_note(phone_json, service, lang, len(steps)) if phone else "",
+                    *caps,
                 ],
                 day=day,
                 # its service's queues only: it touches no other (an unknown service gets
@@ -513,8 +524,11 @@ class HallStore:
             )
         except StoreError as exc:
             which = exc.message.partition(" ")[0]
-            if which[:1] == "q" and which[1:].isdigit() and int(which[1:]) < len(counted):
-                raise QuotaExceeded(counted[int(which[1:])]) from None
+            if which[:1] == "q" and which[1:].isdigit() and int(which[1:]) < len(caps):
+                i = int(which[1:])
+                if i == len(counted):  # the phone's
+                    raise QuotaExceeded(quota.phone(phone_key, caps[i])) from None
+                raise QuotaExceeded(counted[i]) from None
             raise
         if body[0] == "replay":
             return Issued(str(body[1]), "", -1, 0, 0, "", replayed=True)

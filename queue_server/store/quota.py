@@ -16,7 +16,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class Quota:
     counter: str  # the day counter's name, e.g. "phone:<key>"; never a phone or ID in clear
-    cap: int  # refused once the counter has reached it
+    cap: int  # refused once the counter has reached it: a whole number >= 0
     code: str  # the refusal's code (errors.STATUS)
     message: str  # the refusal's one-line message
     reopens: float | None = None  # epoch seconds when it lets tickets through again, if known
@@ -31,6 +31,10 @@ def number(service: str, cap: int, message: str, reopens: float | None = None) -
     return Quota(number_counter(service), cap, "capacity_full", message, reopens)
 
 
+def phone_counter(phone_key: str) -> str:
+    return f"phone:{phone_key}"
+
+
 def phone(phone_key: str, cap: int) -> Quota:
     message = f"this phone has taken {cap} tickets today"
-    return Quota(f"phone:{phone_key}", cap, "phone_limit", message)
+    return Quota(phone_counter(phone_key), cap, "phone_limit", message)
