@@ -154,6 +154,7 @@ async def _run(n: int) -> None:
 
 async def _count(n: int) -> None:
     """Each mode in a Redis of its own, counted after a warm-up of half as many tickets."""
+    got: dict[str, float] = {}
     for mode in MODES:
         with tempfile.TemporaryDirectory() as d:
             cg = _Callgrind(Path(d))
@@ -164,11 +165,16 @@ async def _count(n: int) -> None:
                 await _mode(store, redis, mode, n // 2)  # queues and hashes past small forms
                 cg.zero()
                 await _mode(store, redis, mode, n, n // 2)
-                k = cg.instructions() / n / 1000
+                k = got[mode] = cg.instructions() / n / 1000
                 print(f"  issue script {mode:8} {k:6.1f}k Redis instructions/call", flush=True)
             finally:
                 await redis.aclose()
                 stop_child(cg.proc)
+    print(
+        f"  a phone's extra {got['phone'] - got['nophone']:+.1f}k, a claim's extra "
+        f"{got['kiosk'] - got['nophone']:+.1f}k",
+        flush=True,
+    )
 
 
 def run(tickets: int = 20_000, callgrind: bool = False) -> None:
