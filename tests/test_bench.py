@@ -63,3 +63,16 @@ def test_loadgen_fails_when_the_server_is_gone() -> None:
     out = bench("loadgen", url, "--requests=10", "--warmup=0")
     assert out.returncode == 1
     assert "ClientConnectorError" in out.stderr
+
+
+def test_phone_ratio_pools_alternating_rounds_of_both_kinds() -> None:
+    """A real server and stack: both kinds issue (a phone ticket refused would stop it)."""
+    out = bench("phone_ratio", "--pairs=2", "--requests=60", "--concurrency=4", "--warmup=10")
+    assert out.returncode == 0, out.stderr
+    found = re.search(
+        r"no phone (\d+)/s, phone (\d+)/s pooled .*: phone / no phone ([\d.]+)%", out.stdout
+    )
+    assert found, out.stdout
+    nophone, phone, ratio = int(found[1]), int(found[2]), float(found[3])
+    assert nophone > 0 and phone > 0
+    assert abs(ratio - 100 * phone / nophone) < 2  # the pooled rates' ratio, as printed
