@@ -17,6 +17,7 @@ from bench import (
     midnight,
     notice_steps,
     pages,
+    phone_ratio,
     sms,
     window,
 )
@@ -26,6 +27,7 @@ from bench.common import BenchError
 def main() -> None:
     for bench in (
         issue,
+        phone_ratio,
         issue_script,
         kiosk_steps,
         notice_steps,

@@ -133,7 +133,7 @@ end
 redis.call('ZADD', Q[service][cls], base_s, tid)
 -- Every change that makes a queue key gives it its TTL: one with tickets before this one had it.
 if mine == 0 then touch_day(Q[service][cls]) end
-local seq, eid = emit('issue', tid, '', service, {'class', cls, 'channel', channel})
+local seq = emit('issue', tid, '', service, {'class', cls, 'channel', channel})
 -- The ticket_taken entry in the notify stream as common.lua would write it (one field `j`, a
 -- JSON object of strings), joined from its parts: a table, a loop and cjson.encode cost a
 -- phone ticket ~50k Redis instructions, half its extra. The server escaped the fixed part;
