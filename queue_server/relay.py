@@ -5,8 +5,10 @@ process's outbox streams in Redis (``calls`` and ``notify``), in the same atomic
 
 - **Fast path.** The request that made the change hands the script's answer to `publish_now`,
   which publishes at once (QoS 1, many in flight). Durability costs the call nothing. A call
-  is one message; the notices of one loop turn travel together as one message (up to
-  `protocol.MAX_NOTICES`) at the turn's end, after that turn's calls.
+  is one message; notices travel together as one message (up to `protocol.MAX_NOTICES`):
+  at the loop turn's end, after that turn's calls, or, while a notify message is
+  unacknowledged, at its PUBACK (group commit: under load a message carries what came during
+  the broker's round trip; a lone notice waits for nothing).
 - **Position.** An entry is deleted from its stream when the broker acknowledged it, in batches;
   what is left in a stream is exactly what may not have reached the broker. Nothing lives only
   in memory, so no in-memory cap can drop a call.
@@ -82,8 +84,10 @@ class Outbox:
     # per stream, the last entry id every entry up to which was handled: a sweep reads on from
     # there, not the whole backlog again while it is in flight ("-": from the start)
     cursor: dict[str, str] = field(default_factory=lambda: dict.fromkeys(STREAMS, "-"))
-    # this loop turn's notices, rendered, to go as one message at its end (marked published)
+    # notices rendered and marked published, to go as one message: at the loop turn's end,
+    # or, while a notify message is unacknowledged, at its PUBACK (group commit)
     notices: list[tuple[str, bytes]] = field(default_factory=list)
+    notices_in_flight: int = 0  # notify messages sent and not yet acknowledged
 
     def rewind(self) -> None:
         self.cursor = dict.fromkeys(STREAMS, "-")
@@ -191,6 +195,7 @@ class Relay:
         for ob in self._outboxes.values():
             ob.published.clear()  # unacknowledged ones go again: at least once
             ob.notices.clear()
+            ob.notices_in_flight = 0
             ob.candidates.clear()
             ob.replay = True
             ob.rewind()
@@ -201,6 +206,7 @@ class Relay:
         for ob in self._outboxes.values():
             ob.published.clear()
             ob.notices.clear()
+            ob.notices_in_flight = 0
 
     async def catch_up(self) -> None:
         """After the snapshots: replay every outbox, then turn the fast path on."""
@@ -247,15 +253,18 @@ class Relay:
             ob.rewind()  # the next sweep tries it again
 
     def _add_notice(self, ob: Outbox, e: Entry) -> None:
-        """A notice joins this loop turn's message: one publish, one PUBACK and one routing
-        in the broker for a burst's notices instead of one each."""
+        """A notice joins the next notify message: one publish, one PUBACK and one routing in
+        the broker for a burst's notices instead of one each. With no notify message
+        unacknowledged it goes at this loop turn's end; else at that one's PUBACK, so under
+        load a message carries what came during the broker's round trip (group commit: a
+        lone notice waits for nothing)."""
         payload = self.render(e)[1]
         ob.published.add((e.stream, e.id))
         ob.notices.append((e.id, payload))
-        if len(ob.notices) == 1:
-            asyncio.get_running_loop().call_soon(self._send_notices, ob)
-        elif len(ob.notices) >= MAX_NOTICES:
+        if len(ob.notices) >= MAX_NOTICES:
             self._send_notices(ob)
+        elif len(ob.notices) == 1 and not ob.notices_in_flight:
+            asyncio.get_running_loop().call_soon(self._send_notices, ob)
 
     def _send_notices(self, ob: Outbox) -> None:
         batch, ob.notices = ob.notices, []
@@ -270,6 +279,9 @@ class Relay:
             ob.acked["notify"].extend(ids)
             ob.acked_ids.update(("notify", i) for i in ids)
             self._relayed["notify"].inc(len(ids))
+            ob.notices_in_flight -= 1
+            if ob.notices and not ob.notices_in_flight:  # what came meanwhile: this turn's end
+                asyncio.get_running_loop().call_soon(self._send_notices, ob)
 
         sender = self._sender
         if sender is None or not sender.send(
@@ -277,6 +289,8 @@ class Relay:
         ):
             published.difference_update(refs)
             ob.rewind()  # the next sweep tries them again
+            return
+        ob.notices_in_flight += 1
 
     # -- sweeping, deleting, adopting ------------------------------------------------------
 

@@ -4,6 +4,7 @@ rule for calls, and the adoption of a dead process's outbox."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -47,7 +48,9 @@ class Node:
     publisher: HallPublisher
 
 
-async def node(redis: Redis, cfg: HallConfig, clock: ManualClock, broker: Broker) -> Node:
+async def node(
+    redis: Redis, cfg: HallConfig, clock: ManualClock, broker: Broker, url: str = ""
+) -> Node:
     scripts = register(redis)
     store = HallStore(redis, scripts, cfg, clock)
     await store.seed()
@@ -56,7 +59,7 @@ async def node(redis: Redis, cfg: HallConfig, clock: ManualClock, broker: Broker
     relay = Relay(redis, scripts, cfg.id, "t", announcer.render, clock, replay_calls_age=60)
     store.outbox = relay.current_id
     await relay.register()
-    pub = HallPublisher(cfg.id, parse_mqtt_url(broker.url()), relay, instance="t")
+    pub = HallPublisher(cfg.id, parse_mqtt_url(url or broker.url()), relay, instance="t")
 
     async def snapshot(windows: set[str] | None) -> tuple[int, list[tuple[str, bytes]]]:
         snap = await store.snapshot()
@@ -268,3 +271,85 @@ async def test_a_sweep_leaves_young_entries_to_the_fast_path_and_sends_what_it_m
         await n.relay.sweep()  # missed by it: sent now
         got = await sub.get("/notify")
     assert got["kind"] == "ticket_taken" and got["phone"] == "13800000009"
+
+
+class AckGate:
+    """A TCP relay between a publisher and the broker that can hold back what the broker
+    sends (its PUBACKs) while the publisher's packets go through."""
+
+    def __init__(self, upstream: int) -> None:
+        self.upstream = upstream
+        self.open = asyncio.Event()
+        self.open.set()
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> AckGate:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, held: bool) -> None:
+            with contextlib.suppress(OSError):
+                while data := await src.read(65536):
+                    if held:
+                        await self.open.wait()
+                    dst.write(data)
+                    await dst.drain()
+            dst.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer, False), pipe(up_reader, writer, True))
+
+
+async def test_notices_wait_for_the_unacknowledged_message_and_go_together_at_its_puback(
+    redis: Redis,
+    broker: Broker,
+    hall_cfg: HallConfig,
+    clock: ManualClock,
+    running: list[asyncio.Task[None]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Group commit: with no notify message unacknowledged, a notice goes at once (its loop
+    turn's end); while one is, the notices of later turns wait and go as one message at its
+    PUBACK, each once, and leave the outbox."""
+    monkeypatch.setattr("queue_server.relay.SWEEP_EVERY", 3600.0)  # the fast path alone
+    hall = hall_cfg.id
+    async with AckGate(broker.port) as gate:
+        url = f"mqtt://hallcall-server:{broker.passwords['hallcall-server']}@127.0.0.1:{gate.port}"
+        n = await node(redis, hall_cfg, clock, broker, url)
+        async with subscribe(broker, [f"hallcall/{hall}/notify"]) as sub:
+            running.append(asyncio.create_task(n.publisher.run()))
+            await until(lambda: _true(n.relay.live))
+
+            async def take(k: int) -> None:  # a ticket with a phone, published in its own turn
+                t = await n.store.issue(
+                    "A", "normal", "mobile", phone=f"1380000{k:04d}", phone_key=str(k)
+                )
+                n.relay.publish_now(t.entries)
+                await asyncio.sleep(0)  # the turn ends
+
+            key = keys.outbox(hall, n.relay.id, "notify")
+            await take(1)
+            await sub.get("/notify", where=lambda b: b["number"] == "A001")  # alone, at once
+            await until(functools.partial(_empty, redis, key))  # acknowledged, deleted
+            gate.open.clear()  # its PUBACKs held from now
+            await take(2)
+            await sub.get("/notify", where=lambda b: b["number"] == "A002")  # nothing in flight
+            for k in range(3, 8):  # five turns while A002's message is unacknowledged
+                await take(k)
+            assert len(sub.messages) == 2
+            gate.open.set()
+            got = [
+                await sub.get("/notify", where=lambda b, k=k: b["number"] == f"A{k:03d}")
+                for k in range(3, 8)
+            ]
+            await until(functools.partial(_empty, redis, key))
+    assert [b["kind"] for b in got] == ["ticket_taken"] * 5
+    assert [size for _, size in sub.messages] == [1, 1, 5]
