@@ -74,8 +74,7 @@ class Announcer:
         kind, service, window = f["kind"], f["service"], f.get("window")
         # a copy of the (kind, service, language)'s map with its fixed values set, then only
         # the ticket's own: a map built whole each time cost half the render
-        base = self._bases.get((kind, service, lang)) or self._base(kind, service, lang)
-        body = base.copy()
+        body = (self._bases.get((kind, service, lang)) or self._base(kind, service, lang)).copy()
         ticket, step = f["ticket"], int(f.get("step") or 0)  # each read once
         body["phone"] = f["phone"]
         body["number"] = f["number"]
@@ -107,28 +106,27 @@ class Announcer:
 
     def _base(self, kind: str, service_id: str, lang: str) -> dict[str, Any]:
         """The payload map of a (kind, service, language)'s notices, the protocol's field
-        order and defaults, with what they all share filled in (the rest is placeholders)."""
-        found = self._bases.get((kind, service_id, lang))
-        if found is None:
-            if len(self._bases) > 1024:  # languages come from tickets: keep it bounded
-                self._bases.clear()
-            service = self._services.get(service_id)
-            found = decode(
-                encode(
-                    Notice(
-                        kind=kind,  # type: ignore[arg-type]
-                        phone="",
-                        number="",
-                        service=service_id,
-                        time=0.0,
-                        hall=self.config.id,
-                        service_name=service.name.get(lang) if service else service_id,
-                        lang=lang,
-                    )
+        order and defaults, with what they all share filled in (the rest is placeholders),
+        made and kept on its first notice (`render` looks it up)."""
+        if len(self._bases) > 1024:  # languages come from tickets: keep it bounded
+            self._bases.clear()
+        service = self._services.get(service_id)
+        made: dict[str, Any] = decode(
+            encode(
+                Notice(
+                    kind=kind,  # type: ignore[arg-type]
+                    phone="",
+                    number="",
+                    service=service_id,
+                    time=0.0,
+                    hall=self.config.id,
+                    service_name=service.name.get(lang) if service else service_id,
+                    lang=lang,
                 )
             )
-            self._bases[(kind, service_id, lang)] = found
-        return found
+        )
+        self._bases[(kind, service_id, lang)] = made
+        return made
 
     def _appointment(self, e: Entry, lang: str) -> Notice:
         """A booking's notice (预约): no ticket yet, so the gateway checks no ticket state."""

@@ -77,6 +77,12 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> 
             await asyncio.sleep(0.02)
 
 
+async def start(n: Node, running: list[asyncio.Task[None]]) -> None:
+    """The node's publisher running, until its relay is live (caught up, fast path on)."""
+    running.append(asyncio.create_task(n.publisher.run()))
+    await until(lambda: _true(n.relay.live))
+
+
 @pytest.fixture
 async def running() -> AsyncIterator[list[asyncio.Task[None]]]:
     tasks: list[asyncio.Task[None]] = []
@@ -158,8 +164,7 @@ async def test_the_fast_path_publishes_from_the_answer(
     its outbox entry was removed before any sweep could read it."""
     n = await node(redis, hall_cfg, clock, broker)
     async with subscribe(broker, [f"hallcall/{hall_cfg.id}/calls"]) as sub:
-        running.append(asyncio.create_task(n.publisher.run()))
-        await until(lambda: _true(n.relay.live))
+        await start(n, running)
         await n.store.issue("A", "normal", "kiosk")
         called = await n.store.call("1")
         (entry,) = called.entries
@@ -219,8 +224,7 @@ async def test_a_turns_notices_go_as_one_message_each_once(
     n = await node(redis, hall_cfg, clock, broker)
     hall = hall_cfg.id
     async with subscribe(broker, [f"hallcall/{hall}/notify"]) as sub:
-        running.append(asyncio.create_task(n.publisher.run()))
-        await until(lambda: _true(n.relay.live))
+        await start(n, running)
         issued = [
             await n.store.issue("A", "normal", "mobile", phone=f"1380000{k:04d}", phone_key=str(k))
             for k in range(30)
@@ -325,8 +329,7 @@ async def test_notices_wait_for_the_unacknowledged_message_and_go_together_at_it
         url = f"mqtt://hallcall-server:{broker.passwords['hallcall-server']}@127.0.0.1:{gate.port}"
         n = await node(redis, hall_cfg, clock, broker, url)
         async with subscribe(broker, [f"hallcall/{hall}/notify"]) as sub:
-            running.append(asyncio.create_task(n.publisher.run()))
-            await until(lambda: _true(n.relay.live))
+            await start(n, running)
 
             async def take(k: int) -> None:  # a ticket with a phone, published in its own turn
                 t = await n.store.issue(
