@@ -286,7 +286,8 @@ def decode(payload: bytes) -> dict[str, Any]:
     try:
         body = msgpack.unpackb(payload, raw=False)
     except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
-        raise ProtocolError(f"not a msgpack payload: {exc}") from exc
+        # some of msgpack's errors have no text (a reserved byte such as 0xc1): name the kind
+        raise ProtocolError(f"not a msgpack payload: {str(exc) or type(exc).__name__}") from exc
     if not isinstance(body, dict):
         raise ProtocolError(f"payload is a {type(body).__name__}, not a map")
     if body.get("v") != SCHEMA_VERSION:

@@ -33,3 +33,11 @@ def test_a_bad_burst_is_refused_with_a_reason() -> None:
         pack_notices([encode(Notice("called", "1", "A001", "A", 1.0))] * 201)
     with pytest.raises(ProtocolError, match="notices is a int"):
         notices_in({"v": SCHEMA_VERSION, "notices": 3})
+
+
+@pytest.mark.parametrize("payload", [b"\xc1garbage", b"", b"\x92\x01"])
+def test_an_unreadable_payload_says_why_in_its_one_line(payload: bytes) -> None:
+    with pytest.raises(ProtocolError) as err:
+        decode(payload)
+    why = str(err.value)
+    assert "\n" not in why and not why.endswith(": ") and len(why) > len("not a msgpack payload: ")
