@@ -7,12 +7,18 @@ the first error on stderr and exits 1. A failing server never looks fast.
 
     python -m bench.loadgen URL [--requests N | --seconds S] [--concurrency 64]
         [--phone-every K] [--phone-base B] [--token T] [--idempotency]
+        [--alternate PAIRS [--slot S] [--cpu-pid PID]]
 
 Every K-th request carries a phone (K=4: 25%, K=1: all; 0: none), each a distinct valid
 mainland mobile number counted from B (online tickets, no token); the others send
 `Authorization: Bearer T`, a kiosk's token: a ticket without a phone comes from a kiosk
 (default T: the kiosk of the bench halls, tests/services.py KIOSK_TOKEN). `--idempotency`
 sends a distinct Idempotency-Key with each request, as the kiosk page does with each press.
+
+`--alternate PAIRS` (bench.phone_ratio) measures no phone against phone in slots of S seconds
+back to back on the same connections, PAIRS pairs in ABBA order: each slot ends when its last
+request is answered, and reports its mode, requests, seconds, that of `--cpu-pid`'s CPU
+seconds (0 without) and the phones it sent.
 """
 
 from __future__ import annotations
@@ -21,9 +27,11 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 
@@ -94,6 +102,32 @@ async def phase(
     return latencies, time.perf_counter() - t0
 
 
+def cpu_seconds(pid: int) -> float:
+    """As bench.common's (the load generator imports no more than it needs)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def alternate(
+    plan: Plan, pairs: int, slot: float, warmup: int, cpu_pid: int
+) -> dict[str, list[list[float]]]:
+    """Slots of no phone and phone, ABBA: [mode (0 none, 1 phone), requests, s, CPU s,
+    phones sent]."""
+    slots: list[list[float]] = []
+    connector = aiohttp.TCPConnector(limit=plan.concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        if warmup:
+            await phase(session, plan, warmup, 0)
+        for k in range(pairs):
+            for mode in (0, 1) if k % 2 == 0 else (1, 0):
+                plan.phone_every, phones = mode, plan.phones
+                cpu = cpu_seconds(cpu_pid) if cpu_pid else 0.0
+                latencies, elapsed = await phase(session, plan, 0, slot)
+                used = cpu_seconds(cpu_pid) - cpu if cpu_pid else 0.0
+                slots.append([mode, len(latencies), elapsed, used, plan.phones - phones])
+    return {"slots": slots}
+
+
 async def run(plan: Plan, requests: int, seconds: float, warmup: int) -> dict[str, float]:
     connector = aiohttp.TCPConnector(limit=plan.concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -121,10 +155,17 @@ def main() -> None:
     p.add_argument("--phone-base", type=int, default=0)
     p.add_argument("--token", default=KIOSK_TOKEN, help="for phoneless tickets: a kiosk's")
     p.add_argument("--idempotency", action="store_true", help="a distinct key per request")
+    p.add_argument("--alternate", type=int, default=0, help="PAIRS of no phone / phone slots")
+    p.add_argument("--slot", type=float, default=0.5, help="seconds of each slot")
+    p.add_argument("--cpu-pid", type=int, default=0, help="report this process's CPU per slot")
     a = p.parse_args()
     requests = a.requests or (0 if a.seconds else 20_000)
     plan = Plan(a.url, a.concurrency, a.phone_every, a.phone_base, a.token, a.idempotency)
     try:
+        if a.alternate:
+            slots = alternate(plan, a.alternate, a.slot, a.warmup, a.cpu_pid)
+            print(json.dumps(asyncio.run(slots)))
+            return
         result = asyncio.run(run(plan, requests, a.seconds, a.warmup))
     except* Failed as group:
         sys.exit(f"loadgen: {group.exceptions[0]}")

@@ -43,6 +43,16 @@ def test_loadgen_counts_good_answers_and_phones(bare: HttpProcess) -> None:
     assert (result["requests"], result["phones"]) == (40, 10)
 
 
+def test_loadgen_alternates_slots_without_and_with_phones(bare: HttpProcess) -> None:
+    url = f"{bare.url}/api/v1/halls/x/tickets"
+    out = bench("loadgen", url, "--alternate=2", "--slot=0.1", "--concurrency=2", "--warmup=0")
+    assert out.returncode == 0, out.stderr
+    slots = json.loads(out.stdout.splitlines()[-1])["slots"]
+    assert [s[0] for s in slots] == [0, 1, 1, 0]  # ABBA
+    assert all(s[1] > 0 and s[2] >= 0.1 for s in slots)  # answers, over at least the slot
+    assert [s[4] for s in slots] == [0, slots[1][1], slots[2][1], 0]  # a phone each, or none
+
+
 def test_loadgen_fails_on_the_first_error_and_names_it(bare: HttpProcess) -> None:
     out = bench("loadgen", f"{bare.url}/api/v1/halls/x/nothing", "--requests=40", "--warmup=0")
     assert out.returncode == 1
@@ -65,9 +75,9 @@ def test_loadgen_fails_when_the_server_is_gone() -> None:
     assert "ClientConnectorError" in out.stderr
 
 
-def test_phone_ratio_pools_alternating_rounds_of_both_kinds() -> None:
+def test_phone_ratio_pools_alternating_slots_of_both_kinds() -> None:
     """A real server and stack: both kinds issue (a phone ticket refused would stop it)."""
-    out = bench("phone_ratio", "--pairs=2", "--requests=60", "--concurrency=4", "--warmup=10")
+    out = bench("phone_ratio", "--pairs=2", "--slot=0.2", "--concurrency=4", "--warmup=10")
     assert out.returncode == 0, out.stderr
     found = re.search(
         r"no phone (\d+)/s, phone (\d+)/s pooled .*: phone / no phone ([\d.]+)%", out.stdout
