@@ -8,7 +8,9 @@ process's outbox streams in Redis (``calls`` and ``notify``), in the same atomic
   is one message; notices travel together as one message (up to `protocol.MAX_NOTICES`):
   at the loop turn's end, after that turn's calls, or, while a notify message is
   unacknowledged, at its PUBACK (group commit: under load a message carries what came during
-  the broker's round trip; a lone notice waits for nothing).
+  the broker's round trip). A notice whose moment does not matter to the citizen (`LAZY`:
+  "ticket taken", the rating link, bookings) waits up to `LAZY_WAIT` for others to go with;
+  one that does (called, near, missed) goes at once and takes the waiting ones along.
 - **Position.** An entry is deleted from its stream when the broker acknowledged it, in batches;
   what is left in a stream is exactly what may not have reached the broker. Nothing lives only
   in memory, so no in-memory cap can drop a call.
@@ -54,6 +56,11 @@ ADOPT_EVERY = 2.0
 SWEEP_EVERY = 0.25
 DELETE_EVERY = 0.05
 BATCH = 2_000
+LAZY = frozenset({"ticket_taken", "finished", "appointment_booked", "appointment_reminder"})
+"""Notice kinds that may wait `LAZY_WAIT` to share a message. The SMS takes seconds to reach
+the phone anyway; the broker's and the server's work per message does not (~100 µs): while
+issuing flat out, ~150 notices a message instead of ~16 gave 1.5-2% more phone tickets/s."""
+LAZY_WAIT = 0.05
 YOUNG = 0.25
 """Seconds: this process's own entries younger than this are the fast path's, and a sweep does
 not read them. By then nearly all are acknowledged and deleted (XDEL every DELETE_EVERY), so
@@ -88,6 +95,23 @@ class Outbox:
     # or, while a notify message is unacknowledged, at its PUBACK (group commit)
     notices: list[tuple[str, bytes]] = field(default_factory=list)
     notices_in_flight: int = 0  # notify messages sent and not yet acknowledged
+    notices_since: float = 0.0  # loop time the first of `notices` came
+    notices_urgent: bool = False  # one of `notices` is not LAZY: no waiting
+    notices_due: asyncio.Handle | None = None  # their send, when timed
+    notices_due_now: bool = False  # ... at this turn's end, not at LAZY_WAIT
+
+    def drop_notices(self) -> None:
+        """The link went down or came up: what waits is replayed by the sweep, what was in
+        flight is never acknowledged."""
+        self.notices.clear()
+        self.notices_in_flight = 0
+        self.notices_urgent = False
+        self.not_due()
+
+    def not_due(self) -> None:
+        if self.notices_due is not None:
+            self.notices_due.cancel()
+            self.notices_due = None
 
     def rewind(self) -> None:
         self.cursor = dict.fromkeys(STREAMS, "-")
@@ -194,8 +218,7 @@ class Relay:
         self._sender = client
         for ob in self._outboxes.values():
             ob.published.clear()  # unacknowledged ones go again: at least once
-            ob.notices.clear()
-            ob.notices_in_flight = 0
+            ob.drop_notices()
             ob.candidates.clear()
             ob.replay = True
             ob.rewind()
@@ -205,8 +228,7 @@ class Relay:
         self._live = False
         for ob in self._outboxes.values():
             ob.published.clear()
-            ob.notices.clear()
-            ob.notices_in_flight = 0
+            ob.drop_notices()
 
     async def catch_up(self) -> None:
         """After the snapshots: replay every outbox, then turn the fast path on."""
@@ -254,20 +276,41 @@ class Relay:
 
     def _add_notice(self, ob: Outbox, e: Entry) -> None:
         """A notice joins the next notify message: one publish, one PUBACK and one routing in
-        the broker for a burst's notices instead of one each. With no notify message
-        unacknowledged it goes at this loop turn's end; else at that one's PUBACK, so under
-        load a message carries what came during the broker's round trip (group commit: a
-        lone notice waits for nothing)."""
+        the broker for a burst's notices instead of one each (see `_schedule`)."""
         payload = self.render(e)[1]
         ob.published.add((e.stream, e.id))
+        if not ob.notices:
+            ob.notices_since = asyncio.get_running_loop().time()
         ob.notices.append((e.id, payload))
+        if e.fields.get("kind") not in LAZY:
+            ob.notices_urgent = True
         if len(ob.notices) >= MAX_NOTICES:
             self._send_notices(ob)
-        elif len(ob.notices) == 1 and not ob.notices_in_flight:
-            asyncio.get_running_loop().call_soon(self._send_notices, ob)
+        else:
+            self._schedule(ob)
+
+    def _schedule(self, ob: Outbox) -> None:
+        """When the waiting notices go: while a notify message is unacknowledged, at its
+        PUBACK (this is called again then); else at this loop turn's end if one of them is
+        urgent, or LAZY_WAIT after the first came."""
+        if not ob.notices or ob.notices_in_flight:
+            return
+        loop = asyncio.get_running_loop()
+        wait = 0.0 if ob.notices_urgent else ob.notices_since + LAZY_WAIT - loop.time()
+        if ob.notices_due is not None:
+            if ob.notices_due_now or wait > 0:
+                return  # already due as soon or sooner
+            ob.notices_due.cancel()
+        ob.notices_due_now = wait <= 0
+        ob.notices_due = (
+            loop.call_soon(self._send_notices, ob)
+            if wait <= 0
+            else loop.call_later(wait, self._send_notices, ob)
+        )
 
     def _send_notices(self, ob: Outbox) -> None:
-        batch, ob.notices = ob.notices, []
+        ob.not_due()
+        batch, ob.notices, ob.notices_urgent = ob.notices, [], False
         if not batch:
             return
         published = ob.published
@@ -280,8 +323,7 @@ class Relay:
             ob.acked_ids.update(("notify", i) for i in ids)
             self._relayed["notify"].inc(len(ids))
             ob.notices_in_flight -= 1
-            if ob.notices and not ob.notices_in_flight:  # what came meanwhile: this turn's end
-                asyncio.get_running_loop().call_soon(self._send_notices, ob)
+            self._schedule(ob)  # what came meanwhile
 
         sender = self._sender
         if sender is None or not sender.send(

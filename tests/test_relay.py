@@ -324,6 +324,7 @@ async def test_notices_wait_for_the_unacknowledged_message_and_go_together_at_it
     turn's end); while one is, the notices of later turns wait and go as one message at its
     PUBACK, each once, and leave the outbox."""
     monkeypatch.setattr("queue_server.relay.SWEEP_EVERY", 3600.0)  # the fast path alone
+    monkeypatch.setattr("queue_server.relay.LAZY_WAIT", 0.0)  # no notice waits for company
     hall = hall_cfg.id
     async with AckGate(broker.port) as gate:
         url = f"mqtt://hallcall-server:{broker.passwords['hallcall-server']}@127.0.0.1:{gate.port}"
@@ -356,3 +357,44 @@ async def test_notices_wait_for_the_unacknowledged_message_and_go_together_at_it
             await until(functools.partial(_empty, redis, key))
     assert [b["kind"] for b in got] == ["ticket_taken"] * 5
     assert [size for _, size in sub.messages] == [1, 1, 5]
+
+
+async def test_lazy_notices_wait_for_company_and_an_urgent_one_takes_them_along(
+    redis: Redis,
+    broker: Broker,
+    hall_cfg: HallConfig,
+    clock: ManualClock,
+    running: list[asyncio.Task[None]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ "Ticket taken" notices wait up to LAZY_WAIT to share a message, even with none in
+    flight; a "called" notice goes at its loop turn's end with those waiting. Each once."""
+    monkeypatch.setattr("queue_server.relay.SWEEP_EVERY", 3600.0)  # the fast path alone
+    monkeypatch.setattr("queue_server.relay.LAZY_WAIT", 0.5)
+    hall = hall_cfg.id
+    n = await node(redis, hall_cfg, clock, broker)
+    async with subscribe(broker, [f"hallcall/{hall}/notify"]) as sub:
+        await start(n, running)
+
+        async def take(k: int) -> None:  # a ticket with a phone, published in its own turn
+            t = await n.store.issue(
+                "A", "normal", "mobile", phone=f"1380000{k:04d}", phone_key=str(k)
+            )
+            n.relay.publish_now(t.entries)
+            await asyncio.sleep(0)
+
+        for k in (1, 2, 3):
+            await take(k)
+        called = await n.store.call("1")
+        n.relay.publish_now(called.entries)  # A001 called: urgent
+        first = [await sub.get("/notify") for _ in range(4)]
+        for k in (4, 5):
+            await take(k)
+        later = [await sub.get("/notify") for _ in range(2)]
+        await until(functools.partial(_empty, redis, keys.outbox(hall, n.relay.id, "notify")))
+    assert sorted((b["kind"], b["number"]) for b in first) == [
+        ("called", "A001"),
+        *(("ticket_taken", f"A{k:03d}") for k in (1, 2, 3)),
+    ]
+    assert [b["number"] for b in later] == ["A004", "A005"]
+    assert [size for _, size in sub.messages] == [4, 2]  # no lone ticket_taken message
