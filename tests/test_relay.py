@@ -367,10 +367,10 @@ async def test_lazy_notices_wait_for_company_and_an_urgent_one_takes_them_along(
     running: list[asyncio.Task[None]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """ "Ticket taken" notices wait up to LAZY_WAIT to share a message, even with none in
-    flight; a "called" notice goes at its loop turn's end with those waiting. Each once."""
+    """Lazy notices ("ticket taken") wait up to LAZY_WAIT to share a message, even with none
+    in flight; a "called" notice goes at its loop turn's end with those waiting. Each once."""
     monkeypatch.setattr("queue_server.relay.SWEEP_EVERY", 3600.0)  # the fast path alone
-    monkeypatch.setattr("queue_server.relay.LAZY_WAIT", 0.5)
+    monkeypatch.setattr("queue_server.relay.LAZY_WAIT", 1.0)
     hall = hall_cfg.id
     n = await node(redis, hall_cfg, clock, broker)
     async with subscribe(broker, [f"hallcall/{hall}/notify"]) as sub:
