@@ -312,6 +312,14 @@ class AckGate:
         await asyncio.gather(pipe(reader, up_writer, False), pipe(up_reader, writer, True))
 
 
+async def phone_ticket(n: Node, k: int) -> None:
+    """A ticket of service A with a phone (the k-th), its entries published in its own loop
+    turn, as a request's are."""
+    t = await n.store.issue("A", "normal", "mobile", phone=f"1380000{k:04d}", phone_key=str(k))
+    n.relay.publish_now(t.entries)
+    await asyncio.sleep(0)  # the turn ends
+
+
 async def test_notices_wait_for_the_unacknowledged_message_and_go_together_at_its_puback(
     redis: Redis,
     broker: Broker,
@@ -332,22 +340,15 @@ async def test_notices_wait_for_the_unacknowledged_message_and_go_together_at_it
         async with subscribe(broker, [f"hallcall/{hall}/notify"]) as sub:
             await start(n, running)
 
-            async def take(k: int) -> None:  # a ticket with a phone, published in its own turn
-                t = await n.store.issue(
-                    "A", "normal", "mobile", phone=f"1380000{k:04d}", phone_key=str(k)
-                )
-                n.relay.publish_now(t.entries)
-                await asyncio.sleep(0)  # the turn ends
-
             key = keys.outbox(hall, n.relay.id, "notify")
-            await take(1)
+            await phone_ticket(n, 1)
             await sub.get("/notify", where=lambda b: b["number"] == "A001")  # alone, at once
             await until(functools.partial(_empty, redis, key))  # acknowledged, deleted
             gate.open.clear()  # its PUBACKs held from now
-            await take(2)
+            await phone_ticket(n, 2)
             await sub.get("/notify", where=lambda b: b["number"] == "A002")  # nothing in flight
             for k in range(3, 8):  # five turns while A002's message is unacknowledged
-                await take(k)
+                await phone_ticket(n, k)
             assert len(sub.messages) == 2
             gate.open.set()
             got = [
@@ -376,20 +377,13 @@ async def test_lazy_notices_wait_for_company_and_an_urgent_one_takes_them_along(
     async with subscribe(broker, [f"hallcall/{hall}/notify"]) as sub:
         await start(n, running)
 
-        async def take(k: int) -> None:  # a ticket with a phone, published in its own turn
-            t = await n.store.issue(
-                "A", "normal", "mobile", phone=f"1380000{k:04d}", phone_key=str(k)
-            )
-            n.relay.publish_now(t.entries)
-            await asyncio.sleep(0)
-
         for k in (1, 2, 3):
-            await take(k)
+            await phone_ticket(n, k)
         called = await n.store.call("1")
         n.relay.publish_now(called.entries)  # A001 called: urgent
         first = [await sub.get("/notify") for _ in range(4)]
         for k in (4, 5):
-            await take(k)
+            await phone_ticket(n, k)
         later = [await sub.get("/notify") for _ in range(2)]
         await until(functools.partial(_empty, redis, keys.outbox(hall, n.relay.id, "notify")))
     assert sorted((b["kind"], b["number"]) for b in first) == [
