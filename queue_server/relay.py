@@ -60,7 +60,7 @@ LAZY = frozenset({"ticket_taken", "finished", "appointment_booked", "appointment
 """Notice kinds that may wait `LAZY_WAIT` to share a message: the SMS takes seconds to reach
 the phone anyway. While issuing flat out a message carries ~170 notices instead of ~38, so
 the broker routes and the SMS gateway commits ~4.5× fewer messages (the issue rate did not
-move beyond bench.phone_ratio's ±0.5 points)."""
+move beyond bench.phone_ratio's noise)."""
 LAZY_WAIT = 0.05
 YOUNG = 0.25
 """Seconds: this process's own entries younger than this are the fast path's, and a sweep does
