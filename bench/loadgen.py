@@ -27,15 +27,13 @@ import argparse
 import asyncio
 import itertools
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import aiohttp
 
-from bench.common import percentiles, phone
+from bench.common import cpu_seconds, percentiles, phone
 from tests.services import KIOSK_TOKEN
 
 SERVICES = "ABC"
@@ -100,12 +98,6 @@ async def phase(
         for _ in range(plan.concurrency):
             tg.create_task(worker())
     return latencies, time.perf_counter() - t0
-
-
-def cpu_seconds(pid: int) -> float:
-    """As bench.common's (the load generator imports no more than it needs)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def alternate(
