@@ -4,12 +4,14 @@ reads for names and waits."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from queue_server.config import HallConfig
 from queue_server.live import LiveCache
 from queue_server.protocol import (
+    NOTICE_OPTIONAL,
     Call,
     Notice,
     decode,
@@ -22,10 +24,10 @@ from queue_server.protocol import (
     topic_window,
 )
 from queue_server.snapshots import Waits, build_board, build_panel, hall_message, waiting_of
-from queue_server.store.hall_store import Entry
+from queue_server.store.hall_store import Entry, Taken
 
 
-def notice_key(f: dict[str, str]) -> str:
+def notice_key(f: Mapping[str, str]) -> str:
     """The real-world event a notice is: "{ticket}/{kind}/{round}", and "/s{step}" from a
     ticket's second step on (its calls there are new events, not repeats)."""
     key = f"{f['ticket']}/{f['kind']}/{f.get('round', 0)}"
@@ -72,6 +74,12 @@ class Announcer:
         if f.get("code"):
             return self._notify, encode(self._appointment(e, lang))
         kind, service, window = f["kind"], f["service"], f.get("window")
+        if kind == "ticket_taken":  # one render for it: the issue's fast path uses `taken`
+            ahead, time_ms, n = int(f.get("ahead", 0)), int(f["time"]), int(f.get("steps") or 0)
+            taken = Taken(
+                e.id, f["ticket"], f["number"], ahead, time_ms, f["phone"], service, lang, n
+            )
+            return self._notify, self.taken(taken)
         # a copy of the (kind, service, language)'s map with its fixed values set, then only
         # the ticket's own: a map built whole each time cost half the render
         body = (self._bases.get((kind, service, lang)) or self._base(kind, service, lang)).copy()
@@ -79,7 +87,7 @@ class Announcer:
         body["phone"] = f["phone"]
         body["number"] = f["number"]
         body["time"] = int(f["time"]) / 1000
-        body["ahead"] = ahead = int(f.get("ahead", 0))
+        body["ahead"] = int(f.get("ahead", 0))
         body["ticket"] = ticket
         body["id"] = e.id
         # notice_key(f), from the values already read
@@ -88,30 +96,48 @@ class Announcer:
         if window:
             body["window"] = window
             body["window_name"] = self._window_name(window, lang)
-        if kind == "ticket_taken":
-            est = self.live.estimate(service, ahead)
-            if est is not None:
-                body["eta_minutes"] = est.minutes
-                body["eta_range"] = [est.low, est.high]
-        elif kind == "missed":
+        if kind == "missed":
             body["rejoin_minutes"] = self.live.rejoin_minutes
         elif kind == "finished":
             body["secret"] = f.get("secret", "")
         if step:
             body["step"] = step
-        steps = f.get("steps")
-        if steps and steps != "0":
-            body["steps"] = int(steps)
+        steps = int(f.get("steps") or 0)
+        if steps:
+            body["steps"] = steps
         return self._notify, pack(body)
+
+    def taken(self, t: Taken) -> bytes:
+        """A phone ticket's ticket_taken notice, from the issue's typed values (`render`
+        reads a stream's entry into the same)."""
+        lang = t.lang or self.lang
+        at = ("ticket_taken", t.service, lang)
+        body = (self._bases.get(at) or self._base(*at)).copy()
+        body["phone"] = t.phone
+        body["number"] = t.number
+        body["time"] = t.time_ms / 1000
+        body["ahead"] = t.ahead
+        body["ticket"] = t.ticket
+        body["id"] = t.eid
+        body["key"] = f"{t.ticket}/ticket_taken/0"  # notice_key: round 0, step 0 or 1
+        est = self.live.estimate(t.service, t.ahead)
+        if est is not None:
+            body["eta_minutes"] = est.minutes
+            body["eta_range"] = [est.low, est.high]
+        if t.steps > 1:  # a ticket of several steps starts at its first
+            body["step"] = 1
+            body["steps"] = t.steps
+        return pack(body)
 
     def _base(self, kind: str, service_id: str, lang: str) -> dict[str, Any]:
         """The payload map of a (kind, service, language)'s notices, the protocol's field
-        order and defaults, with what they all share filled in (the rest is placeholders),
-        made and kept on its first notice (`render` looks it up)."""
+        order, with what they all share filled in (the rest is placeholders) and without the
+        optional fields (`render` sets those that apply), made and kept on its first notice
+        (`render` looks it up)."""
         if len(self._bases) > 1024:  # languages come from tickets: keep it bounded
             self._bases.clear()
         service = self._services.get(service_id)
-        made: dict[str, Any] = decode(
+        full = decode(
             encode(
                 Notice(
                     kind=kind,  # type: ignore[arg-type]
@@ -125,6 +151,7 @@ class Announcer:
                 )
             )
         )
+        made = {k: v for k, v in full.items() if k not in NOTICE_OPTIONAL}
         self._bases[(kind, service_id, lang)] = made
         return made
 

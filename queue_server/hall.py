@@ -22,6 +22,7 @@ from queue_server.errors import Refused
 from queue_server.live import LiveCache
 from queue_server.snapshots import build_panel, offsets_of
 from queue_server.store.hall_store import (
+    TAKEN_FIELDS,
     Changed,
     CheckIn,
     Claim,
@@ -200,7 +201,13 @@ class Hall:
         if issued.replayed:
             return await self.reissued(issued.ticket)
         metrics.child(metrics.TICKETS, self.id, service.id).inc()
-        self._after(issued.entries, self.live.windows_serving(service.id))
+        taken = issued.taken  # rendered here from its typed values, not parsed back
+        self._after(
+            [Entry("notify", taken.eid, TAKEN_FIELDS, self.announcer.taken(taken))]
+            if taken
+            else [],
+            self.live.windows_serving(service.id),
+        )
         est = self.live.estimate(service.id, issued.ahead)
         ticket = TicketView(
             id=issued.ticket,

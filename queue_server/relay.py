@@ -13,7 +13,9 @@ process's outbox streams in Redis (``calls`` and ``notify``), in the same atomic
   one that does (called, near, missed) goes at once and takes the waiting ones along.
 - **Position.** An entry is deleted from its stream when the broker acknowledged it, in batches;
   what is left in a stream is exactly what may not have reached the broker. Nothing lives only
-  in memory, so no in-memory cap can drop a call.
+  in memory, so no in-memory cap can drop a call. Notices are kept as their messages are, lists
+  of ids (one per message in flight), not one by one in sets: what a sweep must skip is worked
+  out when it reads any (rarely).
 - **Replay.** A sweep reads the streams and publishes what the fast path did not (an answer
   lost with a cancelled request, entries written while the broker was away). After the broker
   returns: snapshots first (the publisher does that), then the calls younger than
@@ -84,17 +86,19 @@ class Outbox:
     # Entries are known by (stream, id): the two streams' ids are independent and often equal
     # (one change writes a call and a notice in the same millisecond, both "<ms>-0"). Keyed by
     # id alone, the notice looked published with its call and waited for the sweep (~0.5 s).
-    published: set[Ref] = field(default_factory=set)  # sent, not yet acknowledged
+    published: set[Ref] = field(default_factory=set)  # calls sent, not yet acknowledged
     acked: dict[str, list[str]] = field(default_factory=lambda: {s: [] for s in STREAMS})
-    acked_ids: set[Ref] = field(default_factory=set)  # acknowledged, not yet deleted
+    acked_ids: set[Ref] = field(default_factory=set)  # calls acknowledged, not yet deleted
     candidates: set[Ref] = field(default_factory=set)  # seen unpublished by the last sweep only
     replay: bool = True  # apply the age rule to calls (after connecting, or adopted)
     # per stream, the last entry id every entry up to which was handled: a sweep reads on from
     # there, not the whole backlog again while it is in flight ("-": from the start)
     cursor: dict[str, str] = field(default_factory=lambda: dict.fromkeys(STREAMS, "-"))
-    # notices rendered and marked published, to go as one message (when: `Relay._schedule`)
-    notices: list[tuple[str, bytes]] = field(default_factory=list)
-    notices_in_flight: int = 0  # notify messages sent and not yet acknowledged
+    # notices rendered, to go as one message (when: `Relay._schedule`): ids and payloads
+    notice_ids: list[str] = field(default_factory=list)
+    notices: list[bytes] = field(default_factory=list)
+    flight: dict[int, list[str]] = field(default_factory=dict)  # notify messages unacknowledged
+    flights: int = 0  # notify messages sent on this connection (the keys of `flight`)
     notices_since: float = 0.0  # loop time the first of `notices` came
     notices_urgent: bool = False  # one of `notices` is not LAZY: no waiting
     notices_due: asyncio.Handle | None = None  # their send, when timed
@@ -103,8 +107,9 @@ class Outbox:
     def drop_notices(self) -> None:
         """The link went down or came up: what waits is replayed by the sweep, what was in
         flight is never acknowledged."""
+        self.notice_ids.clear()
         self.notices.clear()
-        self.notices_in_flight = 0
+        self.flight.clear()
         self.notices_urgent = False
         self.not_due()
 
@@ -115,6 +120,20 @@ class Outbox:
 
     def rewind(self) -> None:
         self.cursor = dict.fromkeys(STREAMS, "-")
+
+    @property
+    def busy(self) -> bool:
+        """Something is sent and not yet acknowledged, or waits to be sent."""
+        return bool(self.published or self.flight or self.notices)
+
+    def notices_held(self) -> set[str]:
+        """The notices a sweep must not publish again: waiting, in flight, or acknowledged
+        and not yet deleted (made when a sweep reads notices: not kept one by one)."""
+        held = set(self.notice_ids)
+        for ids in self.flight.values():
+            held.update(ids)
+        held.update(self.acked["notify"])
+        return held
 
 
 class Relay:
@@ -198,7 +217,7 @@ class Relay:
         """Before a clean stop: wait for the broker to acknowledge what is in flight."""
         deadline = time.monotonic() + timeout
         # acks arrive on the link's callback: polling a few times is simpler than an event per ack
-        while any(o.published for o in self._outboxes.values()) and time.monotonic() < deadline:  # noqa: ASYNC110
+        while any(o.busy for o in self._outboxes.values()) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         with contextlib.suppress(Exception):
             await self._delete_acked()
@@ -246,10 +265,12 @@ class Relay:
         ob = self._outboxes.get(self.id)
         if ob is None:
             return
-        for stream in STREAMS:
-            for e in entries:
-                if e.stream == stream and (e.stream, e.id) not in ob.published:
-                    self._send(ob, e)
+        for e in entries:  # calls first
+            if e.stream == "calls" and (e.stream, e.id) not in ob.published:
+                self._send(ob, e)
+        for e in entries:
+            if e.stream == "notify":  # (one the sweep sent already is at worst sent twice)
+                self._add_notice(ob, e)
 
     def _send(self, ob: Outbox, e: Entry) -> None:
         sender = self._sender
@@ -277,11 +298,10 @@ class Relay:
     def _add_notice(self, ob: Outbox, e: Entry) -> None:
         """A notice joins the next notify message: one publish, one PUBACK and one routing in
         the broker for a burst's notices instead of one each (see `_schedule`)."""
-        payload = self.render(e)[1]
-        ob.published.add((e.stream, e.id))
         if not ob.notices:
             ob.notices_since = asyncio.get_running_loop().time()
-        ob.notices.append((e.id, payload))
+        ob.notices.append(self.render(e)[1] if e.payload is None else e.payload)
+        ob.notice_ids.append(e.id)
         if e.fields.get("kind") not in LAZY:
             ob.notices_urgent = True
         if len(ob.notices) >= MAX_NOTICES:
@@ -293,7 +313,7 @@ class Relay:
         """When the waiting notices go: while a notify message is unacknowledged, at its
         PUBACK (this is called again then); else at this loop turn's end if one of them is
         urgent, or LAZY_WAIT after the first came."""
-        if not ob.notices or ob.notices_in_flight:
+        if not ob.notices or ob.flight:
             return
         loop = asyncio.get_running_loop()
         wait = 0.0 if ob.notices_urgent else ob.notices_since + LAZY_WAIT - loop.time()
@@ -310,29 +330,25 @@ class Relay:
 
     def _send_notices(self, ob: Outbox) -> None:
         ob.not_due()
-        batch, ob.notices, ob.notices_urgent = ob.notices, [], False
+        ids, batch = ob.notice_ids, ob.notices
         if not batch:
             return
-        published = ob.published
-        refs = [("notify", eid) for eid, _ in batch]
+        ob.notice_ids, ob.notices, ob.notices_urgent = [], [], False
+        ob.flights += 1
+        flight, no = ob.flight, ob.flights
 
         def done() -> None:  # on the PUBACK of them all
-            ids = [ref[1] for ref in refs if ref in published]
-            published.difference_update(refs)
+            if flight.pop(no, None) is None:  # sent before the link went down: sent again
+                return
             ob.acked["notify"].extend(ids)
-            ob.acked_ids.update(("notify", i) for i in ids)
             self._relayed["notify"].inc(len(ids))
-            ob.notices_in_flight -= 1
             self._schedule(ob)  # what came meanwhile
 
+        flight[no] = ids
         sender = self._sender
-        if sender is None or not sender.send(
-            self._notify, pack_notices([p for _, p in batch]), done
-        ):
-            published.difference_update(refs)
+        if sender is None or not sender.send(self._notify, pack_notices(batch), done):
+            flight.pop(no, None)
             ob.rewind()  # the next sweep tries them again
-            return
-        ob.notices_in_flight += 1
 
     # -- sweeping, deleting, adopting ------------------------------------------------------
 
@@ -368,7 +384,8 @@ class Relay:
                 if ids:
                     dels.append(["XDEL", keys.outbox(self.hall, ob.relay, stream), *ids])
                     ob.acked[stream] = []
-                    ob.acked_ids.difference_update([(stream, i) for i in ids])
+                    if stream == "calls":
+                        ob.acked_ids.difference_update([(stream, i) for i in ids])
         if not dels:
             return
         link = self._link
@@ -401,16 +418,17 @@ class Relay:
                     batch = await self._range(
                         key, stream, start if start == "-" else "(" + start, BATCH, end
                     )
+                    sent = ob.notices_held() if batch and stream == "notify" else set()
                     for e in batch:
                         # the cursor stays before an entry left for the fast path
-                        held = self._sweep_one(ob, e, eager, seen) or held
+                        held = self._sweep_one(ob, e, eager, seen, sent) or held
                         if not held:
                             ob.cursor[stream] = e.id
                     if len(batch) < BATCH:
                         break
                     start = batch[-1].id
             ob.replay = False
-            if not ob.own and not ob.published and not any(ob.acked.values()):
+            if not ob.own and not ob.busy and not any(ob.acked.values()):
                 await self._retire(ob)
         self.lag = max(0.0, self.clock.now() - oldest) if oldest is not None else 0.0
         metrics.OUTBOX_LAG.labels(self.hall).set(self.lag)
@@ -431,10 +449,13 @@ class Relay:
         )
         return [Entry(stream, eid, entry_fields(flat)) for eid, flat in raw]
 
-    def _sweep_one(self, ob: Outbox, e: Entry, eager: bool, seen: set[Ref]) -> bool:
-        """Publish `e` unless it was or need not be; True if it is left for the fast path."""
+    def _sweep_one(
+        self, ob: Outbox, e: Entry, eager: bool, seen: set[Ref], notices: set[str]
+    ) -> bool:
+        """Publish `e` unless it was or need not be (`notices`: those held, `notices_held`);
+        True if it is left for the fast path."""
         ref = (e.stream, e.id)
-        if ref in ob.published or ref in ob.acked_ids:
+        if ref in ob.published or ref in ob.acked_ids or e.id in notices:
             return False
         if ob.replay and e.stream == "calls":
             age = self.clock.now() - float(e.fields.get("time", 0)) / 1000

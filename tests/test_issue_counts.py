@@ -192,8 +192,8 @@ async def test_a_swept_ticket_taken_renders_as_the_fast_paths_and_the_full_forms
 ) -> None:
     """The ticket_taken entry leaves out the members at their defaults (window, round, step,
     steps). Read back from the stream alone, as the relay's sweep and replay read it, it
-    renders the notice the fast path does from the script's answer, and the notice of the
-    entry with every member that earlier versions wrote."""
+    renders the notice the fast path does from the script's typed answer (`taken`), and the
+    notice of the entry with every member that earlier versions wrote."""
     await store.seed()
     announcer = Announcer(store.hall, LiveCache(store.hall, clock), "zh")
     issued = [
@@ -211,10 +211,11 @@ async def test_a_swept_ticket_taken_renders_as_the_fast_paths_and_the_full_forms
         forms = [
             fast,
             Entry("notify", fast.id, swept[fast.id]),
-            Entry("notify", fast.id, full | fast.fields),
+            Entry("notify", fast.id, {**full, **fast.fields}),
         ]
         payloads = [announcer.render(e) for e in forms]
         assert payloads[0] == payloads[1] == payloads[2]  # topic and bytes
+        assert t.taken is not None and announcer.taken(t.taken) == payloads[0][1]  # the issue's
         got = [Notice(**{k: v for k, v in decode(p).items() if k != "v"}) for _, p in payloads]
         assert got[0] == got[1] == got[2]
         assert (got[0].phone, got[0].ticket, got[0].id, got[0].window) == (

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from queue_server.clock import ManualClock
 from queue_server.config import HallConfig
 from queue_server.domain.phones import PhoneError, canonical_phone, phone_key
 from queue_server.live import LiveCache
-from queue_server.protocol import Notice, decode, encode, topic_notify
+from queue_server.protocol import NOTICE_OPTIONAL, Notice, decode, encode, topic_notify
 from queue_server.store.hall_store import Entry
 
 
@@ -73,19 +74,37 @@ def entries(cfg: HallConfig) -> list[Entry]:
     ]
 
 
-def test_notices_are_the_same_bytes_as_the_dataclass_gave(
+def on_the_wire(full: dict[str, Any]) -> dict[str, Any]:
+    """A notice's map as the protocol sends it: the optional fields only where they apply."""
+    fields = Notice.__dataclass_fields__
+    return {k: v for k, v in full.items() if k not in NOTICE_OPTIONAL or v != fields[k].default}
+
+
+def test_notices_say_what_the_dataclass_said_without_the_fields_that_do_not_apply(
     hall_cfg: HallConfig, clock: ManualClock
 ) -> None:
     announcer = Announcer(hall_cfg, LiveCache(hall_cfg, clock), "zh")
     for e in entries(hall_cfg) * 2:  # twice: a notice leaves its kind's map as it found it
         topic, payload = announcer.render(e)
         assert topic == topic_notify(hall_cfg.id)
-        assert payload == reference(announcer, e), e.fields
-        got = decode(payload)
+        got, full = decode(payload), decode(reference(announcer, e))
+        assert got == on_the_wire(full), e.fields
+        assert Notice(**{k: v for k, v in got.items() if k != "v"}) == Notice(
+            **{k: v for k, v in full.items() if k != "v"}
+        )  # what a reader takes: the defaults for what is left out
+        assert [k for k in got if k not in NOTICE_OPTIONAL] == [  # the protocol's order
+            k for k in full if k not in NOTICE_OPTIONAL
+        ]
         assert got["id"] == e.id and got["phone"] == "13812345678"
-        assert set(got) == {*Notice.__dataclass_fields__, "v"}
     taken = decode(announcer.render(entries(hall_cfg)[0])[1])
     assert taken["eta_minutes"] is not None and len(taken["eta_range"]) == 2
+    assert len(taken) == 15  # 12 of the 22 fields and v, the estimate and its range
+    called = decode(announcer.render(entries(hall_cfg)[3])[1])
+    assert (called["window_name"], called["step"], called["steps"]) == (
+        hall_cfg.windows[0].name.get("zh"),
+        2,
+        3,
+    )
 
 
 def test_pubacks_are_read_in_one_pass_or_left_to_the_reader() -> None:

@@ -4,12 +4,12 @@ same notice as the Notice dataclass did (an entry form changed under it stopped 
 
 from __future__ import annotations
 
-from bench.notice_steps import DEMO, announcer_fields, answer, as_dataclass, taken
+from bench.notice_steps import DEMO, announcer_fields, answer, as_dataclass, taken, typed
 from queue_server.announcer import Announcer
 from queue_server.clock import SystemClock
 from queue_server.config import load_hall
 from queue_server.live import LiveCache
-from queue_server.protocol import decode
+from queue_server.protocol import Notice, decode
 from queue_server.store.hall_store import Entry, _entries
 
 
@@ -18,5 +18,10 @@ def test_the_bench_sample_is_the_servers_own_ticket_taken_entry() -> None:
     announcer = Announcer(config, LiveCache(config, SystemClock()), "zh")
     entry = Entry("notify", "1764115200123-0", announcer_fields(announcer))
     raw = answer(entry.fields)
-    assert taken(raw)() == _entries(raw) == [entry]
-    assert decode(announcer.render(entry)[1]) == decode(as_dataclass(announcer, entry))
+    assert [taken(raw)().entry()] == _entries(raw) == [entry]
+    assert typed(entry.fields, entry.id) == taken(raw)()
+    read = [
+        Notice(**{k: v for k, v in decode(p).items() if k != "v"})
+        for p in (announcer.render(entry)[1], as_dataclass(announcer, entry))
+    ]
+    assert read[0] == read[1]
