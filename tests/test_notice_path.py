@@ -92,9 +92,6 @@ def test_notices_say_what_the_dataclass_said_without_the_fields_that_do_not_appl
         assert Notice(**{k: v for k, v in got.items() if k != "v"}) == Notice(
             **{k: v for k, v in full.items() if k != "v"}
         )  # what a reader takes: the defaults for what is left out
-        assert [k for k in got if k not in NOTICE_OPTIONAL] == [  # the protocol's order
-            k for k in full if k not in NOTICE_OPTIONAL
-        ]
         assert got["id"] == e.id and got["phone"] == "13812345678"
     taken = decode(announcer.render(entries(hall_cfg)[0])[1])
     assert taken["eta_minutes"] is not None and len(taken["eta_range"]) == 2

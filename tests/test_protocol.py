@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import msgpack
 import pytest
 
 from queue_server.protocol import (
     SCHEMA_VERSION,
     Notice,
+    Pairs,
     ProtocolError,
     decode,
     encode,
     notices_in,
+    pack,
+    pack_map,
     pack_notices,
 )
 
@@ -26,6 +30,19 @@ def test_several_notices_travel_as_one_payload(n: int) -> None:
     assert [g["number"] for g in got] == [x.number for x in sent]
     assert all(g["v"] == SCHEMA_VERSION and g["window"] == "3" for g in got)
     assert ("notices" in body) == (n > 1)
+
+
+@pytest.mark.parametrize(("fixed", "more"), [(0, 0), (6, 7), (6, 9), (1, 15), (6, 10), (15, 20)])
+def test_a_map_packed_from_fixed_pairs_and_a_flat_list_is_the_whole_maps(
+    fixed: int, more: int
+) -> None:
+    """Across the one-byte headers' limits (15 pairs, 15 items) and with values of every kind."""
+    shared = {f"f{k}": ["x", k, None, 1.5, [k], True][k % 6] for k in range(fixed)}
+    own = {f"o{k}": [f"{k}" * k, -k, 2.25, None, [1, "a"], False][k % 6] for k in range(more)}
+    flat = [x for kv in own.items() for x in kv]
+    packed = pack_map(Pairs.of(shared), flat)
+    assert msgpack.unpackb(packed) == shared | own
+    assert packed == pack(shared | own)  # the same bytes as the map packed whole
 
 
 def test_a_bad_burst_is_refused_with_a_reason() -> None:
