@@ -268,8 +268,9 @@ def pack_map(fixed: Pairs, flat: list[Any]) -> bytes:
     a map's pairs are its keys and values one after another, as an array's items are, so
     `flat` packs as an array with its header cut off. Decoded, it is the map `pack` gives for
     the same pairs; half the work of a whole map's copy, settings and packing each time."""
-    head = _head(fixed.n + len(flat) // 2, 0x80, b"\xde")
-    return head + fixed.data + pack(flat)[len(_head(len(flat), 0x90, b"\xdc")) :]
+    n = fixed.n + len(flat) // 2
+    head = bytes((0x80 | n,)) if n < 16 else b"\xde" + n.to_bytes(2, "big")  # `_head`'s, inline
+    return head + fixed.data + pack(flat)[1 if len(flat) < 16 else 3 :]
 
 
 def encode(message: Any) -> bytes:

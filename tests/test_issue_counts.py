@@ -76,6 +76,23 @@ async def test_a_phone_refusal_names_the_phones_quota(store: HallStore) -> None:
     assert counts == [str(cap)] * 3
 
 
+async def test_a_phone_at_its_cap_takes_tickets_again_the_next_day(
+    store: HallStore, clock: ManualClock
+) -> None:
+    """Each day's per-phone counter is its own key (the store makes their common start once a
+    day): yesterday's cap refuses nothing today, and today's count starts at one."""
+    cap = store.hall.queue.max_per_phone
+    for _ in range(cap):
+        await store.issue("A", "normal", "mobile", phone="13800000000", phone_key="k0")
+    yesterday = counter(store, "phone:k0")
+    with pytest.raises(QuotaExceeded):
+        await store.issue("A", "normal", "mobile", phone="13800000000", phone_key="k0")
+    clock.advance(86_400)
+    t = await store.issue("A", "normal", "mobile", phone="13800000000", phone_key="k0")
+    assert t.number == "A001" and counter(store, "phone:k0") != yesterday
+    assert await store.redis.mget([yesterday, counter(store, "phone:k0")]) == [str(cap), "1"]
+
+
 async def test_every_key_an_issue_makes_expires_with_the_day(store: HallStore) -> None:
     r, h, day = store.redis, store.hall.id, store.day()
     await store.issue("B", "green", "kiosk", phone="13800000000", phone_key="k1")

@@ -337,6 +337,7 @@ class HallStore:
         self._packed: dict[tuple[str, str, str, str], tuple[Packed, Packed]] = {}
         self._packed_windows: dict[tuple[str, str], Packed] = {}
         self._day = ("", 0.0, 0.0)  # the service day, and when it starts and ends (epoch s)
+        self._phone_prefix = ("", "")  # the day, and its per-phone counter keys' start
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -527,7 +528,7 @@ class HallStore:
         caps = [q.cap for q in counted]  # a refusal names its index: q<i>
         phone_json = ""
         if phone:  # the phone's Quota is made only for its refusal (a Quota costs ~1 µs)
-            counters.append(keys.day_counter(h, day, quota.phone_counter(phone_key)))
+            counters.append(self._phone_counters(day) + phone_key)
             caps.append(self.hall.queue.max_per_phone)
             phone_json = quoted(phone)
         own = [claim.slot] if claim else []
@@ -583,6 +584,14 @@ class HallStore:
             else None
         )
         return Issued(tid, number_, ahead, int(seq), issued, secret, taken)
+
+    def _phone_counters(self, day: str) -> str:
+        """The day's per-phone counter keys without the phone's digest, made once a day."""
+        made_for, start = self._phone_prefix
+        if made_for != day:
+            start = keys.day_counter(self.hall.id, day, quota.phone_counter(""))
+            self._phone_prefix = (day, start)
+        return start
 
     async def claimed(self, claim: Claim) -> str | None:
         """The ticket a claim holds, for a request refused before the issue script ran (the
