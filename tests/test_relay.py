@@ -392,3 +392,41 @@ async def test_lazy_notices_wait_for_company_and_an_urgent_one_takes_them_along(
     ]
     assert [b["number"] for b in later] == ["A004", "A005"]
     assert [size for _, size in sub.messages] == [4, 2]  # no lone ticket_taken message
+
+
+async def test_a_sweep_sends_again_no_notice_the_fast_path_holds(
+    redis: Redis,
+    broker: Broker,
+    hall_cfg: HallConfig,
+    clock: ManualClock,
+    running: list[asyncio.Task[None]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The relay keeps notices per message, not one by one: a sweep that reads them all back
+    (eager, as after a reconnect) skips each that is acknowledged and not yet deleted, in
+    flight, or waiting for its message, and each reaches the broker once."""
+    monkeypatch.setattr("queue_server.relay.SWEEP_EVERY", 3600.0)  # only the sweep below
+    monkeypatch.setattr("queue_server.relay.DELETE_EVERY", 3600.0)  # acknowledged ones stay
+    monkeypatch.setattr("queue_server.relay.LAZY_WAIT", 0.0)
+    hall = hall_cfg.id
+    async with AckGate(broker.port) as gate:
+        url = f"mqtt://hallcall-server:{broker.passwords['hallcall-server']}@127.0.0.1:{gate.port}"
+        n = await node(redis, hall_cfg, clock, broker, url)
+        async with subscribe(broker, [f"hallcall/{hall}/notify"]) as sub:
+            await start(n, running)
+            own = n.relay._outboxes[n.relay.id]
+            await phone_ticket(n, 1)
+            await sub.get("/notify", where=lambda b: b["number"] == "A001")
+            await until(lambda: _true(bool(own.acked["notify"])))  # acknowledged, not deleted
+            gate.open.clear()  # PUBACKs held from now
+            await phone_ticket(n, 2)
+            await sub.get("/notify", where=lambda b: b["number"] == "A002")  # in flight
+            await phone_ticket(n, 3)  # waits for A002's PUBACK
+            stream = await redis.xrange(keys.outbox(hall, n.relay.id, "notify")) or []
+            ids = [e for e, _ in stream]
+            assert len(ids) == 3 and own.notice_ids == ids[2:]
+            await n.relay.sweep(eager=True)
+            assert own.notice_ids == ids[2:] and list(own.flight.values()) == [ids[1:2]]
+            gate.open.set()
+            await sub.get("/notify", where=lambda b: b["number"] == "A003")
+    assert [size for _, size in sub.messages] == [1, 1, 1]
