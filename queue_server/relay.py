@@ -98,7 +98,7 @@ class Outbox:
     notice_ids: list[str] = field(default_factory=list)
     notices: list[bytes] = field(default_factory=list)
     flight: dict[int, list[str]] = field(default_factory=dict)  # notify messages unacknowledged
-    flights: int = 0  # notify messages sent on this connection (the keys of `flight`)
+    flights: int = 0  # notify messages sent so far: each one's number, its key in `flight`
     notices_since: float = 0.0  # loop time the first of `notices` came
     notices_urgent: bool = False  # one of `notices` is not LAZY: no waiting
     notices_due: asyncio.Handle | None = None  # their send, when timed

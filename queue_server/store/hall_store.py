@@ -131,17 +131,7 @@ class Taken(NamedTuple):
 
     def entry(self) -> Entry:
         """The entry as its stream holds it (what the relay's sweep and replay read)."""
-        return taken_entry(
-            self.eid,
-            self.ticket,
-            self.number,
-            self.ahead,
-            self.time_ms,
-            self.phone,
-            self.service,
-            self.lang,
-            self.steps,
-        )
+        return taken_entry(*self)  # its fields in taken_entry's order
 
 
 @dataclass(frozen=True, slots=True)
