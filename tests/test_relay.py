@@ -23,7 +23,7 @@ from queue_server.settings import parse_mqtt_url
 from queue_server.store import keys
 from queue_server.store.hall_store import HallStore
 from queue_server.store.scripts import register
-from tests.conftest import subscribe
+from tests.conftest import Subscriber, subscribe
 from tests.services import Broker
 
 
@@ -312,6 +312,23 @@ class AckGate:
         await asyncio.gather(pipe(reader, up_writer, False), pipe(up_reader, writer, True))
 
 
+@contextlib.asynccontextmanager
+async def gated(
+    redis: Redis,
+    broker: Broker,
+    cfg: HallConfig,
+    clock: ManualClock,
+    running: list[asyncio.Task[None]],
+) -> AsyncIterator[tuple[Node, AckGate, Subscriber]]:
+    """A running node whose broker link passes through an AckGate, and a notify subscriber."""
+    async with AckGate(broker.port) as gate:
+        url = f"mqtt://hallcall-server:{broker.passwords['hallcall-server']}@127.0.0.1:{gate.port}"
+        n = await node(redis, cfg, clock, broker, url)
+        async with subscribe(broker, [f"hallcall/{cfg.id}/notify"]) as sub:
+            await start(n, running)
+            yield n, gate, sub
+
+
 async def phone_ticket(n: Node, k: int) -> None:
     """A ticket of service A with a phone (the k-th), its entries published in its own loop
     turn, as a request's are."""
@@ -333,29 +350,23 @@ async def test_notices_wait_for_the_unacknowledged_message_and_go_together_at_it
     PUBACK, each once, and leave the outbox."""
     monkeypatch.setattr("queue_server.relay.SWEEP_EVERY", 3600.0)  # the fast path alone
     monkeypatch.setattr("queue_server.relay.LAZY_WAIT", 0.0)  # no notice waits for company
-    hall = hall_cfg.id
-    async with AckGate(broker.port) as gate:
-        url = f"mqtt://hallcall-server:{broker.passwords['hallcall-server']}@127.0.0.1:{gate.port}"
-        n = await node(redis, hall_cfg, clock, broker, url)
-        async with subscribe(broker, [f"hallcall/{hall}/notify"]) as sub:
-            await start(n, running)
-
-            key = keys.outbox(hall, n.relay.id, "notify")
-            await phone_ticket(n, 1)
-            await sub.get("/notify", where=lambda b: b["number"] == "A001")  # alone, at once
-            await until(functools.partial(_empty, redis, key))  # acknowledged, deleted
-            gate.open.clear()  # its PUBACKs held from now
-            await phone_ticket(n, 2)
-            await sub.get("/notify", where=lambda b: b["number"] == "A002")  # nothing in flight
-            for k in range(3, 8):  # five turns while A002's message is unacknowledged
-                await phone_ticket(n, k)
-            assert len(sub.messages) == 2
-            gate.open.set()
-            got = [
-                await sub.get("/notify", where=lambda b, k=k: b["number"] == f"A{k:03d}")
-                for k in range(3, 8)
-            ]
-            await until(functools.partial(_empty, redis, key))
+    async with gated(redis, broker, hall_cfg, clock, running) as (n, gate, sub):
+        key = keys.outbox(hall_cfg.id, n.relay.id, "notify")
+        await phone_ticket(n, 1)
+        await sub.get("/notify", where=lambda b: b["number"] == "A001")  # alone, at once
+        await until(functools.partial(_empty, redis, key))  # acknowledged, deleted
+        gate.open.clear()  # its PUBACKs held from now
+        await phone_ticket(n, 2)
+        await sub.get("/notify", where=lambda b: b["number"] == "A002")  # nothing in flight
+        for k in range(3, 8):  # five turns while A002's message is unacknowledged
+            await phone_ticket(n, k)
+        assert len(sub.messages) == 2
+        gate.open.set()
+        got = [
+            await sub.get("/notify", where=lambda b, k=k: b["number"] == f"A{k:03d}")
+            for k in range(3, 8)
+        ]
+        await until(functools.partial(_empty, redis, key))
     assert [b["kind"] for b in got] == ["ticket_taken"] * 5
     assert [size for _, size in sub.messages] == [1, 1, 5]
 
@@ -408,25 +419,20 @@ async def test_a_sweep_sends_again_no_notice_the_fast_path_holds(
     monkeypatch.setattr("queue_server.relay.SWEEP_EVERY", 3600.0)  # only the sweep below
     monkeypatch.setattr("queue_server.relay.DELETE_EVERY", 3600.0)  # acknowledged ones stay
     monkeypatch.setattr("queue_server.relay.LAZY_WAIT", 0.0)
-    hall = hall_cfg.id
-    async with AckGate(broker.port) as gate:
-        url = f"mqtt://hallcall-server:{broker.passwords['hallcall-server']}@127.0.0.1:{gate.port}"
-        n = await node(redis, hall_cfg, clock, broker, url)
-        async with subscribe(broker, [f"hallcall/{hall}/notify"]) as sub:
-            await start(n, running)
-            own = n.relay._outboxes[n.relay.id]
-            await phone_ticket(n, 1)
-            await sub.get("/notify", where=lambda b: b["number"] == "A001")
-            await until(lambda: _true(bool(own.acked["notify"])))  # acknowledged, not deleted
-            gate.open.clear()  # PUBACKs held from now
-            await phone_ticket(n, 2)
-            await sub.get("/notify", where=lambda b: b["number"] == "A002")  # in flight
-            await phone_ticket(n, 3)  # waits for A002's PUBACK
-            stream = await redis.xrange(keys.outbox(hall, n.relay.id, "notify")) or []
-            ids = [e for e, _ in stream]
-            assert len(ids) == 3 and own.notice_ids == ids[2:]
-            await n.relay.sweep(eager=True)
-            assert own.notice_ids == ids[2:] and list(own.flight.values()) == [ids[1:2]]
-            gate.open.set()
-            await sub.get("/notify", where=lambda b: b["number"] == "A003")
+    async with gated(redis, broker, hall_cfg, clock, running) as (n, gate, sub):
+        own = n.relay._outboxes[n.relay.id]
+        await phone_ticket(n, 1)
+        await sub.get("/notify", where=lambda b: b["number"] == "A001")
+        await until(lambda: _true(bool(own.acked["notify"])))  # acknowledged, not deleted
+        gate.open.clear()  # PUBACKs held from now
+        await phone_ticket(n, 2)
+        await sub.get("/notify", where=lambda b: b["number"] == "A002")  # in flight
+        await phone_ticket(n, 3)  # waits for A002's PUBACK
+        stream = await redis.xrange(keys.outbox(hall_cfg.id, n.relay.id, "notify")) or []
+        ids = [e for e, _ in stream]
+        assert len(ids) == 3 and own.notice_ids == ids[2:]
+        await n.relay.sweep(eager=True)
+        assert own.notice_ids == ids[2:] and list(own.flight.values()) == [ids[1:2]]
+        gate.open.set()
+        await sub.get("/notify", where=lambda b: b["number"] == "A003")
     assert [size for _, size in sub.messages] == [1, 1, 1]
