@@ -7,17 +7,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from redis.asyncio import Redis
-
-from queue_server.clock import ManualClock
-from queue_server.config import HallConfig
 from queue_server.store import keys
 from queue_server.store.hall_store import Entry, _entries, entry_fields
 from tests.conftest import subscribe
-from tests.services import Broker
-from tests.test_relay import node, running
+from tests.test_relay import Env, env
 
-__all__ = ["running"]  # the fixture, shared with test_relay
+__all__ = ["env"]  # the fixture, shared with test_relay
 
 
 def test_every_form_reads_as_strings() -> None:
@@ -35,23 +30,17 @@ def test_every_form_reads_as_strings() -> None:
     }
 
 
-async def test_entries_of_the_earlier_form_still_go(
-    redis: Redis,
-    broker: Broker,
-    hall_cfg: HallConfig,
-    clock: ManualClock,
-    running: list[asyncio.Task[None]],
-) -> None:
-    n = await node(redis, hall_cfg, clock, broker)
-    hall, relay = hall_cfg.id, n.relay.id
+async def test_entries_of_the_earlier_form_still_go(env: Env) -> None:
+    n = await env.node()
+    hall, relay = env.cfg.id, n.relay.id
     issued = await n.store.issue("A", "normal", "kiosk", phone="13800000001", phone_key="a")
     (entry,) = issued.entries
     assert entry.fields["ahead"] == "0" and entry.fields["time"] == str(issued.issued_ms)
     notify = keys.outbox(hall, relay, "notify")
-    stored: list[Any] = await redis.xrange(notify) or []
+    stored: list[Any] = await env.redis.xrange(notify) or []
     assert [sorted(f) for _, f in stored] == [["j"]]  # the new form: one field
-    ms = str(int(clock.now() * 1000))
-    await redis.xadd(  # as the previous version wrote a call and its notice
+    ms = str(int(env.clock.now() * 1000))
+    await env.redis.xadd(  # as the previous version wrote a call and its notice
         keys.outbox(hall, relay, "calls"),
         {
             "n": "1",
@@ -68,7 +57,7 @@ async def test_entries_of_the_earlier_form_still_go(
             "steps": "0",
         },
     )
-    await redis.xadd(
+    await env.redis.xadd(
         notify,
         {
             "n": "2",
@@ -86,8 +75,8 @@ async def test_entries_of_the_earlier_form_still_go(
             "steps": "0",
         },
     )
-    async with subscribe(broker, [f"hallcall/{hall}/#"], user="hallcall-server") as sub:
-        running.append(asyncio.create_task(n.publisher.run()))
+    async with subscribe(env.broker, [f"hallcall/{hall}/#"], user="hallcall-server") as sub:
+        env.running.append(asyncio.create_task(n.publisher.run()))
         call = await sub.get("/calls", where=lambda b: b["number"] == "B007")
         old = await sub.get("/notify", where=lambda b: b["number"] == "B007")
         new = await sub.get("/notify", where=lambda b: b["number"] == "A001")

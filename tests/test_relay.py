@@ -77,40 +77,62 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> 
             await asyncio.sleep(0.02)
 
 
-async def start(n: Node, running: list[asyncio.Task[None]]) -> None:
-    """The node's publisher running, until its relay is live (caught up, fast path on)."""
-    running.append(asyncio.create_task(n.publisher.run()))
-    await until(lambda: _true(n.relay.live))
+@dataclass
+class Env:
+    """What each test here runs on: Redis, the broker, the hall, its clock, and the tasks it
+    starts (cancelled after the test)."""
+
+    redis: Redis
+    broker: Broker
+    cfg: HallConfig
+    clock: ManualClock
+    running: list[asyncio.Task[None]]
+
+    async def node(self, url: str = "") -> Node:
+        return await node(self.redis, self.cfg, self.clock, self.broker, url)
+
+    async def start(self, n: Node) -> None:
+        """The node's publisher running, until its relay is live (caught up, fast path on)."""
+        self.running.append(asyncio.create_task(n.publisher.run()))
+        await until(lambda: _true(n.relay.live))
+
+    @contextlib.asynccontextmanager
+    async def gated(self) -> AsyncIterator[tuple[Node, AckGate, Subscriber]]:
+        """A running node whose broker link passes through an AckGate, and a notify
+        subscriber."""
+        broker = self.broker
+        async with AckGate(broker.port) as gate:
+            password = broker.passwords["hallcall-server"]
+            n = await self.node(f"mqtt://hallcall-server:{password}@127.0.0.1:{gate.port}")
+            async with subscribe(broker, [f"hallcall/{self.cfg.id}/notify"]) as sub:
+                await self.start(n)
+                yield n, gate, sub
 
 
 @pytest.fixture
-async def running() -> AsyncIterator[list[asyncio.Task[None]]]:
-    tasks: list[asyncio.Task[None]] = []
-    yield tasks
-    for t in tasks:
+async def env(
+    redis: Redis, broker: Broker, hall_cfg: HallConfig, clock: ManualClock
+) -> AsyncIterator[Env]:
+    e = Env(redis, broker, hall_cfg, clock, [])
+    yield e
+    for t in e.running:
         t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(*e.running, return_exceptions=True)
 
 
-async def test_after_an_outage_snapshots_then_young_calls_then_notices(
-    redis: Redis,
-    broker: Broker,
-    hall_cfg: HallConfig,
-    clock: ManualClock,
-    running: list[asyncio.Task[None]],
-) -> None:
+async def test_after_an_outage_snapshots_then_young_calls_then_notices(env: Env) -> None:
     """Changes made while the broker link is down wait in the outbox, not in memory. When it
     comes up: the board first, then the calls younger than the age limit (older ones are
     history), then every notice. The outbox is empty after the acknowledgements."""
-    n = await node(redis, hall_cfg, clock, broker)
+    n = await env.node()
     await n.store.issue("A", "normal", "kiosk", phone="13800000001", phone_key="a")
     await n.store.call("1")  # old by the time the link is up: history
-    clock.advance(120)
+    env.clock.advance(120)
     await n.store.issue("B", "normal", "kiosk", phone="13800000002", phone_key="b")
     await n.store.call("4")
-    hall = hall_cfg.id
-    async with subscribe(broker, [f"hallcall/{hall}/#"], user="hallcall-server") as sub:
-        running.append(asyncio.create_task(n.publisher.run()))
+    hall = env.cfg.id
+    async with subscribe(env.broker, [f"hallcall/{hall}/#"], user="hallcall-server") as sub:
+        env.running.append(asyncio.create_task(n.publisher.run()))
         for kind in ("ticket_taken", "called"):
             for number in ("A001", "B001"):
                 await sub.get(
@@ -124,81 +146,63 @@ async def test_after_an_outage_snapshots_then_young_calls_then_notices(
     assert all(k != "notify" for k in order[:first_call])  # calls before notices
     for stream in ("calls", "notify"):
         key = keys.outbox(hall, n.relay.id, stream)
-        await until(functools.partial(_empty, redis, key))
+        await until(functools.partial(_empty, env.redis, key))
 
 
-async def test_a_live_process_adopts_the_outbox_of_a_dead_one(
-    redis: Redis,
-    broker: Broker,
-    hall_cfg: HallConfig,
-    clock: ManualClock,
-    running: list[asyncio.Task[None]],
-) -> None:
+async def test_a_live_process_adopts_the_outbox_of_a_dead_one(env: Env) -> None:
     """A process made calls and died before publishing them (its lease lapses): another
     process takes the lease, publishes them and removes the drained outbox."""
-    dead = await node(redis, hall_cfg, clock, broker)
+    dead = await env.node()
     for _ in range(3):
         await dead.store.issue("A", "normal", "kiosk")
     for _ in range(3):
         await dead.store.call("1")
-    await redis.delete(keys.lease(hall_cfg.id, dead.relay.id))  # as when its TTL runs out
-    alive = await node(redis, hall_cfg, clock, broker)
-    async with subscribe(broker, [f"hallcall/{hall_cfg.id}/calls"]) as sub:
-        running.append(asyncio.create_task(alive.publisher.run()))
+    await env.redis.delete(keys.lease(env.cfg.id, dead.relay.id))  # as when its TTL runs out
+    alive = await env.node()
+    async with subscribe(env.broker, [f"hallcall/{env.cfg.id}/calls"]) as sub:
+        env.running.append(asyncio.create_task(alive.publisher.run()))
         seqs = sorted([(await sub.get("/calls", timeout=10))["seq"] for _ in range(3)])
     assert seqs == [1, 2, 3]
-    relays = keys.relays(hall_cfg.id)
-    await until(lambda: _absent(redis, relays, dead.relay.id))
-    assert not await redis.exists(keys.outbox(hall_cfg.id, dead.relay.id, "calls"))
-    assert alive.relay.id in await redis.smembers(keys.relays(hall_cfg.id))
+    relays = keys.relays(env.cfg.id)
+    await until(lambda: _absent(env.redis, relays, dead.relay.id))
+    assert not await env.redis.exists(keys.outbox(env.cfg.id, dead.relay.id, "calls"))
+    assert alive.relay.id in await env.redis.smembers(keys.relays(env.cfg.id))
 
 
-async def test_the_fast_path_publishes_from_the_answer(
-    redis: Redis,
-    broker: Broker,
-    hall_cfg: HallConfig,
-    clock: ManualClock,
-    running: list[asyncio.Task[None]],
-) -> None:
+async def test_the_fast_path_publishes_from_the_answer(env: Env) -> None:
     """A call made while the link is up goes out from the script's answer: it arrives although
     its outbox entry was removed before any sweep could read it."""
-    n = await node(redis, hall_cfg, clock, broker)
-    async with subscribe(broker, [f"hallcall/{hall_cfg.id}/calls"]) as sub:
-        await start(n, running)
+    n = await env.node()
+    async with subscribe(env.broker, [f"hallcall/{env.cfg.id}/calls"]) as sub:
+        await env.start(n)
         await n.store.issue("A", "normal", "kiosk")
         called = await n.store.call("1")
         (entry,) = called.entries
-        assert await redis.xdel(keys.outbox(hall_cfg.id, n.relay.id, "calls"), entry.id) == 1
+        assert await env.redis.xdel(keys.outbox(env.cfg.id, n.relay.id, "calls"), entry.id) == 1
         n.relay.publish_now(called.entries)
         assert (await sub.get("/calls"))["number"] == "A001"
 
 
-async def test_a_call_and_a_notice_with_one_entry_id_both_go(
-    redis: Redis,
-    broker: Broker,
-    hall_cfg: HallConfig,
-    clock: ManualClock,
-    running: list[asyncio.Task[None]],
-) -> None:
+async def test_a_call_and_a_notice_with_one_entry_id_both_go(env: Env) -> None:
     """Entry ids are unique per stream only: a call and the notice its script wrote often
     share one. Neither may hide the other, whether the call is sent or skipped as history."""
-    n = await node(redis, hall_cfg, clock, broker)
+    n = await env.node()
     await n.store.issue("A", "normal", "kiosk", phone="13800000001", phone_key="a")
     await n.store.call("1")  # two minutes old when the link comes: history
-    clock.advance(120)
+    env.clock.advance(120)
     await n.store.issue("B", "normal", "kiosk", phone="13800000002", phone_key="b")
     await n.store.call("4")
-    hall, relay = hall_cfg.id, n.relay.id
+    hall, relay = env.cfg.id, n.relay.id
     # each call with the id of its "called" notice: A's (history) and B's (sent)
     for stream, ids in (("calls", ["2-1", "4-1"]), ("notify", ["1-1", "2-1", "3-1", "4-1"])):
         key = keys.outbox(hall, relay, stream)
-        entries: list[Any] = await redis.xrange(key) or []
+        entries: list[Any] = await env.redis.xrange(key) or []
         assert len(entries) == len(ids)
-        await redis.delete(key)
+        await env.redis.delete(key)
         for eid, (_, fields) in zip(ids, entries, strict=True):
-            await redis.xadd(key, fields, id=eid)
-    async with subscribe(broker, [f"hallcall/{hall}/#"], user="hallcall-server") as sub:
-        running.append(asyncio.create_task(n.publisher.run()))
+            await env.redis.xadd(key, fields, id=eid)
+    async with subscribe(env.broker, [f"hallcall/{hall}/#"], user="hallcall-server") as sub:
+        env.running.append(asyncio.create_task(n.publisher.run()))
         for kind in ("ticket_taken", "called"):
             for number in ("A001", "B001"):
                 await sub.get(
@@ -209,22 +213,17 @@ async def test_a_call_and_a_notice_with_one_entry_id_both_go(
 
 
 async def test_a_turns_notices_go_as_one_message_each_once(
-    redis: Redis,
-    broker: Broker,
-    hall_cfg: HallConfig,
-    clock: ManualClock,
-    running: list[asyncio.Task[None]],
-    monkeypatch: pytest.MonkeyPatch,
+    env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The notices published in one loop turn travel as one notify message (up to the cap,
     then the next message), in order, each once; every one is deleted from the outbox after
     the broker acknowledged its message."""
     monkeypatch.setattr("queue_server.relay.MAX_NOTICES", 8)
     monkeypatch.setattr("queue_server.relay.SWEEP_EVERY", 3600.0)  # the fast path alone
-    n = await node(redis, hall_cfg, clock, broker)
-    hall = hall_cfg.id
-    async with subscribe(broker, [f"hallcall/{hall}/notify"]) as sub:
-        await start(n, running)
+    n = await env.node()
+    hall = env.cfg.id
+    async with subscribe(env.broker, [f"hallcall/{hall}/notify"]) as sub:
+        await env.start(n)
         issued = [
             await n.store.issue("A", "normal", "mobile", phone=f"1380000{k:04d}", phone_key=str(k))
             for k in range(30)
@@ -233,26 +232,21 @@ async def test_a_turns_notices_go_as_one_message_each_once(
             n.relay.publish_now(t.entries)
         got = [await sub.get("/notify") for _ in issued]
         key = keys.outbox(hall, n.relay.id, "notify")
-        await until(functools.partial(_empty, redis, key))
+        await until(functools.partial(_empty, env.redis, key))
     assert [b["number"] for b in got] == [f"A{k:03d}" for k in range(1, 31)]
     assert {b["kind"] for b in got} == {"ticket_taken"}
     assert [size for topic, size in sub.messages] == [8, 8, 8, 6]
 
 
 async def test_a_sweep_leaves_young_entries_to_the_fast_path_and_sends_what_it_missed(
-    redis: Redis,
-    broker: Broker,
-    hall_cfg: HallConfig,
-    clock: ManualClock,
-    running: list[asyncio.Task[None]],
-    monkeypatch: pytest.MonkeyPatch,
+    env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A sweep does not read back this process's entries younger than YOUNG (the fast path
     has them); one the fast path missed is read once it is older and sent the sweep after."""
     monkeypatch.setattr("queue_server.relay.SWEEP_EVERY", 3600.0)  # only the sweeps below
     monkeypatch.setattr("queue_server.relay.YOUNG", 3600.0)
-    n = await node(redis, hall_cfg, clock, broker)
-    hall = hall_cfg.id
+    n = await env.node()
+    hall = env.cfg.id
     sweeps: list[bool] = []
     sweep = n.relay.sweep
 
@@ -261,8 +255,8 @@ async def test_a_sweep_leaves_young_entries_to_the_fast_path_and_sends_what_it_m
         await sweep(eager)
 
     monkeypatch.setattr(n.relay, "sweep", counted)
-    async with subscribe(broker, [f"hallcall/{hall}/notify"]) as sub:
-        running.append(asyncio.create_task(n.publisher.run()))
+    async with subscribe(env.broker, [f"hallcall/{hall}/notify"]) as sub:
+        env.running.append(asyncio.create_task(n.publisher.run()))
         # the relay's own first sweep, after its catch-up: the next is an hour away
         await until(lambda: _true(False in sweeps))
         await n.store.issue("A", "normal", "mobile", phone="13800000009", phone_key="k9")
@@ -312,23 +306,6 @@ class AckGate:
         await asyncio.gather(pipe(reader, up_writer, False), pipe(up_reader, writer, True))
 
 
-@contextlib.asynccontextmanager
-async def gated(
-    redis: Redis,
-    broker: Broker,
-    cfg: HallConfig,
-    clock: ManualClock,
-    running: list[asyncio.Task[None]],
-) -> AsyncIterator[tuple[Node, AckGate, Subscriber]]:
-    """A running node whose broker link passes through an AckGate, and a notify subscriber."""
-    async with AckGate(broker.port) as gate:
-        url = f"mqtt://hallcall-server:{broker.passwords['hallcall-server']}@127.0.0.1:{gate.port}"
-        n = await node(redis, cfg, clock, broker, url)
-        async with subscribe(broker, [f"hallcall/{cfg.id}/notify"]) as sub:
-            await start(n, running)
-            yield n, gate, sub
-
-
 async def phone_ticket(n: Node, k: int) -> None:
     """A ticket of service A with a phone (the k-th), its entries published in its own loop
     turn, as a request's are."""
@@ -338,23 +315,18 @@ async def phone_ticket(n: Node, k: int) -> None:
 
 
 async def test_notices_wait_for_the_unacknowledged_message_and_go_together_at_its_puback(
-    redis: Redis,
-    broker: Broker,
-    hall_cfg: HallConfig,
-    clock: ManualClock,
-    running: list[asyncio.Task[None]],
-    monkeypatch: pytest.MonkeyPatch,
+    env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Group commit: with no notify message unacknowledged, a notice goes at once (its loop
     turn's end); while one is, the notices of later turns wait and go as one message at its
     PUBACK, each once, and leave the outbox."""
     monkeypatch.setattr("queue_server.relay.SWEEP_EVERY", 3600.0)  # the fast path alone
     monkeypatch.setattr("queue_server.relay.LAZY_WAIT", 0.0)  # no notice waits for company
-    async with gated(redis, broker, hall_cfg, clock, running) as (n, gate, sub):
-        key = keys.outbox(hall_cfg.id, n.relay.id, "notify")
+    async with env.gated() as (n, gate, sub):
+        key = keys.outbox(env.cfg.id, n.relay.id, "notify")
         await phone_ticket(n, 1)
         await sub.get("/notify", where=lambda b: b["number"] == "A001")  # alone, at once
-        await until(functools.partial(_empty, redis, key))  # acknowledged, deleted
+        await until(functools.partial(_empty, env.redis, key))  # acknowledged, deleted
         gate.open.clear()  # its PUBACKs held from now
         await phone_ticket(n, 2)
         await sub.get("/notify", where=lambda b: b["number"] == "A002")  # nothing in flight
@@ -366,27 +338,22 @@ async def test_notices_wait_for_the_unacknowledged_message_and_go_together_at_it
             await sub.get("/notify", where=lambda b, k=k: b["number"] == f"A{k:03d}")
             for k in range(3, 8)
         ]
-        await until(functools.partial(_empty, redis, key))
+        await until(functools.partial(_empty, env.redis, key))
     assert [b["kind"] for b in got] == ["ticket_taken"] * 5
     assert [size for _, size in sub.messages] == [1, 1, 5]
 
 
 async def test_lazy_notices_wait_for_company_and_an_urgent_one_takes_them_along(
-    redis: Redis,
-    broker: Broker,
-    hall_cfg: HallConfig,
-    clock: ManualClock,
-    running: list[asyncio.Task[None]],
-    monkeypatch: pytest.MonkeyPatch,
+    env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Lazy notices ("ticket taken") wait up to LAZY_WAIT to share a message, even with none
     in flight; a "called" notice goes at its loop turn's end with those waiting. Each once."""
     monkeypatch.setattr("queue_server.relay.SWEEP_EVERY", 3600.0)  # the fast path alone
     monkeypatch.setattr("queue_server.relay.LAZY_WAIT", 1.0)
-    hall = hall_cfg.id
-    n = await node(redis, hall_cfg, clock, broker)
-    async with subscribe(broker, [f"hallcall/{hall}/notify"]) as sub:
-        await start(n, running)
+    hall = env.cfg.id
+    n = await env.node()
+    async with subscribe(env.broker, [f"hallcall/{hall}/notify"]) as sub:
+        await env.start(n)
 
         for k in (1, 2, 3):
             await phone_ticket(n, k)
@@ -396,7 +363,7 @@ async def test_lazy_notices_wait_for_company_and_an_urgent_one_takes_them_along(
         for k in (4, 5):
             await phone_ticket(n, k)
         later = [await sub.get("/notify") for _ in range(2)]
-        await until(functools.partial(_empty, redis, keys.outbox(hall, n.relay.id, "notify")))
+        await until(functools.partial(_empty, env.redis, keys.outbox(hall, n.relay.id, "notify")))
     assert sorted((b["kind"], b["number"]) for b in first) == [
         ("called", "A001"),
         *(("ticket_taken", f"A{k:03d}") for k in (1, 2, 3)),
@@ -406,12 +373,7 @@ async def test_lazy_notices_wait_for_company_and_an_urgent_one_takes_them_along(
 
 
 async def test_a_sweep_sends_again_no_notice_the_fast_path_holds(
-    redis: Redis,
-    broker: Broker,
-    hall_cfg: HallConfig,
-    clock: ManualClock,
-    running: list[asyncio.Task[None]],
-    monkeypatch: pytest.MonkeyPatch,
+    env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The relay keeps notices per message, not one by one: a sweep that reads them all back
     (eager, as after a reconnect) skips each that is acknowledged and not yet deleted, in
@@ -419,7 +381,7 @@ async def test_a_sweep_sends_again_no_notice_the_fast_path_holds(
     monkeypatch.setattr("queue_server.relay.SWEEP_EVERY", 3600.0)  # only the sweep below
     monkeypatch.setattr("queue_server.relay.DELETE_EVERY", 3600.0)  # acknowledged ones stay
     monkeypatch.setattr("queue_server.relay.LAZY_WAIT", 0.0)
-    async with gated(redis, broker, hall_cfg, clock, running) as (n, gate, sub):
+    async with env.gated() as (n, gate, sub):
         own = n.relay._outboxes[n.relay.id]
         await phone_ticket(n, 1)
         await sub.get("/notify", where=lambda b: b["number"] == "A001")
@@ -428,7 +390,7 @@ async def test_a_sweep_sends_again_no_notice_the_fast_path_holds(
         await phone_ticket(n, 2)
         await sub.get("/notify", where=lambda b: b["number"] == "A002")  # in flight
         await phone_ticket(n, 3)  # waits for A002's PUBACK
-        stream = await redis.xrange(keys.outbox(hall_cfg.id, n.relay.id, "notify")) or []
+        stream = await env.redis.xrange(keys.outbox(env.cfg.id, n.relay.id, "notify")) or []
         ids = [e for e, _ in stream]
         assert len(ids) == 3 and own.notice_ids == ids[2:]
         await n.relay.sweep(eager=True)
