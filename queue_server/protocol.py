@@ -246,11 +246,6 @@ def pack(body: dict[str, Any] | list[Any]) -> bytes:
 _local = threading.local()
 
 
-def _head(n: int, small: int, big: bytes) -> bytes:
-    """A msgpack map's or array's header for `n` items (fixmap/fixarray, else 16-bit)."""
-    return bytes((small | n,)) if n < 16 else big + n.to_bytes(2, "big")
-
-
 @dataclass(frozen=True, slots=True)
 class Pairs:
     """Some key-value pairs of a map, packed once: those that many messages share."""
@@ -260,7 +255,8 @@ class Pairs:
 
     @classmethod
     def of(cls, fields: dict[str, Any]) -> Pairs:
-        return cls(len(fields), pack(fields)[len(_head(len(fields), 0x80, b"\xde")) :])
+        n = len(fields)  # its map header cut off: 1 byte up to 15 pairs (fixmap), else 3
+        return cls(n, pack(fields)[1 if n < 16 else 3 :])
 
 
 def pack_map(fixed: Pairs, flat: list[Any]) -> bytes:
@@ -269,7 +265,7 @@ def pack_map(fixed: Pairs, flat: list[Any]) -> bytes:
     `flat` packs as an array with its header cut off: the same bytes as `pack` of the map,
     ~30% less work than copying a prepared map, setting its values and packing it whole."""
     n = fixed.n + len(flat) // 2
-    head = bytes((0x80 | n,)) if n < 16 else b"\xde" + n.to_bytes(2, "big")  # `_head`'s, inline
+    head = bytes((0x80 | n,)) if n < 16 else b"\xde" + n.to_bytes(2, "big")  # fixmap, map16
     return head + fixed.data + pack(flat)[1 if len(flat) < 16 else 3 :]
 
 
